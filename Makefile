@@ -1,0 +1,37 @@
+# pachmedia: `make demo` and `make test` set up whatever is missing, then run.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup system venv test demo bench images deploy clean
+
+setup: system venv
+
+system:
+	@bash scripts/setup-system.sh
+
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+test: setup
+	$(BIN)/pytest -q
+
+demo: setup
+	$(BIN)/pachmedia demo
+
+bench: setup
+	$(BIN)/python -m tests.bench
+
+images:
+	@bash scripts/build-images.sh
+
+deploy: venv
+	$(BIN)/pachmedia deploy $(if $(PACHD_ADDRESS),--pachd $(PACHD_ADDRESS))
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,109 @@
+"""The thin shell every stage shares: inputs from args or Pachyderm's env, settings,
+progress, and the rule that only infrastructure faults fail a datum."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import records
+
+DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
+
+
+class StageError(RuntimeError):
+    """An infrastructure or configuration fault: the datum fails (and is retried).
+    Bad media never raises this; it becomes a record."""
+
+
+def add_input(parser: argparse.ArgumentParser, name: str, help: str) -> None:
+    """`--<name>`, defaulting to env `<name>`: the path Pachyderm gives a datum's input."""
+    parser.add_argument(f"--{name}", default=os.environ.get(name) or None,
+                        help=f"{help} (default: ${name}, as Pachyderm sets it)")
+
+
+def required(value: str | None, name: str) -> Path:
+    if not value:
+        raise StageError(f"no --{name} given and ${name} is not set")
+    p = Path(value)
+    if not p.exists():
+        raise StageError(f"--{name} {value}: no such file or directory")
+    return p
+
+
+def files_under(path: Path) -> Iterator[Path]:
+    """A datum's input is a file or a directory of files (glob `/` or `/*` on a folder)."""
+    if path.is_file():
+        yield path
+        return
+    for p in sorted(path.rglob("*")):
+        if p.is_file():
+            yield p
+
+
+def default_settings(kind: str) -> dict[str, Any]:
+    """Defaults for `settings/<kind>.json`, kept once in stages/defaults/."""
+    return json.loads((DEFAULTS_DIR / f"{kind}.json").read_text())
+
+
+def load_settings(kind: str, path: str | os.PathLike | None) -> dict[str, Any]:
+    """Defaults overlaid with the committed settings file, validated against
+    specs/records/settings-<kind>.schema.json. A bad settings file is a StageError."""
+    settings = default_settings(kind)
+    if path:
+        p = Path(path)
+        if p.is_dir():  # glob matched nothing below the dir: Pachyderm mounts the dir
+            p = p / f"{kind}.json"
+        if p.is_file():
+            try:
+                settings.update(records.read_json(p))
+            except (OSError, ValueError) as e:
+                raise StageError(f"settings {p}: not valid JSON ({e})") from e
+    try:
+        records.validate(f"settings-{kind}", settings)
+    except records.RecordError as e:
+        raise StageError(f"settings/{kind}.json: {e}") from e
+    return settings
+
+
+def provenance_env(*inputs: str) -> dict[str, Any]:
+    """Commit ids of the inputs and the job, from Pachyderm's env (None off-cluster)."""
+    return {
+        "job": os.environ.get("PACH_JOB_ID"),
+        "datum": os.environ.get("PACH_DATUM_ID"),
+        "inputs": {name: os.environ.get(f"{name}_COMMIT") for name in inputs},
+    }
+
+
+class Progress:
+    """Per-datum progress. The embedded engine sets PACHMEDIA_PROGRESS to a file it
+    polls; elsewhere (a cluster, a terminal) a line goes to stderr every 10 %."""
+
+    def __init__(self) -> None:
+        self._file = os.environ.get("PACHMEDIA_PROGRESS")
+        self._last_logged = -1
+
+    def update(self, fraction: float, note: str = "") -> None:
+        fraction = max(0.0, min(1.0, fraction))
+        if self._file:
+            tmp = f"{self._file}.tmp"
+            with open(tmp, "w") as f:
+                f.write(f"{fraction:.4f} {time.time():.3f} {note}\n")
+            os.replace(tmp, self._file)
+        step = int(fraction * 10)
+        if step != self._last_logged:
+            self._last_logged = step
+            print(f"progress {fraction * 100:5.1f}% {note}".rstrip(), file=sys.stderr, flush=True)
+
+
+def run_main(main) -> None:
+    """Run a stage's main(): a StageError is one clear line and exit status 1."""
+    try:
+        sys.exit(main())
+    except StageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)

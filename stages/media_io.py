@@ -1,0 +1,71 @@
+"""The one place that builds ffprobe/ffmpeg command lines for untrusted media.
+
+A default ffprobe/ffmpeg follows what the file says: an HLS/DASH manifest or an
+ffconcat script renamed `.mp4` makes it open other files (other users' uploads).
+`-protocol_whitelist file`, concat `-safe 1` and `-allowed_extensions` do not stop
+that; a demuxer allow-list does. So: probe with both allow-lists, then decode with the
+same lists and the probed demuxer forced, always on a `file:` URL built from a path we
+chose (never a URL or name taken from user data).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import ffmpeg  # ffmpeg-python, for callers whose filter graphs read better with it
+
+FFPROBE = os.environ.get("PACHMEDIA_FFPROBE", "ffprobe")
+FFMPEG = os.environ.get("PACHMEDIA_FFMPEG", "ffmpeg")
+
+# Demuxers allowed to open an upload. Each reads only the file it is given.
+# Deliberately absent: hls, dash, concat, image2 (patterns), playlist-like and
+# network demuxers. Image formats are the single-file *_pipe demuxers.
+ALLOWED_DEMUXERS: tuple[str, ...] = (
+    "mov", "matroska", "mpegts", "avi",
+    "mp3", "aac", "wav", "flac", "ogg",
+    "png_pipe", "jpeg_pipe", "webp_pipe", "gif",
+)
+FORMAT_WHITELIST = ",".join(ALLOWED_DEMUXERS)
+PROTOCOL_WHITELIST = "file"
+
+_SAFE_INPUT = ["-protocol_whitelist", PROTOCOL_WHITELIST, "-format_whitelist", FORMAT_WHITELIST]
+
+
+def file_url(path: str | os.PathLike) -> str:
+    """`file:` + absolute path: a name starting with `http:` or `-` stays a file name."""
+    return "file:" + str(Path(path).absolute())
+
+
+def demuxer_of(format_name: str) -> str:
+    """ffprobe's `format_name` ("mov,mp4,m4a,3gp,3g2,mj2") -> the name `-f` takes ("mov")."""
+    name = format_name.split(",")[0]
+    if name not in ALLOWED_DEMUXERS:
+        raise ValueError(f"demuxer {name!r} is not on the allow-list")
+    return name
+
+
+def ffprobe_cmd(path: str | os.PathLike, *extra: str) -> list[str]:
+    """ffprobe JSON of format and streams, allow-listed; `extra` adds -show_* options."""
+    return [FFPROBE, "-v", "error", "-hide_banner", *_SAFE_INPUT,
+            "-print_format", "json", "-show_format", "-show_streams", *extra,
+            file_url(path)]
+
+
+def ffmpeg_input_args(path: str | os.PathLike, demuxer: str) -> list[str]:
+    """Input options for ffmpeg: allow-lists plus the probed demuxer forced."""
+    return [*_SAFE_INPUT, "-f", demuxer_of(demuxer), "-i", file_url(path)]
+
+
+def ffmpeg_base(*, progress: bool = False) -> list[str]:
+    """Start of every ffmpeg command line: no stdin, no banner, optional progress."""
+    args = [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    if progress:
+        args += ["-progress", "pipe:1", "-nostats"]
+    return args
+
+
+def ffmpeg_input_stream(path: str | os.PathLike, demuxer: str, **options):
+    """ffmpeg-python input node with the same safety options as `ffmpeg_input_args`."""
+    return ffmpeg.input(file_url(path), f=demuxer_of(demuxer),
+                        protocol_whitelist=PROTOCOL_WHITELIST,
+                        format_whitelist=FORMAT_WHITELIST, **options)
