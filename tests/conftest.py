@@ -1,0 +1,2 @@
+"""Shared fixtures: generated media and a real clamd (see tests/fixtures/)."""
+from tests.fixtures.media import *  # noqa: F401,F403
