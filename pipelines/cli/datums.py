@@ -1,0 +1,104 @@
+"""list | inspect datum: each datum's state, inputs, time and (failed) reason."""
+from __future__ import annotations
+
+from ..errors import UsageError
+from ..jobs import JobExecutor
+from ..spec import load_spec
+from .base import Command
+from .fmt import add_raw, duration, engine, raw, table
+
+
+def _inputs_text(d) -> str:
+    parts = []
+    for i in d.inputs:
+        files = i["files"]
+        h = files[0]["hash"][:8] if len(files) == 1 else f"{len(files)} files"
+        parts.append(f"{i['repo']}:{i['path']} ({h})")
+    return ", ".join(parts)
+
+
+def list_datum(args) -> int:
+    with engine(args) as e:
+        if args.file:  # dry run: the datums a spec would get on the current heads
+            return _dry_run(e, args)
+        if not args.target:
+            raise UsageError("list datum takes pipeline@job (or -f spec.json for a dry run)")
+        pipeline, _, job_id = args.target.partition("@")
+        job = e.jobs.job(pipeline, job_id) if job_id else e.jobs.jobs(pipeline=pipeline, limit=1)[0]
+        datums = e.jobs.datums(pipeline, job.id, state=args.state.upper() if args.state else None)
+        if args.raw:
+            raw([d.to_dict() for d in datums])
+            return 0
+        table(["ID", "STATE", "INPUTS", "TIME", "REASON"],
+              [[d.id[:16], d.state, _inputs_text(d)[:90], duration(d.started, d.finished) if d.state != "SKIPPED" else "-",
+                (d.reason or "")[:120]] for d in datums])
+    return 0
+
+
+def _dry_run(e, args) -> int:
+    from ..datums import datums as iterate
+    from ..jobs import pfs_inputs
+    spec = load_spec(args.file)
+    inputs = []
+    for i in pfs_inputs(spec["input"]):
+        head = e.store.head(i["repo"], i["branch"])
+        inputs.append({"name": i["name"], "repo": i["repo"], "branch": i["branch"], "commit": head})
+    from ..jobstore import JobInfo
+    fake = JobInfo(spec["pipeline"]["name"], "dry-run", "JOB_CREATED", None, None, "", 0, inputs, None, 0)
+    ds = iterate(spec["input"], JobExecutor(e).resolver(fake))
+    if args.raw:
+        raw([{"datum": {"id": d.id}, "data": [{"file": {"commit": {"repo": {"name": i.repo}, "id": i.commit},
+                                                        "path": i.path}} for i in d.inputs]} for d in ds])
+    else:
+        table(["ID", "FILES"], [[d.id[:16], ", ".join(f"{i.name}:{i.path}" for i in d.inputs)] for d in ds])
+        print(f"{len(ds)} datum(s)")
+    return 0
+
+
+def inspect_datum(args) -> int:
+    pipeline, _, job_id = args.target.partition("@")
+    if not job_id:
+        raise UsageError("inspect datum takes pipeline@job DATUM")
+    with engine(args) as e:
+        d = e.jobs.datum(pipeline, job_id, args.datum)
+        outputs = e.jobs.datum_outputs(pipeline, d.source_job, d.id)
+        if args.raw:
+            raw(d.to_dict() | {"outputs": [{"path": p, "hash": h, "sizeBytes": str(n)} for p, h, n in outputs]})
+            return 0
+        print(f"ID: {d.id}\nJob: {pipeline}@{d.job}\nState: {d.state}\nHash: {d.hash}\nTries: {d.tries}\n"
+              f"Time: {duration(d.started, d.finished)}\nOutputs made by job: {d.source_job}")
+        if d.why:
+            print(f"Why it ran: {d.why}")
+        if d.reason:
+            print(f"Reason: {d.reason}")
+        print("Inputs:")
+        for i in d.inputs:
+            for f in i["files"]:
+                print(f"  {i['name']}: {i['repo']}@{i['commit']}:{f['path']}  sha256:{f['hash'][:16]}  {f['size']} B")
+        print("Outputs:")
+        for p, h, n in outputs:
+            print(f"  {p}  sha256:{h[:16]}  {n} B")
+        log = e.log_path(pipeline, d.source_job, d.id)
+        if log.exists():
+            print(f"Logs ({log}):")
+            print("\n".join("  " + line for line in log.read_text(errors="replace").splitlines()[-40:]))
+    return 0
+
+
+def _list_args(p) -> None:
+    p.add_argument("target", nargs="?", metavar="pipeline@job")
+    p.add_argument("-f", "--file", help="dry run: the datums this spec would get on the current heads")
+    p.add_argument("--state", help="only datums in this state (success, skipped, failed, recovered)")
+    add_raw(p)
+
+
+def _inspect_args(p) -> None:
+    p.add_argument("target", metavar="pipeline@job")
+    p.add_argument("datum", help="datum id (or a unique prefix)")
+    add_raw(p)
+
+
+COMMANDS = [
+    Command("list", "datum", "List a job's datums: state, inputs, time, reason.", _list_args, list_datum),
+    Command("inspect", "datum", "Show a datum's inputs, outputs, logs and stats.", _inspect_args, inspect_datum),
+]

@@ -1,0 +1,244 @@
+"""The embedded engine: one front object over the store, the pipelines and the jobs.
+
+`Engine(home)` is what the CLI, the S3 gateway and tests talk to. Work is queued as
+commit sets (Pachyderm's global ids): each finished user commit, pipeline creation or
+reprocess request is one, processed in order; every pipeline downstream of a change
+gets one job whose output commit shares the set's id.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, Iterable
+
+from . import SPECS_DIR
+from .errors import NotFound, PachmediaError, UsageError
+from .jobs import JobExecutor, pfs_inputs
+from .jobstore import JobInfo, JobStore
+from .names import check_upload_name, normalize_path
+from .store import Commit, Store, new_id
+
+INPUT_REPOS = {"media": "raw uploads (one file per asset, flat names)",
+               "settings": "scan.json, policy.json, transcode.json, labels.json"}
+FLAT_REPOS = {"media"}
+SETTINGS_FILES = ("scan", "policy", "transcode", "labels")
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("PACHMEDIA_HOME") or Path.home() / ".pachmedia")
+
+
+class Engine:
+    def __init__(self, home: Path | None = None, *, specs_dir: Path = SPECS_DIR, init: bool = True) -> None:
+        self.home = Path(home or default_home())
+        self.store = Store(self.home)
+        self.jobs = JobStore(self.store)
+        self.specs_dir = specs_dir
+        self.work_dir = self.home / "work"
+        self.logs_dir = self.home / "logs"
+        self._services: dict[str, object] = {}
+        self._recover_open_user_commits()
+        if init and not self.store.repos():
+            self.init()
+
+    def close(self) -> None:
+        for svc in self._services.values():
+            svc.stop()
+        self._services.clear()
+        self.store.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- setup ----------------------------------------------------------------------------
+    def init(self) -> list[str]:
+        """Fresh home: the input repos, every pipeline in specs/, default settings."""
+        from stages.common import DEFAULTS_DIR
+        done = []
+        for name, desc in INPUT_REPOS.items():
+            self.store.create_repo(name, "user", desc)
+            done.append(f"created repo {name}")
+        for name, spec in self.load_specs().items():
+            done.append(f"{self.create_pipeline(spec)[0]} pipeline {name}")
+        files = {f"/{k}.json": DEFAULTS_DIR / f"{k}.json" for k in SETTINGS_FILES
+                 if (DEFAULTS_DIR / f"{k}.json").is_file()}
+        if files and self.store.head("settings") is None:
+            c = self.put_files("settings", "master", [(p, src) for p, src in files.items()],
+                               description="default settings")
+            done.append(f"committed default settings settings@{c.id}")
+        return done
+
+    def load_specs(self) -> dict[str, dict]:
+        from .spec import load_specs
+        return load_specs(self.specs_dir)
+
+    def dag_order(self) -> list[str]:
+        from .spec import dag_order
+        return dag_order({p["name"]: p["spec"] for p in self.jobs.pipelines()})
+
+    def create_pipeline(self, spec: dict, *, reprocess: bool = False) -> tuple[str, int]:
+        from .spec import validate_spec
+        validate_spec(spec)
+        name = spec["pipeline"]["name"]
+        for p in pfs_inputs(spec["input"]):
+            self.store.repo(p["repo"])  # inputs must exist (NotFound names the repo)
+        with self.store.tx():
+            action, version = self.jobs.put_pipeline(name, spec, reprocess=reprocess)
+            self.store.create_repo(name, "pipeline", spec.get("description", ""))
+            has_input = any(self.store.head(p["repo"], p["branch"]) for p in pfs_inputs(spec["input"]))
+            if action != "unchanged" and has_input:
+                self.jobs.add_commit_set(new_id(), self.store._next_seq(), f"pipeline {name} {action}", name)
+        return action, version
+
+    # -- writing input repos --------------------------------------------------------------
+    def check_writable(self, repo: str) -> None:
+        if self.store.repo(repo)["type"] != "user":
+            raise UsageError(f"repo {repo!r} is the output of pipeline {repo!r}: only input repos "
+                             f"({', '.join(r['name'] for r in self.store.repos() if r['type'] == 'user')}) take writes")
+
+    def check_path(self, repo: str, path: str) -> str:
+        path = normalize_path(path)
+        if repo in FLAT_REPOS:
+            check_upload_name(path)
+        return path
+
+    def put_files(self, repo: str, branch: str, items: Iterable[tuple[str, Path | BinaryIO]], *,
+                  description: str = "", deletes: Iterable[str] = ()) -> Commit:
+        """One commit: every (path, file or stream) put, every path in deletes removed.
+        Names are all checked before anything is written; a failure drops the commit."""
+        self.check_writable(repo)
+        items = [(self.check_path(repo, p), src) for p, src in items]
+        deletes = [normalize_path(p) for p in deletes]
+        c = self.store.start_commit(repo, branch, description=description)
+        try:
+            for path in deletes:
+                if not self.store.delete_path(repo, c.id, path):
+                    raise NotFound(f"{repo}@{branch}:{path}: no such file or directory")
+            for path, src in items:
+                if isinstance(src, (str, Path)):
+                    oid, size = self.store.objects.add_file(Path(src))
+                else:
+                    oid, size = self.store.objects.add_stream(src)
+                self.store.put_file(repo, c.id, path, oid, size)
+            with self.store.tx():
+                c = self.store.finish_commit(repo, c.id)
+                self.jobs.add_commit_set(c.id, c.seq, f"commit {repo}@{c.id}")
+            return c
+        except BaseException:
+            self.store.drop_commit(repo, c.id)
+            raise
+
+    def delete_files(self, repo: str, branch: str, paths: Iterable[str]) -> Commit:
+        return self.put_files(repo, branch, [], deletes=paths)
+
+    def _recover_open_user_commits(self) -> None:
+        """A put killed mid-way leaves an open user commit: it never became visible; drop it."""
+        for c in self.store.open_commits(origin="USER"):
+            self.store.drop_commit(c.repo, c.id)
+
+    # -- running ----------------------------------------------------------------------------
+    @contextmanager
+    def run_lock(self):
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / "run.lock", "w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise PachmediaError(f"another pachmedia is running jobs in {self.home} (run.lock)") from None
+            yield
+
+    def run(self, *, show_progress: bool = True, on_job=None) -> list[JobInfo]:
+        """Process every pending commit set, resuming unfinished jobs first."""
+        done: list[JobInfo] = []
+        with self.run_lock():
+            order = self.dag_order()
+            executor = JobExecutor(self)
+            for cs in self.jobs.pending_sets():
+                for pipeline in order:
+                    job = self._job_for(pipeline, cs)
+                    if job is None or job.state not in ("JOB_CREATED", "JOB_RUNNING"):
+                        continue
+                    forced = set((cs.get("force") or {}).get(pipeline, []))
+                    job = executor.execute(pipeline, job.id, forced=forced, show_progress=show_progress)
+                    done.append(job)
+                    if on_job:
+                        on_job(job)
+                self.jobs.mark_set_done(cs["id"])
+        return done
+
+    def _job_for(self, pipeline: str, cs: dict) -> JobInfo | None:
+        """The job of `pipeline` in commit set `cs`, created if the set touches its inputs."""
+        try:
+            return self.jobs.job(pipeline, cs["id"])
+        except NotFound:
+            pass
+        p = self.jobs.pipeline(pipeline)
+        inputs, touched, broken = [], cs.get("pipeline") == pipeline, None
+        for i in pfs_inputs(p["spec"]["input"]):
+            commit = self._input_commit(i["repo"], i["branch"], cs)
+            if commit and commit.id == cs["id"]:
+                touched = True
+                if commit.error:
+                    broken = f"input commit {i['repo']}@{commit.id} failed: {commit.error}"
+            inputs.append({"name": i["name"], "repo": i["repo"], "branch": i["branch"],
+                           "commit": commit.id if commit else None})
+        if not touched:
+            return None
+        with self.store.tx():
+            self.jobs.create_job(pipeline, cs["id"], p["salt"], p["version"], inputs, cs["seq"])
+            self.store.start_commit(pipeline, "master", id=cs["id"], origin="AUTO", copy_parent=False,
+                                    description=f"job {cs['id']}")
+        if broken:
+            with self.store.tx():
+                self.store.finish_commit(pipeline, cs["id"], error=f"unrunnable: {broken}", move_head=False)
+                self.jobs.set_job(pipeline, cs["id"], state="JOB_UNRUNNABLE", reason=broken, finished=time.time())
+        return self.jobs.job(pipeline, cs["id"])
+
+    def _input_commit(self, repo: str, branch: str, cs: dict) -> Commit | None:
+        """The commit of repo@branch a job in set cs reads: the set's own commit there if
+        any; for input repos the latest one not newer than the set; for pipeline outputs
+        the head (earlier sets are all processed before this one)."""
+        row = self.store.q1("SELECT id FROM commits WHERE repo=? AND id=? AND finished IS NOT NULL", (repo, cs["id"]))
+        if row:
+            return self.store.commit(repo, row["id"])
+        if self.store.repo(repo)["type"] == "user":
+            row = self.store.q1("SELECT id FROM commits WHERE repo=? AND branch=? AND finished IS NOT NULL "
+                                "AND error IS NULL AND seq<=? ORDER BY seq DESC LIMIT 1", (repo, branch, cs["seq"]))
+            return self.store.commit(repo, row["id"]) if row else None
+        head = self.store.head(repo, branch)
+        return self.store.commit(repo, head) if head else None
+
+    def pending(self) -> list[dict]:
+        return self.jobs.pending_sets()
+
+    # -- services the stages need ------------------------------------------------------------
+    def services_env(self, transform: dict) -> dict[str, str]:
+        env = {}
+        if "CLAMD_ADDRESS" in (transform.get("env") or {}):
+            env["CLAMD_ADDRESS"] = os.environ.get("PACHMEDIA_CLAMD_ADDRESS") or self._clamd()
+        return env
+
+    def _clamd(self) -> str:
+        if "clamd" not in self._services:
+            from .services.clamd import ClamdService
+            svc = ClamdService(self.home / "clamd")
+            self._services["clamd"] = svc
+            self._services_addr = svc.start()
+        return self._services_addr
+
+    def log_path(self, pipeline: str, job: str, datum: str) -> Path:
+        return self.logs_dir / pipeline / job / f"{datum}.log"
+
+    # -- reading ----------------------------------------------------------------------------
+    def resolve(self, repo: str, ref: str | None) -> Commit:
+        return self.store.resolve(repo, ref)
+
+    def raw(self, obj) -> str:
+        return json.dumps(obj, indent=2, sort_keys=False)

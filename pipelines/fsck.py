@@ -1,0 +1,44 @@
+"""fsck: every object's bytes still match its hash, every file row names an object,
+every branch head is a finished commit, every output file names a recorded datum."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FsckReport:
+    objects: int = 0
+    files: int = 0
+    commits: int = 0
+    problems: list[str] = field(default_factory=list)
+    orphans: int = 0       # objects no file row names (left by an interrupted write; harmless)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def fsck(engine, *, verify_hashes: bool = True) -> FsckReport:
+    s = engine.store
+    r = FsckReport()
+    referenced = set()
+    for row in s.iter_all_files():
+        r.files += 1
+        referenced.add(row["hash"])
+        if not s.objects.has(row["hash"]):
+            r.problems.append(f"missing object {row['hash'][:16]} for {row['repo']}@{row['commit_id']}:{row['path']}")
+    for oid in s.objects.all_ids():
+        r.objects += 1
+        if oid not in referenced:
+            r.orphans += 1
+        elif verify_hashes and not s.objects.verify(oid):
+            r.problems.append(f"corrupt object {oid[:16]}: its bytes no longer hash to its name")
+    for b in s.q("SELECT * FROM branches WHERE head IS NOT NULL"):
+        c = s.q1("SELECT finished FROM commits WHERE repo=? AND id=?", (b["repo"], b["head"]))
+        if c is None or c["finished"] is None:
+            r.problems.append(f"branch {b['repo']}@{b['name']} points at an unfinished or missing commit {b['head']}")
+    r.commits = s.q1("SELECT COUNT(*) AS n FROM commits")["n"]
+    for row in s.q("SELECT DISTINCT f.repo, f.job, f.datum FROM files f LEFT JOIN datums d "
+                   "ON d.pipeline=f.repo AND d.job=f.job AND d.id=f.datum WHERE f.job IS NOT NULL AND d.id IS NULL"):
+        r.problems.append(f"{row['repo']}: output names datum {row['datum']} of job {row['job']}, which is not recorded")
+    return r

@@ -1,0 +1,231 @@
+"""Jobs: plan which datums run (pure), then run them and assemble the output commit.
+
+Skipping is Pachyderm's: a datum whose hash (input names, paths, file hashes and the
+pipeline salt) was done by the previous job is not run; its outputs are carried over
+from the job that made them. The output commit holds exactly the outputs of the
+current datums, so a deleted input drops that datum's outputs. Two datums writing
+one path fail the job with Pachyderm's message.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from .datums import Datum, FileEntry, InputCommit, datums as iterate_datums
+from .jobstore import DONE_DATUM_STATES, DatumInfo, JobInfo
+from .progress import Bar
+from .runner import DatumRun, parse_duration, run_datum
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+def pfs_inputs(node: dict) -> Iterator[dict]:
+    """Every pfs input in an input tree, depth first (names default to the repo)."""
+    if "pfs" in node:
+        p = dict(node["pfs"])
+        p.setdefault("name", p["repo"])
+        p.setdefault("branch", "master")
+        yield p
+    for key in ("cross", "union", "join", "group"):
+        for child in node.get(key) or []:
+            yield from pfs_inputs(child)
+
+
+@dataclass(frozen=True)
+class Decision:
+    datum: Datum
+    hash: str
+    action: str                  # run | skip | done (already finished in this job: resume)
+    source_job: str | None       # for skip/done: the job whose outputs this datum has
+    why: dict | None
+
+
+def datum_inputs(d: Datum) -> list[dict]:
+    return [{"name": i.name, "repo": i.repo, "branch": i.branch, "commit": i.commit, "path": i.path,
+             "files": [{"path": f.path, "hash": f.hash, "size": f.size} for f in i.files]}
+            for i in d.inputs]
+
+
+def explain(d: Datum, base: DatumInfo | None, salt_changed: bool) -> dict:
+    """Why a datum runs, against the same datum id in the previous job."""
+    files = {(i.repo, f.path): f.hash for i in d.inputs for f in i.files}
+    if base is None:
+        return {"reason": "new", "inputs": sorted(f"{r}:{p}" for r, p in files)}
+    old = {(i["repo"], f["path"]): f["hash"] for i in base.inputs for f in i["files"]}
+    changed = sorted(f"{r}:{p}" for (r, p), h in files.items() if old.get((r, p)) != h)
+    removed = sorted(f"{r}:{p}" for (r, p) in old if (r, p) not in files)
+    if changed or removed:
+        return {"reason": "changed", "inputs": changed, "removed": removed}
+    if base.state == "FAILED":
+        return {"reason": "retry", "inputs": [], "previous": base.reason}
+    if salt_changed:
+        return {"reason": "salt", "inputs": []}
+    return {"reason": "pipeline", "inputs": []}
+
+
+def decide(datums: list[Datum], salt: str, previous: list[DatumInfo], previous_salt: str | None,
+           done_here: dict[str, DatumInfo], forced: set[str]) -> list[Decision]:
+    """Pure: what each datum of a job does. `forced` holds datum ids to re-run anyway."""
+    by_hash = {p.hash: p for p in previous if p.state in DONE_DATUM_STATES}
+    by_id = {p.id: p for p in previous}
+    out = []
+    for d in datums:
+        h = d.hash(salt)
+        mine = done_here.get(d.id)
+        if mine and mine.state in DONE_DATUM_STATES and mine.hash == h:
+            out.append(Decision(d, h, "done", mine.source_job, mine.why))
+        elif d.id in forced:
+            out.append(Decision(d, h, "run", None, {"reason": "reprocess", "inputs": []}))
+        elif h in by_hash:
+            out.append(Decision(d, h, "skip", by_hash[h].source_job, None))
+        else:
+            out.append(Decision(d, h, "run", None,
+                                explain(d, by_id.get(d.id), previous_salt is not None and previous_salt != salt)))
+    return out
+
+
+def duplicate_paths(outputs: list[tuple[str, list[tuple[str, str, int]]]]) -> str | None:
+    """Pachyderm's job failure for two datums writing one path (None when none do)."""
+    seen: dict[str, str] = {}
+    for datum_id, files in outputs:
+        for path, _, _ in files:
+            if path in seen and seen[path] != datum_id:
+                return (f"duplicate path output by different datums ({path} from {seen[path]} "
+                        f"and {path} from {datum_id})")
+            seen[path] = datum_id
+    return None
+
+
+class JobExecutor:
+    def __init__(self, engine: "Engine") -> None:
+        self.e = engine
+        self.s = engine.store
+        self.js = engine.jobs
+
+    def resolver(self, job: JobInfo):
+        commits = {i["name"]: i for i in job.inputs}
+        cache: dict[str, InputCommit] = {}
+
+        def resolve(pfs: dict) -> InputCommit:
+            name = pfs.get("name") or pfs["repo"]
+            if name not in cache:
+                i = commits[name]
+                files = () if not i["commit"] else tuple(
+                    FileEntry(f.path, f.hash, f.size) for f in self.s.files(i["repo"], i["commit"]))
+                cache[name] = InputCommit(i["repo"], i["branch"], i["commit"] or "", files)
+            return cache[name]
+        return resolve
+
+    def execute(self, pipeline: str, job_id: str, *, forced: set[str] | None = None,
+                show_progress: bool = True) -> JobInfo:
+        job = self.js.job(pipeline, job_id)
+        spec = self.js.pipeline(pipeline)["spec"]
+        datums = iterate_datums(spec["input"], self.resolver(job))
+        prev_job = self.js.previous_job(pipeline, self._set_seq(job))
+        previous = self.js.datums(pipeline, prev_job.id) if prev_job else []
+        done_here = {d.id: d for d in self.js.datums(pipeline, job_id)}
+        decisions = decide(datums, job.salt, previous, prev_job.salt if prev_job else None,
+                           done_here, forced or set())
+        self.js.set_job(pipeline, job_id, state="JOB_RUNNING", total=len(decisions))
+        for dec in decisions:
+            if dec.action == "skip":
+                self.js.record_datum(pipeline, job_id, dec.datum.id, dec.hash, "SKIPPED", datum_inputs(dec.datum),
+                                     dec.source_job, started=time.time(), finished=time.time())
+        to_run = [d for d in decisions if d.action == "run"]
+        self._run_all(pipeline, job, spec, to_run, show_progress)
+        return self._finish(pipeline, job_id, decisions)
+
+    def _set_seq(self, job: JobInfo) -> int:
+        r = self.s.q1("SELECT set_seq FROM jobs WHERE pipeline=? AND id=?", (job.pipeline, job.id))
+        return r["set_seq"]
+
+    def _run_all(self, pipeline: str, job: JobInfo, spec: dict, to_run: list[Decision], show: bool) -> None:
+        if not to_run:
+            return
+        transform = spec["transform"]
+        parallel = max(1, int((spec.get("parallelismSpec") or {}).get("constant") or 1))
+        tries = int(spec.get("datumTries") or 3)
+        timeout = parse_duration(spec.get("datumTimeout"))
+        extra_env = self.e.services_env(transform)
+        bar = Bar(len(to_run), f"{pipeline}@{job.id[:8]}") if show else None
+        progress: dict[str, float] = {}
+        lock = threading.Lock()
+
+        def one(dec: Decision):
+            d = dec.datum
+            run = DatumRun(pipeline, job.id, d.id, transform,
+                           [(dest, f.hash) for dest, f in d.mounts()], d.env("/pfs"),
+                           self.e.work_dir / pipeline / job.id / d.id, self.e.log_path(pipeline, job.id, d.id),
+                           tries=tries, timeout=timeout, extra_env=extra_env)
+            self.js.record_datum(pipeline, job.id, d.id, dec.hash, "STARTING", datum_inputs(d), job.id,
+                                 started=time.time(), why=dec.why)
+
+            def on_progress(f: float) -> None:
+                with lock:
+                    progress[d.id] = f
+                if bar:
+                    bar.note(" ".join(f"{k[:6]} {v:.0%}" for k, v in list(progress.items())[:3]))
+            res = run_datum(run, self.s.objects, job.id, on_progress)
+            with lock:
+                progress.pop(d.id, None)
+            self.js.record_datum(pipeline, job.id, d.id, dec.hash, res.state, datum_inputs(d), job.id,
+                                 started=res.started, finished=res.finished, reason=res.reason, why=dec.why,
+                                 tries=res.tries, bytes_in=sum(f.size for i in d.inputs for f in i.files),
+                                 outputs=res.outputs)
+            return res
+
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            futures = [pool.submit(one, dec) for dec in to_run]
+            for fut in as_completed(futures):
+                res = fut.result()
+                if bar:
+                    bar.advance(1, "" if res.state == "SUCCESS" else f"{res.state.lower()}: {res.reason or ''}"[:60])
+        if bar:
+            bar.close()
+
+    def _finish(self, pipeline: str, job_id: str, decisions: list[Decision]) -> JobInfo:
+        states = {d.id: d for d in self.js.datums(pipeline, job_id)}
+        failed = [d for d in states.values() if d.state == "FAILED"]
+        outputs = []
+        for dec in decisions:
+            info = states.get(dec.datum.id)
+            if info and info.state in ("SUCCESS", "SKIPPED"):
+                outputs.append((dec.datum.id, self.js.datum_outputs(pipeline, info.source_job, dec.datum.id),
+                                info.source_job))
+        reason = None
+        if failed:
+            first = failed[0]
+            reason = f"{len(failed)} datum(s) failed; first {first.id[:12]}: {first.reason or 'unknown'}"
+        dup = duplicate_paths([(d, files) for d, files, _ in outputs])
+        if dup:
+            reason = dup
+        job = self.js.job(pipeline, job_id)
+        with self.s.tx():
+            if not dup:  # a failed job's commit keeps what its good datums made (inspectable by id)
+                self.s.db.executemany(
+                    "INSERT OR REPLACE INTO files(repo, commit_id, path, hash, size, job, datum) VALUES(?,?,?,?,?,?,?)",
+                    [(pipeline, job_id, p, h, n, src, d) for d, files, src in outputs for p, h, n in files])
+            prov = [(i["repo"], i["branch"], i["commit"]) for i in job.inputs if i["commit"]]
+            self.s.finish_commit(pipeline, job_id, error=reason, provenance=prov, move_head=not reason)
+            self.js.set_job(pipeline, job_id, state="JOB_FAILURE" if reason else "JOB_SUCCESS",
+                            finished=time.time(), reason=reason)
+        return self.js.job(pipeline, job_id)
+
+
+def job_summary(job: JobInfo) -> dict[str, Any]:
+    c = job.counts
+    return {"pipeline": job.pipeline, "job": job.id, "state": job.state, "processed": c.get("SUCCESS", 0),
+            "skipped": c.get("SKIPPED", 0), "failed": c.get("FAILED", 0), "recovered": c.get("RECOVERED", 0),
+            "total": job.total, "reason": job.reason}
+
+
+def log_tail(path: Path, lines: int = 5) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
