@@ -161,12 +161,14 @@ class Engine:
             order = self.dag_order()
             executor = JobExecutor(self)
             for cs in self.jobs.pending_sets():
+                forced_files: set[tuple[str, str]] = set()
                 for pipeline in order:
                     job = self._job_for(pipeline, cs)
                     if job is None or job.state not in ("JOB_CREATED", "JOB_RUNNING"):
                         continue
                     forced = set((cs.get("force") or {}).get(pipeline, []))
-                    job = executor.execute(pipeline, job.id, forced=forced, show_progress=show_progress)
+                    job = executor.execute(pipeline, job.id, forced=forced, forced_files=forced_files,
+                                           show_progress=show_progress)
                     done.append(job)
                     if on_job:
                         on_job(job)
@@ -214,6 +216,40 @@ class Engine:
             return self.store.commit(repo, row["id"]) if row else None
         head = self.store.head(repo, branch)
         return self.store.commit(repo, head) if head else None
+
+    def request_reprocess(self, pipeline: str, *, paths: list[str] = (), datum_ids: list[str] = (),
+                          failed: bool = False) -> tuple[str, list[str]]:
+        """Queue a commit set that re-runs the chosen datums of `pipeline` (and, through
+        their outputs, the datums downstream that read them). Returns (set id, datum ids)."""
+        last = self.jobs.jobs(pipeline=pipeline, limit=1)
+        if not last:
+            raise NotFound(f"pipeline {pipeline!r} has no job yet: nothing to reprocess")
+        datums = self.jobs.datums(pipeline, last[0].id)
+        chosen: set[str] = set()
+        for spec in paths:
+            repo, sep, path = spec.partition(":")
+            if not sep:
+                raise UsageError(f"--path takes repo:/path (e.g. media:/x.mp4), not {spec!r}")
+            hits = {d.id for d in datums for i in d.inputs if i["repo"] == repo
+                    for f in i["files"] if f["path"] == path or f["path"].startswith(path.rstrip("/") + "/")}
+            if not hits:
+                raise NotFound(f"no datum of {pipeline}@{last[0].id[:12]} reads {spec}")
+            chosen |= hits
+        for prefix in datum_ids:
+            hits = {d.id for d in datums if d.id.startswith(prefix)}
+            if len(hits) != 1:
+                raise NotFound(f"datum {prefix!r} {'is ambiguous' if hits else 'not found'} in {pipeline}@{last[0].id[:12]}")
+            chosen |= hits
+        if failed:
+            chosen |= {d.id for d in datums if d.state == "FAILED"}
+        if not chosen:
+            raise UsageError("nothing chosen: give --path repo:/path, --datum ID or --failed"
+                             + (" (the last job has no failed datum)" if failed else ""))
+        id = new_id()
+        with self.store.tx():
+            self.jobs.add_commit_set(id, self.store._next_seq(), f"reprocess {pipeline}", pipeline,
+                                     force={pipeline: sorted(chosen)})
+        return id, sorted(chosen)
 
     def pending(self) -> list[dict]:
         return self.jobs.pending_sets()

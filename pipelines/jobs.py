@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .errors import NotFound
 from .datums import Datum, FileEntry, InputCommit, datums as iterate_datums
 from .jobstore import DONE_DATUM_STATES, DatumInfo, JobInfo
 from .progress import Bar
@@ -122,15 +123,22 @@ class JobExecutor:
         return resolve
 
     def execute(self, pipeline: str, job_id: str, *, forced: set[str] | None = None,
-                show_progress: bool = True) -> JobInfo:
+                forced_files: set[tuple[str, str]] | None = None, show_progress: bool = True) -> JobInfo:
+        """Run a job. `forced` datum ids (and datums reading any of `forced_files`,
+        (repo, path) pairs a reprocessed upstream datum wrote) run even if unchanged;
+        the paths this job's forced datums write are added to `forced_files`."""
         job = self.js.job(pipeline, job_id)
         spec = self.js.pipeline(pipeline)["spec"]
         datums = iterate_datums(spec["input"], self.resolver(job))
+        forced = set(forced or ())
+        if forced_files:
+            forced |= {d.id for d in datums if any((i.repo, f.path) in forced_files
+                                                   for i in d.inputs for f in i.files)}
         prev_job = self.js.previous_job(pipeline, self._set_seq(job))
         previous = self.js.datums(pipeline, prev_job.id) if prev_job else []
         done_here = {d.id: d for d in self.js.datums(pipeline, job_id)}
         decisions = decide(datums, job.salt, previous, prev_job.salt if prev_job else None,
-                           done_here, forced or set())
+                           done_here, forced)
         self.js.set_job(pipeline, job_id, state="JOB_RUNNING", total=len(decisions))
         for dec in decisions:
             if dec.action == "skip":
@@ -138,7 +146,29 @@ class JobExecutor:
                                      dec.source_job, started=time.time(), finished=time.time())
         to_run = [d for d in decisions if d.action == "run"]
         self._run_all(pipeline, job, spec, to_run, show_progress)
+        if forced_files is not None:
+            for dec in to_run:
+                if dec.datum.id in forced:
+                    forced_files |= {(pipeline, p) for p, _, _ in self.js.datum_outputs(pipeline, job_id, dec.datum.id)}
         return self._finish(pipeline, job_id, decisions)
+
+    def datum_run(self, pipeline: str, job_id: str, spec: dict, d: Datum, sandbox: Path,
+                  extra_env: dict[str, str]) -> DatumRun:
+        """How one datum runs: the same for a job and for `debug datum`."""
+        return DatumRun(pipeline, job_id, d.id, spec["transform"], [(dest, f.hash) for dest, f in d.mounts()],
+                        d.env("/pfs"), sandbox, self.e.log_path(pipeline, job_id, d.id),
+                        tries=int(spec.get("datumTries") or 3), timeout=parse_duration(spec.get("datumTimeout")),
+                        extra_env=extra_env)
+
+    def find_datum(self, pipeline: str, job_id: str, datum_id: str) -> tuple[dict, Datum]:
+        """Rebuild a recorded datum exactly (mounts and env) from its job's inputs."""
+        job = self.js.job(pipeline, job_id)
+        info = self.js.datum(pipeline, job.id, datum_id)
+        spec = self.js.pipeline(pipeline)["spec"]
+        for d in iterate_datums(spec["input"], self.resolver(job)):
+            if d.id == info.id:
+                return spec, d
+        raise NotFound(f"datum {datum_id} is not among the datums of {pipeline}@{job.id}")
 
     def _set_seq(self, job: JobInfo) -> int:
         r = self.s.q1("SELECT set_seq FROM jobs WHERE pipeline=? AND id=?", (job.pipeline, job.id))
@@ -147,21 +177,15 @@ class JobExecutor:
     def _run_all(self, pipeline: str, job: JobInfo, spec: dict, to_run: list[Decision], show: bool) -> None:
         if not to_run:
             return
-        transform = spec["transform"]
         parallel = max(1, int((spec.get("parallelismSpec") or {}).get("constant") or 1))
-        tries = int(spec.get("datumTries") or 3)
-        timeout = parse_duration(spec.get("datumTimeout"))
-        extra_env = self.e.services_env(transform)
+        extra_env = self.e.services_env(spec["transform"])
         bar = Bar(len(to_run), f"{pipeline}@{job.id[:8]}") if show else None
         progress: dict[str, float] = {}
         lock = threading.Lock()
 
         def one(dec: Decision):
             d = dec.datum
-            run = DatumRun(pipeline, job.id, d.id, transform,
-                           [(dest, f.hash) for dest, f in d.mounts()], d.env("/pfs"),
-                           self.e.work_dir / pipeline / job.id / d.id, self.e.log_path(pipeline, job.id, d.id),
-                           tries=tries, timeout=timeout, extra_env=extra_env)
+            run = self.datum_run(pipeline, job.id, spec, d, self.e.work_dir / pipeline / job.id / d.id, extra_env)
             self.js.record_datum(pipeline, job.id, d.id, dec.hash, "STARTING", datum_inputs(d), job.id,
                                  started=time.time(), why=dec.why)
 

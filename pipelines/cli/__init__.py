@@ -12,7 +12,7 @@ import sys
 from ..errors import PachmediaError
 from .base import Command
 
-MODULES = ("files", "repos", "pipelines", "jobs", "datums", "lineage", "admin", "demo", "s3", "deploy")
+MODULES = ("files", "repos", "pipelines", "jobs", "datums", "lineage", "explain", "debug", "admin", "demo", "s3", "deploy")
 
 
 def commands() -> list[Command]:

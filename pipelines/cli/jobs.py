@@ -10,6 +10,14 @@ from .fmt import add_raw, ago, duration, engine, raw, size, table
 
 def run(args) -> int:
     with engine(args) as e:
+        if args.reprocess:
+            if not (args.path or args.datum or args.failed):
+                raise UsageError("--reprocess PIPELINE needs --path repo:/path, --datum ID or --failed")
+            id, chosen = e.request_reprocess(args.reprocess, paths=args.path or [], datum_ids=args.datum or [],
+                                             failed=args.failed)
+            print(f"reprocessing {len(chosen)} datum(s) of {args.reprocess} as commit set {id}", file=sys.stderr)
+        elif args.path or args.datum or args.failed:
+            raise UsageError("--path, --datum and --failed go with --reprocess PIPELINE")
         pending = e.pending()
         if not pending:
             print("nothing to do: every commit has been processed")
@@ -90,6 +98,15 @@ def logs(args) -> int:
     return 0
 
 
+def _run_args(p) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--reprocess", metavar="PIPELINE", help="re-run chosen datums of this pipeline (and what "
+                   "depends on them) though their inputs did not change")
+    p.add_argument("--path", action="append", metavar="REPO:/PATH", help="datums reading this input file")
+    p.add_argument("--datum", action="append", metavar="ID", help="this datum (id or prefix)")
+    p.add_argument("--failed", action="store_true", help="every datum that failed in the last job")
+
+
 def _list_args(p) -> None:
     p.add_argument("target", nargs="?", metavar="[pipeline[@job]]")
     p.add_argument("-p", "--pipeline", help="only this pipeline's jobs")
@@ -109,8 +126,8 @@ def _logs_args(p) -> None:
 
 
 COMMANDS = [
-    Command("run", None, "Process every pending commit (resuming any interrupted job).",
-            lambda p: p.add_argument("-q", "--quiet", action="store_true", help="no progress bars"), run),
+    Command("run", None, "Process every pending commit (resuming any interrupted job), or re-run chosen "
+            "datums with --reprocess.", _run_args, run),
     Command("list", "job", "List jobs with progress (datums done/total, bytes, ETA).", _list_args, list_job),
     Command("inspect", "job", "Show a job's state, counts and input commits.", _inspect_args, inspect_job),
     Command("logs", None, "Print the stdout/stderr of a pipeline's datums.", _logs_args, logs),

@@ -1,0 +1,53 @@
+"""Small pipelines (plain sh) for testing the engine's semantics without media."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipelines.engine import Engine
+
+
+def sh_spec(name: str, input: dict, script: str, **extra) -> dict:
+    spec = {"pipeline": {"name": name}, "transform": {"cmd": ["sh", "-c", script]}, "input": input,
+            "datumTries": 1}
+    spec.update(extra)
+    return spec
+
+
+def pfs(repo: str, glob: str, **kw) -> dict:
+    return {"pfs": {"repo": repo, "glob": glob, **kw}}
+
+
+def new_engine(tmp_path: Path, *repos: str) -> Engine:
+    e = Engine(tmp_path / "home", specs_dir=tmp_path / "no-specs", init=False)
+    for r in repos:
+        e.store.create_repo(r)
+    return e
+
+
+def put(e: Engine, repo: str, files: dict[str, bytes], tmp: Path, deletes=()) -> str:
+    tmp.mkdir(parents=True, exist_ok=True)
+    items = []
+    for i, (path, data) in enumerate(files.items()):
+        src = tmp / f"src-{len(list(tmp.iterdir()))}-{i}"
+        src.write_bytes(data)
+        items.append((path, src))
+    return e.put_files(repo, "master", items, deletes=deletes).id
+
+
+def tree(e: Engine, repo: str, ref: str = "master") -> dict[str, bytes]:
+    c = e.resolve(repo, ref)
+    out = {}
+    for f in e.store.files(repo, c.id):
+        with e.store.objects.open(f.hash) as fh:
+            out[f.path] = fh.read()
+    return out
+
+
+def counts(job) -> tuple[int, int, int]:
+    c = job.counts
+    return c.get("SUCCESS", 0), c.get("SKIPPED", 0), c.get("FAILED", 0)
+
+
+def dump(obj) -> str:
+    return json.dumps(obj, indent=1)
