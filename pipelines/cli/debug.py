@@ -45,12 +45,11 @@ def debug_datum(args) -> int:
 
 
 def _args(p) -> None:
-    p.add_argument("noun_target", metavar="datum", choices=["datum"], help="what to debug (datum)")
     p.add_argument("target", metavar="pipeline@job")
     p.add_argument("datum", help="datum id (or a unique prefix)")
     p.add_argument("--dir", help="where to lay it out (default ./debug-<pipeline>-<datum>)")
     p.add_argument("--run", action="store_true", help="run it there and exit with its status")
 
 
-COMMANDS = [Command("debug", None, "Lay out one datum's /pfs and print (or --run) its exact command.", _args,
+COMMANDS = [Command("debug", "datum", "Lay out one datum's /pfs and print (or --run) its exact command.", _args,
                     debug_datum)]
