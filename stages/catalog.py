@@ -1,0 +1,142 @@
+"""catalog: one record per asset, joining what scan, probe, transcode and labels wrote
+(outer join: an infected or rejected upload still gets its record).
+
+`python -m stages.catalog --out DIR` with `--scan/--probe/--transcode/--labels`
+defaulting to Pachyderm's env; writes `OUT/<name>.json` (kind "catalog").
+The core, `build_record`, takes the records as dicts and is pure.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from . import records
+from .common import StageError, add_input, run_main
+
+INPUTS = ("scan", "probe", "transcode", "labels")
+
+
+def _pick(d: dict | None, *keys: str) -> dict:
+    return {k: d[k] for k in keys if d and d.get(k) is not None}
+
+
+def status_of(scan: dict | None, probe: dict | None, package: dict | None, labels: dict | None) -> str:
+    if scan is None:
+        return "pending"
+    if scan.get("verdict") != "clean":
+        return scan.get("verdict", "unscanned")
+    if probe is None:
+        return "pending"
+    if probe.get("status") == "rejected":
+        return "rejected"
+    return "ready" if package is not None and labels is not None else "processing"
+
+
+def _streams(probe: dict, kind: str) -> list[dict]:
+    return [s for s in probe.get("streams") or [] if s.get("codec_type") == kind]
+
+
+def build_record(name: str, scan: dict | None, probe: dict | None, package: dict | None,
+                 labels: dict | None, sources: list[dict], commits: dict[str, str | None],
+                 job: str | None, now: str) -> dict[str, Any]:
+    rec: dict[str, Any] = {"name": name, "status": status_of(scan, probe, package, labels), "cataloged_at": now}
+    if scan:
+        rec["scan"] = _pick(scan, "verdict", "signature", "reason", "message", "sha256", "size", "engine", "database")
+    if probe:
+        p = _pick(probe, "status", "reason", "message", "kind", "duration", "bitrate", "size")
+        container = probe.get("container")
+        if isinstance(container, dict):
+            p["container"] = container.get("demuxer") or container.get("format_name")
+        elif container:
+            p["container"] = container
+        video, audio = _streams(probe, "video"), _streams(probe, "audio")
+        if video:
+            p["video"] = _pick(video[0], "codec_name", "width", "height", "rotation", "fps")
+        if audio:
+            p["audio"] = _pick(audio[0], "codec_name", "channels", "sample_rate")
+        rec["probe"] = p
+        rec["kind"] = probe.get("kind") or ("video" if video else "audio" if audio else "unknown")
+    if package:
+        base = f"{name}/"
+        rec["package"] = {
+            "repo": "transcode",
+            "hls": package.get("hls", {}).get("master") if isinstance(package.get("hls"), dict) else base + "hls/master.m3u8",
+            "dash": package.get("dash", {}).get("manifest") if isinstance(package.get("dash"), dict) else base + "dash/manifest.mpd",
+            "renditions": [_pick(r, "name", "width", "height", "bandwidth", "codecs", "playlist")
+                           for r in package.get("renditions") or []],
+        }
+        for key in ("poster", "storyboard", "storyboard_vtt", "audio", "segment_duration"):
+            if package.get(key) is not None:
+                rec["package"][key] = package[key]
+    if labels:
+        rec["labels"] = {"repo": "labels", "path": f"{name}/labels.json",
+                         "summary": labels.get("summary") or {},
+                         "scenes": len(labels.get("scenes") or [])}
+    upload = next((s for s in (scan, probe) if s and s.get("sha256")), None)
+    rec["provenance"] = {
+        "upload": {"repo": "media", "path": f"/{name}", "sha256": upload["sha256"] if upload else None},
+        "commits": commits,
+        "records": sources,
+        "job": job,
+    }
+    return rec
+
+
+def _read(path: Path | None) -> dict | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        return records.read_json(path)
+    except (OSError, ValueError) as e:
+        raise StageError(f"{path}: unreadable record ({e})") from e
+
+
+def _record_file(value: str | None, suffix: str | None) -> Path | None:
+    """scan/probe inputs are record files; transcode/labels are the asset's folder."""
+    if not value:
+        return None
+    p = Path(value)
+    if suffix and p.is_dir():
+        return p / suffix
+    return p if p.exists() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stages.catalog", description=__doc__.splitlines()[0])
+    for name in INPUTS:
+        add_input(ap, name, f"the asset's {name} output")
+    ap.add_argument("--name", help="asset name (default: the join key Pachyderm sets)")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+
+    scan_p, probe_p = _record_file(args.scan, None), _record_file(args.probe, None)
+    pkg_p, labels_p = _record_file(args.transcode, "package.json"), _record_file(args.labels, "labels.json")
+    name = args.name or next((os.environ.get(f"PACH_DATUM_{i}_JOIN_ON") for i in INPUTS
+                              if os.environ.get(f"PACH_DATUM_{i}_JOIN_ON")), None)
+    if not name:
+        for p, strip in ((scan_p, ".json"), (probe_p, ".json")):
+            if p:
+                name = p.name[: -len(strip)]
+                break
+        else:
+            for v in (args.transcode, args.labels):
+                if v:
+                    name = Path(v).name
+                    break
+    if not name:
+        raise StageError("no input names an asset: give --scan, --probe, --transcode or --labels")
+    sources = [{"repo": repo, "path": str(p), "sha256": records.sha256_file(p)}
+               for repo, p in (("scan", scan_p), ("probe", probe_p), ("transcode", pkg_p), ("labels", labels_p)) if p]
+    for s in sources:  # paths as they are in the repo, not in this datum's sandbox
+        s["path"] = "/" + s["path"].split(f"/{s['repo']}/", 1)[-1]
+    rec = build_record(name, _read(scan_p), _read(probe_p), _read(pkg_p), _read(labels_p), sources,
+                       {i: os.environ.get(f"{i}_COMMIT") for i in INPUTS}, os.environ.get("PACH_JOB_ID"),
+                       records.utc_now())
+    records.write_record(Path(args.out) / f"{name}.json", "catalog", rec)
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
