@@ -1,0 +1,164 @@
+"""The S3 gateway over the embedded engine: `StoreBackend` implements the gateway's
+`S3Backend` on the versioned store, and `AutoRunner` processes each write through S3
+as pachd would (a PutObject is a commit; the DAG runs on it)."""
+from __future__ import annotations
+
+import sys
+import threading
+from datetime import datetime, timezone
+from typing import BinaryIO, Iterator
+
+from .engine import Engine
+from .errors import InvalidName, NotFound, PachmediaError, UsageError
+from .s3.backend import (BucketNotFound, CommitNotFound, CommitRef, InvalidKey, ObjectInfo, ReadOnlyRepo,
+                         RepoRef, check_key)
+
+PROJECT = "default"
+_PAGE = 1000
+
+
+def _dt(t: float) -> datetime:
+    return datetime.fromtimestamp(t, timezone.utc)
+
+
+class StoreBackend:
+    def __init__(self, engine: Engine, on_write=None) -> None:
+        self.e = engine
+        self.s = engine.store
+        self.on_write = on_write or (lambda: None)
+
+    def list_repos(self) -> list[RepoRef]:
+        out = []
+        for r in self.s.repos():
+            branches = tuple(b["name"] for b in self.s.branches(r["name"]))
+            if r["type"] == "user" and "master" not in branches:
+                branches += ("master",)  # an input repo takes its first write on master
+            out.append(RepoRef(PROJECT, r["name"], branches, _dt(r["created"]), r["type"] == "user"))
+        return out
+
+    def _repo(self, project: str, repo: str):
+        if project != PROJECT:
+            raise BucketNotFound(f"project {project!r} not found (the embedded engine has only {PROJECT!r})")
+        try:
+            return self.s.repo(repo)
+        except NotFound as e:
+            raise BucketNotFound(str(e)) from None
+
+    def resolve(self, project: str, repo: str, branch: str, commit: str | None) -> CommitRef:
+        r = self._repo(project, repo)
+        if commit:
+            try:
+                c = self.s.commit(repo, commit)
+            except NotFound as e:
+                raise CommitNotFound(str(e)) from None
+            if c.finished is None:
+                raise CommitNotFound(f"commit {repo}@{commit} is not finished")
+            return CommitRef(project, repo, branch, c.id, _dt(c.finished))
+        head = self.s.head(repo, branch)
+        if head is None:
+            if r["type"] == "user" and branch == "master":
+                return CommitRef(project, repo, branch, "", _dt(r["created"]))  # empty until the first put
+            raise BucketNotFound(f"branch {repo}@{branch} not found")
+        c = self.s.commit(repo, head)
+        return CommitRef(project, repo, branch, c.id, _dt(c.finished))
+
+    def list_objects(self, ref: CommitRef, prefix: str, start_after: str) -> Iterator[ObjectInfo]:
+        if not ref.id:
+            return
+        # keys sort by UTF-8 bytes; SQLite's BINARY collation on paths is the same order
+        if start_after >= prefix:
+            after, inclusive = "/" + start_after, False
+        else:
+            after, inclusive = "/" + prefix, True
+        lo = "/" + prefix
+        while True:
+            op = ">=" if inclusive else ">"
+            rows = self.s.q(f"SELECT path, hash, size FROM files WHERE repo=? AND commit_id=? AND path {op} ? "
+                            f"ORDER BY path LIMIT {_PAGE}", (ref.repo, ref.id, after))
+            for r in rows:
+                if not r["path"].startswith(lo):
+                    return
+                yield ObjectInfo(r["path"][1:], r["size"], r["hash"], ref.finished)
+            if len(rows) < _PAGE:
+                return
+            after, inclusive = rows[-1]["path"], False
+
+    def stat(self, ref: CommitRef, key: str) -> ObjectInfo | None:
+        if not ref.id:
+            return None
+        f = self.s.file(ref.repo, ref.id, "/" + key)
+        return ObjectInfo(key, f.size, f.hash, ref.finished) if f else None
+
+    def open(self, ref: CommitRef, key: str) -> BinaryIO:
+        f = self.s.file(ref.repo, ref.id, "/" + key) if ref.id else None
+        if f is None:
+            raise KeyError(key)
+        return self.s.objects.open(f.hash)
+
+    def _write(self, project: str, repo: str, branch: str, items, deletes) -> None:
+        r = self._repo(project, repo)
+        if r["type"] != "user":
+            raise ReadOnlyRepo(f"{repo} is the output of pipeline {repo}: only input repos take writes")
+        try:
+            c = self.e.put_files(repo, branch, items, deletes=deletes, description="s3 gateway")
+        except InvalidName as e:
+            raise InvalidKey(str(e)) from None
+        except UsageError as e:
+            raise ReadOnlyRepo(str(e)) from None
+        self.on_write()
+        return c
+
+    def put(self, project: str, repo: str, branch: str, key: str, stream: BinaryIO, size: int | None) -> ObjectInfo:
+        key = check_key(key)
+        c = self._write(project, repo, branch, [("/" + key, stream)], ())
+        f = self.s.file(repo, c.id, "/" + key)
+        if size is not None and f.size != size:
+            raise ValueError(f"put {key}: got {f.size} bytes, expected {size}")
+        return ObjectInfo(key, f.size, f.hash, _dt(c.finished))
+
+    def delete(self, project: str, repo: str, branch: str, keys: list[str]) -> None:
+        keys = [check_key(k) for k in keys]
+        head = self.s.head(repo, branch)
+        present = [k for k in keys if head and self.s.file(repo, head, "/" + k)]
+        if present:  # S3: deleting what is not there succeeds and changes nothing
+            self._write(project, repo, branch, [], ["/" + k for k in present])
+
+
+class AutoRunner:
+    """Runs pending work after each write through the gateway, in the background,
+    one run at a time (the engine's run lock also keeps out other processes)."""
+
+    def __init__(self, engine: Engine, log=sys.stderr) -> None:
+        self.e = engine
+        self.log = log
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="pachmedia-autorun", daemon=True)
+
+    def start(self) -> "AutoRunner":
+        self.thread.start()
+        self._wake.set()  # pick up anything committed before the server started
+        return self
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self.thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                for j in self.e.run(show_progress=False):
+                    print(f"autorun: {j.pipeline}@{j.id[:12]} {j.state} ({j.done}/{j.total})"
+                          + (f": {j.reason}" if j.reason else ""), file=self.log, flush=True)
+            except PachmediaError as e:
+                print(f"autorun: {e}; retrying in 5s", file=self.log, flush=True)
+                self._stop.wait(5)
+                self._wake.set()
