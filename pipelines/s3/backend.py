@@ -1,0 +1,229 @@
+"""The storage interface behind the S3 gateway, and an in-memory backend for tests.
+
+The engine's versioned store implements `S3Backend`; the gateway never sees SQLite,
+objects or trees. Keys are S3 keys: file paths without the leading '/'.
+
+Contract (what the gateway relies on):
+- `list_repos()`: every repo the gateway may show, with its branches. Input repos are
+  `writable`; pipeline outputs are not (writes answer 400 WriteToOutputBranch, as pachd).
+- `resolve(project, repo, branch, commit)`: the head commit of a branch, or the given
+  commit id (`versionId` or a `commit.branch.repo` bucket). Raises `BucketNotFound`
+  (unknown project/repo/branch) or `CommitNotFound` (unknown commit id).
+- `list_objects(ref, prefix, start_after)`: files only (no directories), keys sorted
+  by byte order (UTF-8), starting strictly after `start_after`; lazily, since the
+  gateway stops after max-keys.
+- `stat(ref, key)` / `open(ref, key)`: `None` / `KeyError` when absent; `open` gives a
+  seekable binary stream (Range reads seek).
+- `put(...)` and `delete(...)`: each is ONE commit on the branch. `put` reads `stream`
+  to its end (never holding it whole in memory) and `size` is the exact length when
+  known. `delete` ignores keys that do not exist (S3 semantics).
+- Unsafe keys (a '.' or '..' segment, control characters, backslash, a segment over
+  255 bytes; `pipelines.names` decides) raise `InvalidKey`; writes to a read-only repo
+  raise `ReadOnlyRepo`.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import BinaryIO, Iterator, Protocol
+
+from ..errors import InvalidName, NotFound, PachmediaError
+from ..names import normalize_path
+
+
+class InvalidKey(InvalidName, ValueError):
+    """An unsafe object key (the message names the rule it breaks)."""
+
+
+class BucketNotFound(NotFound):
+    """No such project, repo or branch."""
+
+
+class CommitNotFound(NotFound):
+    """No such commit in that repo."""
+
+
+class ReadOnlyRepo(PachmediaError):
+    """A write to a pipeline's output repo."""
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    project: str
+    repo: str
+    branches: tuple[str, ...]
+    created: datetime
+    writable: bool  # input repos are writable, pipeline outputs read-only
+
+
+@dataclass(frozen=True)
+class CommitRef:
+    project: str
+    repo: str
+    branch: str | None
+    id: str
+    finished: datetime  # Last-Modified of every object read through this ref
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str  # sha256 hex of the content, unquoted (pachd's ETag is the file hash)
+    last_modified: datetime
+
+
+class S3Backend(Protocol):
+    def list_repos(self) -> list[RepoRef]: ...
+
+    def resolve(self, project: str, repo: str, branch: str, commit: str | None) -> CommitRef: ...
+
+    def list_objects(self, ref: CommitRef, prefix: str, start_after: str) -> Iterator[ObjectInfo]: ...
+
+    def stat(self, ref: CommitRef, key: str) -> ObjectInfo | None: ...
+
+    def open(self, ref: CommitRef, key: str) -> BinaryIO: ...
+
+    def put(self, project: str, repo: str, branch: str, key: str,
+            stream: BinaryIO, size: int | None) -> ObjectInfo: ...
+
+    def delete(self, project: str, repo: str, branch: str, keys: list[str]) -> None: ...
+
+
+def check_key(key: str) -> str:
+    """The key as a safe relative path ('a//b' -> 'a/b'), or InvalidKey."""
+    if not key or key.endswith("/"):
+        raise InvalidKey(f"invalid key {key!r}: an object key must name a file")
+    try:
+        return normalize_path(key)[1:]
+    except InvalidName as e:
+        raise InvalidKey(str(e)) from None
+
+
+# --- in-memory backend (tests) -------------------------------------------------------
+
+@dataclass
+class _Commit:
+    id: str
+    files: dict[str, tuple[bytes, str]]  # key -> (content, sha256)
+    finished: datetime
+
+
+@dataclass
+class _Repo:
+    project: str
+    name: str
+    writable: bool
+    created: datetime
+    branches: dict[str, list[_Commit]] = field(default_factory=dict)  # newest last
+
+
+class MemoryBackend:
+    """`S3Backend` over dicts; enough of the store's behaviour to test the protocol."""
+
+    def __init__(self) -> None:
+        self._repos: dict[tuple[str, str], _Repo] = {}
+        self._lock = threading.Lock()
+
+    def create_repo(self, repo: str, *, project: str = "default", branches: tuple[str, ...] = ("master",),
+                    writable: bool = True) -> None:
+        r = _Repo(project, repo, writable, _now())
+        for b in branches:
+            r.branches[b] = [_Commit(uuid.uuid4().hex, {}, r.created)]
+        self._repos[(project, repo)] = r
+
+    def commit_files(self, repo: str, files: dict[str, bytes], *, project: str = "default",
+                     branch: str = "master") -> str:
+        """Seed content (also into read-only repos, as a pipeline would); returns the commit id."""
+        with self._lock:
+            r = self._repos[(project, repo)]
+            head = r.branches[branch][-1]
+            new = dict(head.files)
+            new.update({check_key(k): (v, hashlib.sha256(v).hexdigest()) for k, v in files.items()})
+            return self._append(r, branch, new).id
+
+    # S3Backend
+    def list_repos(self) -> list[RepoRef]:
+        return [RepoRef(r.project, r.name, tuple(r.branches), r.created, r.writable)
+                for r in self._repos.values()]
+
+    def resolve(self, project: str, repo: str, branch: str, commit: str | None) -> CommitRef:
+        r = self._repos.get((project, repo))
+        if r is None or branch not in r.branches:
+            raise BucketNotFound(f"branch {branch} of repo {project}/{repo} not found")
+        c = self._find(r, branch, commit)
+        return CommitRef(project, repo, branch, c.id, c.finished)
+
+    def list_objects(self, ref: CommitRef, prefix: str, start_after: str) -> Iterator[ObjectInfo]:
+        c = self._commit(ref)
+        for key in sorted(c.files, key=lambda k: k.encode()):
+            if key.startswith(prefix) and key.encode() > start_after.encode():
+                content, sha = c.files[key]
+                yield ObjectInfo(key, len(content), sha, c.finished)
+
+    def stat(self, ref: CommitRef, key: str) -> ObjectInfo | None:
+        c = self._commit(ref)
+        if key not in c.files:
+            return None
+        content, sha = c.files[key]
+        return ObjectInfo(key, len(content), sha, c.finished)
+
+    def open(self, ref: CommitRef, key: str) -> BinaryIO:
+        return io.BytesIO(self._commit(ref).files[key][0])
+
+    def put(self, project: str, repo: str, branch: str, key: str,
+            stream: BinaryIO, size: int | None) -> ObjectInfo:
+        key = check_key(key)
+        content = stream.read()  # a test backend: the real store streams to disk
+        if size is not None and len(content) != size:
+            raise ValueError(f"put {key}: got {len(content)} bytes, expected {size}")
+        sha = hashlib.sha256(content).hexdigest()
+        with self._lock:
+            r = self._writable(project, repo, branch)
+            files = dict(r.branches[branch][-1].files)
+            files[key] = (content, sha)
+            c = self._append(r, branch, files)
+        return ObjectInfo(key, len(content), sha, c.finished)
+
+    def delete(self, project: str, repo: str, branch: str, keys: list[str]) -> None:
+        keys = [check_key(k) for k in keys]
+        with self._lock:
+            r = self._writable(project, repo, branch)
+            files = dict(r.branches[branch][-1].files)
+            for k in keys:
+                files.pop(k, None)
+            self._append(r, branch, files)
+
+    # helpers
+    def _writable(self, project: str, repo: str, branch: str) -> _Repo:
+        r = self._repos.get((project, repo))
+        if r is None or branch not in r.branches:
+            raise BucketNotFound(f"branch {branch} of repo {project}/{repo} not found")
+        if not r.writable:
+            raise ReadOnlyRepo(f"{project}/{repo} is a pipeline output; it cannot be written")
+        return r
+
+    def _append(self, r: _Repo, branch: str, files: dict) -> _Commit:
+        c = _Commit(uuid.uuid4().hex, files, _now())
+        r.branches[branch].append(c)
+        return c
+
+    def _find(self, r: _Repo, branch: str, commit: str | None) -> _Commit:
+        if commit is None:
+            return r.branches[branch][-1]
+        for commits in r.branches.values():
+            for c in commits:
+                if c.id == commit:
+                    return c
+        raise CommitNotFound(f"commit {commit} not found in {r.project}/{r.name}")
+
+    def _commit(self, ref: CommitRef) -> _Commit:
+        return self._find(self._repos[(ref.project, ref.repo)], ref.branch or "", ref.id)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

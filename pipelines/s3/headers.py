@@ -1,0 +1,78 @@
+"""Pure header helpers: Content-Type by extension, Range parsing, HTTP dates."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from email.utils import format_datetime
+from pathlib import PurePosixPath
+
+from . import errors
+
+# What players and browsers need to see for the packages transcode writes.
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".mpd": "application/dash+xml",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".m4a": "audio/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+    ".ts": "video/mp2t",
+    ".mp3": "audio/mpeg",
+    ".aac": "audio/aac",
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".json": "application/json",
+    ".vtt": "text/vtt",
+    ".txt": "text/plain; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/xml",
+}
+DEFAULT_TYPE = "application/octet-stream"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def content_type(key: str) -> str:
+    return CONTENT_TYPES.get(PurePosixPath(key).suffix.lower(), DEFAULT_TYPE)
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """Inclusive (first, last) byte of a single `bytes=` range, or None for the whole object.
+
+    Syntax S3 ignores (several ranges, other units) gives None; a well-formed range
+    that starts past the end raises InvalidRange (416).
+    """
+    if not header:
+        return None
+    m = _RANGE.match(header.strip())
+    if not m or (m.group(1) == "" and m.group(2) == ""):
+        return None
+    first, last = m.group(1), m.group(2)
+    if first == "":  # suffix: the last N bytes
+        n = int(last)
+        if n == 0:
+            raise errors.invalid_range(size)
+        return max(0, size - n), size - 1
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if last != "" and int(last) < start:
+        return None  # RFC 9110: an invalid range-spec is ignored
+    if start >= size:
+        raise errors.invalid_range(size)
+    return start, end
+
+
+def http_date(t: datetime) -> str:
+    return format_datetime(t, usegmt=True)
+
+
+def iso_date(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"

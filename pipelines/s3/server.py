@@ -1,0 +1,153 @@
+"""HTTP for the gateway: stdlib ThreadingHTTPServer, HTTP/1.1 keep-alive, streamed bodies.
+
+`serve(backend, host, port, keys, anonymous_buckets)` starts it in a daemon thread and
+returns the server; `server.stop()` shuts it down cleanly (tests, `pachmedia s3 serve`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
+
+from .auth import split_query
+from .backend import S3Backend
+from .gateway import Gateway, Request, Response
+from .keys import Keys
+from .multipart import Uploads
+from .payload import PIECE, LimitedReader
+
+log = logging.getLogger(__name__)
+DRAIN_LIMIT = 1 << 20  # an unread request body up to this size is drained to keep the connection
+CORS_EXPOSE = "ETag, Content-Length, Content-Range, Content-Type, Accept-Ranges, Last-Modified, x-amz-version-id, x-amz-request-id"
+
+
+class S3Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], gateway: Gateway, *, cors: bool = True) -> None:
+        super().__init__(address, _Handler)
+        self.gateway = gateway
+        self.cors = cors
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "S3Server":
+        self._thread = threading.Thread(target=self.serve_forever, name="s3-gateway", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread:
+            self._thread.join()
+        self.gateway.close()
+
+
+def serve(backend: S3Backend, host: str = "127.0.0.1", port: int = 30600, keys: Keys | None = None,
+          anonymous_buckets=(), *, parts_dir: Path | None = None, cors: bool = True) -> S3Server:
+    """Start the gateway in a background thread (port 0 picks a free port; see `.url`)."""
+    if keys is None:
+        raise ValueError("serve() needs keys: pipelines.s3.keys.load_keys(home)")
+    gateway = Gateway(backend, keys, anonymous_buckets, Uploads(parts_dir))
+    return S3Server((host, port), gateway, cors=cors).start()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "pachmedia-s3"
+    timeout = 300  # an idle or stalled client frees its thread after this many seconds
+    server: S3Server
+
+    def do_GET(self): self._dispatch()
+    def do_HEAD(self): self._dispatch()
+    def do_PUT(self): self._dispatch()
+    def do_POST(self): self._dispatch()
+    def do_DELETE(self): self._dispatch()
+    def do_PATCH(self): self._dispatch()
+
+    def do_OPTIONS(self):  # CORS preflight: no credentials involved
+        self._drain_unread(LimitedReader(self.rfile, self._content_length()))
+        headers = {"Content-Length": "0"}
+        if self.server.cors:
+            headers.update({
+                "Access-Control-Allow-Methods": "GET, HEAD, PUT, POST, DELETE",
+                "Access-Control-Allow-Headers": self.headers.get("Access-Control-Request-Headers", "*"),
+                "Access-Control-Max-Age": "3600",
+            })
+        self._start(200, headers)
+
+    def _dispatch(self) -> None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True  # unknown body length: we cannot find the next request
+        body = LimitedReader(self.rfile, self._content_length())
+        raw_path, _, raw_query = self.path.partition("?")
+        bucket, _, key = unquote(raw_path).lstrip("/").partition("/")
+        headers = {k.lower(): ",".join(self.headers.get_all(k)) for k in set(self.headers.keys())}
+        req = Request(self.command, raw_path, raw_query, dict(split_query(raw_query)), headers, body,
+                      bucket or None, key or None)
+        resp = self.server.gateway.handle(req)
+        self._drain_unread(body)
+        self._send(resp)
+
+    def _content_length(self) -> int:
+        try:
+            return max(0, int(self.headers.get("Content-Length") or 0))
+        except ValueError:
+            self.close_connection = True
+            return 0
+
+    def _drain_unread(self, body: LimitedReader) -> None:
+        if body.left > DRAIN_LIMIT:
+            self.close_connection = True
+        else:
+            try:
+                body.drain()
+            except Exception:
+                self.close_connection = True
+
+    def _send(self, resp: Response) -> None:
+        length = resp.length if resp.length is not None else len(resp.body)
+        headers = dict(resp.headers)
+        headers["Content-Length"] = str(length)
+        try:
+            self._start(resp.status, headers)
+            if self.command == "HEAD":
+                return
+            if resp.stream is None:
+                self.wfile.write(resp.body)
+                return
+            left = length
+            while left > 0:
+                data = resp.stream.read(min(PIECE, left))
+                if not data:  # the backend gave less than it promised: the client must not wait
+                    self.close_connection = True
+                    break
+                self.wfile.write(data)
+                left -= len(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        finally:
+            if resp.stream is not None:
+                resp.stream.close()
+
+    def _start(self, status: int, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        if self.server.cors and "Origin" in self.headers:
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Expose-Headers", CORS_EXPOSE)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+
+    def log_message(self, format: str, *args) -> None:
+        log.debug("%s " + format, self.address_string(), *args)

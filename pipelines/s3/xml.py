@@ -1,0 +1,159 @@
+"""S3's XML: response documents out, DeleteObjects / CompleteMultipartUpload bodies in."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+from . import errors
+from .backend import ObjectInfo
+from .headers import iso_date
+from .listing import Page
+
+NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+OWNER = "<Owner><ID>pachmedia</ID><DisplayName>pachmedia</DisplayName></Owner>"
+
+
+def _el(name: str, value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return f"<{name}>{escape(str(value))}</{name}>"
+
+
+def document(root: str, inner: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{NS}">{inner}</{root}>').encode()
+
+
+def error(err: errors.S3Error, request_id: str) -> bytes:
+    inner = _el("Code", err.code) + _el("Message", err.message) + _el("Resource", err.resource) + \
+        _el("RequestId", request_id)
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{inner}</Error>'.encode()
+
+
+def list_buckets(buckets: list[tuple[str, datetime]]) -> bytes:
+    items = "".join(f"<Bucket>{_el('Name', n)}{_el('CreationDate', iso_date(t))}</Bucket>" for n, t in buckets)
+    return document("ListAllMyBucketsResult", f"{OWNER}<Buckets>{items}</Buckets>")
+
+
+def quote_etag(sha: str) -> str:
+    return f'"{sha}"'
+
+
+def _contents(obj: ObjectInfo, enc) -> str:
+    return ("<Contents>" + _el("Key", enc(obj.key)) + _el("LastModified", iso_date(obj.last_modified)) +
+            _el("ETag", quote_etag(obj.etag)) + _el("Size", obj.size) + _el("StorageClass", "STANDARD") +
+            OWNER + "</Contents>")
+
+
+def list_objects(bucket: str, page: Page, *, v2: bool, prefix: str, delimiter: str, max_keys: int,
+                 url_encode: bool, marker: str = "", token: str | None = None,
+                 next_token: str | None = None, start_after: str | None = None) -> bytes:
+    enc = (lambda s: quote(s, safe="/")) if url_encode else (lambda s: s)
+    head = _el("Name", bucket) + _el("Prefix", enc(prefix))
+    if v2:
+        head += _el("KeyCount", len(page.contents) + len(page.prefixes))
+        head += _el("ContinuationToken", token) + _el("NextContinuationToken", next_token)
+        head += _el("StartAfter", enc(start_after) if start_after else None)
+    else:
+        head += _el("Marker", enc(marker))
+        # S3 gives NextMarker only with a delimiter; clients use the last key otherwise.
+        if page.truncated and delimiter and page.last is not None:
+            head += _el("NextMarker", enc(page.last))
+    head += _el("MaxKeys", max_keys) + (_el("Delimiter", enc(delimiter)) if delimiter else "")
+    head += _el("IsTruncated", page.truncated) + (_el("EncodingType", "url") if url_encode else "")
+    body = "".join(_contents(o, enc) for o in page.contents)
+    body += "".join(f"<CommonPrefixes>{_el('Prefix', enc(p))}</CommonPrefixes>" for p in page.prefixes)
+    return document("ListBucketResult", head + body)
+
+
+def location() -> bytes:
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="' + NS.encode() + b'"></LocationConstraint>'
+
+
+def copy_result(obj: ObjectInfo) -> bytes:
+    return document("CopyObjectResult", _el("LastModified", iso_date(obj.last_modified)) + _el("ETag", quote_etag(obj.etag)))
+
+
+def initiate_upload(bucket: str, key: str, upload_id: str) -> bytes:
+    return document("InitiateMultipartUploadResult", _el("Bucket", bucket) + _el("Key", key) + _el("UploadId", upload_id))
+
+
+def complete_upload(location_url: str, bucket: str, key: str, etag: str) -> bytes:
+    return document("CompleteMultipartUploadResult",
+                    _el("Location", location_url) + _el("Bucket", bucket) + _el("Key", key) + _el("ETag", quote_etag(etag)))
+
+
+def list_parts(bucket: str, key: str, upload_id: str, parts: list[tuple[int, int, str, datetime]],
+               marker: int, max_parts: int, truncated: bool) -> bytes:
+    inner = _el("Bucket", bucket) + _el("Key", key) + _el("UploadId", upload_id) + \
+        _el("PartNumberMarker", marker) + _el("MaxParts", max_parts) + _el("IsTruncated", truncated) + \
+        (_el("NextPartNumberMarker", parts[-1][0]) if parts else "") + _el("StorageClass", "STANDARD")
+    inner += "".join("<Part>" + _el("PartNumber", n) + _el("LastModified", iso_date(t)) + _el("ETag", quote_etag(e)) +
+                     _el("Size", s) + "</Part>" for n, s, e, t in parts)
+    return document("ListPartsResult", inner)
+
+
+def delete_result(deleted: list[str], failed: list[tuple[str, errors.S3Error]], quiet: bool) -> bytes:
+    inner = "" if quiet else "".join(f"<Deleted>{_el('Key', k)}</Deleted>" for k in deleted)
+    inner += "".join(f"<Error>{_el('Key', k)}{_el('Code', e.code)}{_el('Message', e.message)}</Error>" for k, e in failed)
+    return document("DeleteResult", inner)
+
+
+# --- request bodies -----------------------------------------------------------------
+
+def _parse(body: bytes) -> ET.Element:
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise errors.malformed_xml()  # no DTDs: S3 bodies never need them
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError:
+        raise errors.malformed_xml() from None
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _children(el: ET.Element, name: str) -> list[ET.Element]:
+    return [c for c in el if _local(c.tag) == name]
+
+
+def _text(el: ET.Element, name: str) -> str | None:
+    found = _children(el, name)
+    return (found[0].text or "") if found else None
+
+
+def parse_delete(body: bytes) -> tuple[list[str], bool]:
+    """DeleteObjects body -> (keys, quiet)."""
+    root = _parse(body)
+    if _local(root.tag) != "Delete":
+        raise errors.malformed_xml()
+    keys = []
+    for obj in _children(root, "Object"):
+        key = _text(obj, "Key")
+        if not key:
+            raise errors.malformed_xml()
+        keys.append(key)
+    if not keys or len(keys) > 1000:
+        raise errors.malformed_xml()
+    return keys, (_text(root, "Quiet") or "").strip().lower() == "true"
+
+
+def parse_complete(body: bytes) -> list[tuple[int, str]]:
+    """CompleteMultipartUpload body -> [(part number, etag without quotes)]."""
+    root = _parse(body)
+    if _local(root.tag) != "CompleteMultipartUpload":
+        raise errors.malformed_xml()
+    parts = []
+    for p in _children(root, "Part"):
+        try:
+            n = int(_text(p, "PartNumber") or "")
+        except ValueError:
+            raise errors.malformed_xml() from None
+        parts.append((n, (_text(p, "ETag") or "").strip().strip('"')))
+    if not parts:
+        raise errors.malformed_xml()
+    return parts
