@@ -71,6 +71,9 @@ def encode_token(last: str) -> str:
 
 def decode_token(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
+        last = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise errors.invalid_argument("The continuation token provided is incorrect") from None
+        last = ""
+    if not last:
+        raise errors.invalid_argument("The continuation token provided is incorrect")
+    return last
