@@ -318,17 +318,18 @@ def test_read_only_repo_refuses_writes(s3, gateway, write):
     assert gateway[1].resolve("default", "transcode", "master", None).id == before
 
 
-@pytest.mark.parametrize("key", [
-    pytest.param("a/../b", id="dotdot"),
-    pytest.param("a/./b", id="dot"),
-    pytest.param("bad\nname", id="newline"),
-    pytest.param("x" * 256, id="segment-too-long"),
+@pytest.mark.parametrize("key, why", [
+    pytest.param("a/../b", "'.' and '..'", id="dotdot"),
+    pytest.param("a/./b", "'.' and '..'", id="dot"),
+    pytest.param("bad\nname", "control characters", id="newline"),
+    pytest.param("x" * 256, "255 bytes", id="segment-too-long"),
+    pytest.param("folder/", "must name a file", id="folder-marker"),
 ])
-def test_unsafe_keys_are_invalid_argument(s3, key):
+def test_unsafe_keys_are_invalid_argument(s3, key, why):
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket="media", Key=key, Body=b"x")
     assert code_of(e) == "InvalidArgument"
-    assert "unsafe file name" in e.value.response["Error"]["Message"]
+    assert why in e.value.response["Error"]["Message"]
 
 
 def test_write_to_pinned_commit_is_refused(s3, gateway):

@@ -143,6 +143,14 @@ def test_unsigned_trailer_body_with_crc32():
                 spool_body(io.BytesIO(body), headers, None, out)
 
 
+def test_signed_payload_hash_must_match_body():
+    from pipelines.s3.auth import Signed
+    signed = Signed("ak", hashlib.sha256(b"what was signed").hexdigest(), "", "", "", b"")
+    with pytest.raises(errors.S3Error) as e:
+        spool_body(io.BytesIO(b"what was sent"), {"content-length": "13"}, signed, io.BytesIO())
+    assert e.value.code == "XAmzContentSHA256Mismatch"
+
+
 @pytest.mark.parametrize("headers, code", [
     pytest.param({"content-md5": base64.b64encode(hashlib.md5(b"other").digest()).decode()}, "BadDigest", id="md5"),
     pytest.param({"content-md5": "not base64!"}, "InvalidDigest", id="md5-garbage"),

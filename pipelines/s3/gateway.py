@@ -338,7 +338,8 @@ def _find_repo(repos: list[RepoRef], b: Bucket) -> RepoRef | None:
 
 
 def _key(req: Request) -> str:
-    return req.key.rstrip("/") if req.key else ""
+    # Not trimmed: a "folder marker" key ending in '/' is refused (InvalidKey), never turned into a file.
+    return req.key or ""
 
 
 def _unsupported(req: Request) -> Response:

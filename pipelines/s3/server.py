@@ -13,7 +13,8 @@ from urllib.parse import unquote
 
 from .auth import split_query
 from .backend import S3Backend
-from .gateway import Gateway, Request, Response
+from . import errors
+from .gateway import Gateway, Request, Response, error_response
 from .keys import Keys
 from .multipart import Uploads
 from .payload import PIECE, LimitedReader
@@ -51,11 +52,13 @@ class S3Server(ThreadingHTTPServer):
         self.gateway.close()
 
 
-def serve(backend: S3Backend, host: str = "127.0.0.1", port: int = 30600, keys: Keys | None = None,
-          anonymous_buckets=(), *, parts_dir: Path | None = None, cors: bool = True) -> S3Server:
-    """Start the gateway in a background thread (port 0 picks a free port; see `.url`)."""
-    if keys is None:
-        raise ValueError("serve() needs keys: pipelines.s3.keys.load_keys(home)")
+def serve(backend: S3Backend, host: str, port: int, keys: Keys, anonymous_buckets=(), *,
+          parts_dir: Path | None = None, cors: bool = True) -> S3Server:
+    """Start the gateway in a background thread; port 0 picks a free port (see `.url`).
+
+    `anonymous_buckets`: bucket names (any pachd form) readable without credentials.
+    `parts_dir`: where multipart parts and PutObject bodies spool (default: a new temp dir).
+    """
     gateway = Gateway(backend, keys, anonymous_buckets, Uploads(parts_dir))
     return S3Server((host, port), gateway, cors=cors).start()
 
@@ -65,6 +68,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "pachmedia-s3"
     timeout = 300  # an idle or stalled client frees its thread after this many seconds
     server: S3Server
+    # Answer even a malformed request line with a status line (the stdlib default is HTTP/0.9: body only).
+    default_request_version = "HTTP/1.1"
 
     def do_GET(self): self._dispatch()
     def do_HEAD(self): self._dispatch()
@@ -74,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self): self._dispatch()
 
     def do_OPTIONS(self):  # CORS preflight: no credentials involved
-        self._drain_unread(LimitedReader(self.rfile, self._content_length()))
+        self._drain_unread(LimitedReader(self.rfile, self._content_length() or 0))
         headers = {"Content-Length": "0"}
         if self.server.cors:
             headers.update({
@@ -87,7 +92,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             self.close_connection = True  # unknown body length: we cannot find the next request
-        body = LimitedReader(self.rfile, self._content_length())
+        length = self._content_length()
+        if length is None:  # the request's end is unknown: answer and drop the connection
+            self.close_connection = True
+            return self._send(error_response(errors.invalid_argument("Content-Length must be a number"), "-"))
+        body = LimitedReader(self.rfile, length)
         raw_path, _, raw_query = self.path.partition("?")
         bucket, _, key = unquote(raw_path).lstrip("/").partition("/")
         headers = {k.lower(): ",".join(self.headers.get_all(k)) for k in set(self.headers.keys())}
@@ -97,12 +106,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._drain_unread(body)
         self._send(resp)
 
-    def _content_length(self) -> int:
-        try:
-            return max(0, int(self.headers.get("Content-Length") or 0))
-        except ValueError:
-            self.close_connection = True
-            return 0
+    def _content_length(self) -> int | None:
+        text = self.headers.get("Content-Length") or "0"
+        return int(text) if text.isdigit() else None
 
     def _drain_unread(self, body: LimitedReader) -> None:
         if body.left > DRAIN_LIMIT:
@@ -140,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _start(self, status: int, headers: dict[str, str]) -> None:
         self.send_response(status)
-        if self.server.cors and "Origin" in self.headers:
+        if self.server.cors and "Origin" in (getattr(self, "headers", None) or {}):
             self.send_header("Access-Control-Allow-Origin", "*")
             self.send_header("Access-Control-Expose-Headers", CORS_EXPOSE)
         for k, v in headers.items():
@@ -148,6 +154,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's own refusals (bad request line, header too long...) as S3 XML."""
+        self.close_connection = True
+        err = errors.S3Error(code, "BadRequest" if code == 400 else "NotImplemented" if code == 501 else "Error",
+                             message or self.responses.get(code, ("",))[0])
+        self._send(error_response(err, "-"))
 
     def log_message(self, format: str, *args) -> None:
         log.debug("%s " + format, self.address_string(), *args)

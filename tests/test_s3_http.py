@@ -1,0 +1,123 @@
+"""The gateway at the HTTP level: error XML, CORS for browser players, anonymous reads,
+malformed requests (4xx, never a dead server), keep-alive after errors."""
+from __future__ import annotations
+
+import http.client
+import socket
+import xml.etree.ElementTree as ET
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.test_s3_boto3 import OUT_FILES, boto_client, start_gateway
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory):
+    server, backend = start_gateway(tmp=tmp_path_factory.mktemp("parts"))
+    yield server, backend
+    server.stop()
+
+
+@pytest.fixture
+def conn(gateway):
+    c = http.client.HTTPConnection(*gateway[0].server_address[:2], timeout=10)
+    yield c
+    c.close()
+
+
+def request(conn, method, path, body=None, headers=None):
+    conn.request(method, path, body=body, headers=headers or {})
+    r = conn.getresponse()
+    return r, r.read()
+
+
+def error_fields(body: bytes) -> dict[str, str]:
+    root = ET.fromstring(body)
+    assert root.tag == "Error"
+    return {c.tag: c.text or "" for c in root}
+
+
+@pytest.mark.parametrize("method, path, status, code", [
+    pytest.param("GET", "/", 403, "AccessDenied", id="list-buckets-unsigned"),
+    pytest.param("GET", "/media?list-type=2", 403, "AccessDenied", id="list-unsigned"),
+    pytest.param("GET", "/dev.transcode/top.json", 403, "AccessDenied", id="other-branch-not-public"),
+    pytest.param("PUT", "/transcode/x", 403, "AccessDenied", id="anonymous-write"),
+    pytest.param("GET", "/transcode/nope.json", 404, "NoSuchKey", id="anonymous-missing-key"),
+    pytest.param("GET", "/transcode?acl", 403, "AccessDenied", id="anonymous-subresource"),
+])
+def test_error_xml(conn, method, path, status, code):
+    r, body = request(conn, method, path, body=b"x" if method == "PUT" else None)
+    assert r.status == status
+    assert r.getheader("Content-Type") == "application/xml"
+    assert int(r.getheader("Content-Length")) == len(body)
+    fields = error_fields(body)
+    assert fields["Code"] == code
+    assert fields["Message"] and fields["RequestId"] == r.getheader("x-amz-request-id")
+
+
+@pytest.mark.parametrize("call", [
+    pytest.param(lambda s3: s3.get_bucket_acl(Bucket="media"), id="bucket-acl"),
+    pytest.param(lambda s3: s3.get_object_tagging(Bucket="media", Key="k"), id="object-tagging"),
+    pytest.param(lambda s3: s3.get_bucket_versioning(Bucket="media"), id="versioning"),
+    pytest.param(lambda s3: s3.create_bucket(Bucket="newrepo"), id="create-bucket"),
+    pytest.param(lambda s3: s3.delete_bucket(Bucket="media"), id="delete-bucket"),
+    pytest.param(lambda s3: s3.list_multipart_uploads(Bucket="media"), id="list-uploads"),
+])
+def test_unknown_operations_are_501(gateway, call):
+    with pytest.raises(ClientError) as e:
+        call(boto_client(gateway[0].url))
+    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+
+
+def test_anonymous_bucket_serves_a_player_with_cors(conn):
+    origin = {"Origin": "http://player.example"}
+    r, body = request(conn, "OPTIONS", "/transcode/clip.mp4/hls/master.m3u8", headers={
+        **origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "range"})
+    assert r.status == 200 and body == b""
+    assert r.getheader("Access-Control-Allow-Origin") == "*"
+    assert "GET" in r.getheader("Access-Control-Allow-Methods")
+    assert r.getheader("Access-Control-Allow-Headers") == "range"
+    r, body = request(conn, "GET", "/master.transcode/clip.mp4/seg-1.m4s", headers={**origin, "Range": "bytes=0-99"})
+    assert r.status == 206 and body == OUT_FILES["clip.mp4/seg-1.m4s"][:100]
+    assert r.getheader("Access-Control-Allow-Origin") == "*"
+    exposed = r.getheader("Access-Control-Expose-Headers")
+    assert "Content-Range" in exposed and "ETag" in exposed
+    r, body = request(conn, "HEAD", "/transcode/clip.mp4/dash/manifest.mpd", headers=origin)
+    assert r.status == 200 and body == b""
+    assert int(r.getheader("Content-Length")) == len(OUT_FILES["clip.mp4/dash/manifest.mpd"])
+    assert r.getheader("Content-Type") == "application/dash+xml"
+
+
+def test_keep_alive_survives_errors(conn):
+    """Several requests on one connection, some refused with their body unread."""
+    r, _ = request(conn, "PUT", "/media/x", body=b"y" * 5000)  # unsigned: 403, body drained
+    assert r.status == 403
+    r, _ = request(conn, "GET", "/transcode?list-type=2&max-keys=bad")
+    assert r.status == 400
+    r, body = request(conn, "GET", "/transcode/top.json")
+    assert r.status == 200 and body == b"{}"
+
+
+@pytest.mark.parametrize("raw", [
+    pytest.param(b"GET / HTTP/1.1 junk\r\n\r\n", id="bad-request-line"),
+    pytest.param(b"GET /transcode/top.json HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", id="bad-length"),
+    pytest.param(b"PUT /media/k HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                 id="http-chunked"),
+    pytest.param(b"GET /transcode/%00%ff HTTP/1.1\r\nHost: x\r\n\r\n", id="nul-in-key"),
+    pytest.param(b"GET /bad..bucket..name..x/k HTTP/1.1\r\nHost: x\r\n\r\n", id="bad-bucket"),
+    pytest.param(b"GET /transcode?continuation-token=%%%&list-type=2 HTTP/1.1\r\nHost: x\r\n\r\n", id="bad-token"),
+    pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: AWS4-HMAC-SHA256 garbage\r\n\r\n", id="bad-auth"),
+])
+def test_malformed_requests_get_4xx_and_server_lives(gateway, raw):
+    host, port = gateway[0].server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(raw)
+        status_line = s.makefile("rb").readline()
+    status = int(status_line.split()[1])
+    assert 400 <= status < 500, status_line
+    c = http.client.HTTPConnection(host, port, timeout=10)
+    r, body = request(c, "GET", "/transcode/top.json")
+    c.close()
+    assert r.status == 200 and body == b"{}"
