@@ -373,6 +373,13 @@ def test_presigned_url(s3, gateway):
     assert e.value.code == 403 and b"SignatureDoesNotMatch" in e.value.read()
 
 
+def test_presigned_put(s3):
+    import urllib.request
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": "media", "Key": "presigned.mp4"}, ExpiresIn=60)
+    urllib.request.urlopen(urllib.request.Request(url, data=b"uploaded by a browser", method="PUT")).read()
+    assert s3.get_object(Bucket="media", Key="presigned.mp4")["Body"].read() == b"uploaded by a browser"
+
+
 def test_keys_env_then_generated_file(tmp_path):
     env = {"PACHMEDIA_S3_ACCESS_KEY": "ak", "PACHMEDIA_S3_SECRET_KEY": "sk"}
     assert load_keys(tmp_path, env) == Keys("ak", "sk")

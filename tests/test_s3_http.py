@@ -121,3 +121,14 @@ def test_malformed_requests_get_4xx_and_server_lives(gateway, raw):
     r, body = request(c, "GET", "/transcode/top.json")
     c.close()
     assert r.status == 200 and body == b"{}"
+
+
+def test_player_revalidation_gets_304(conn):
+    r, body = request(conn, "GET", "/transcode/clip.mp4/hls/master.m3u8")
+    etag = r.getheader("ETag")
+    r, body = request(conn, "GET", "/transcode/clip.mp4/hls/master.m3u8", headers={"If-None-Match": etag})
+    assert r.status == 304 and body == b"" and r.getheader("ETag") == etag
+    r, body = request(conn, "GET", "/transcode/clip.mp4/hls/master.m3u8", headers={"If-Match": '"nope"'})
+    assert r.status == 412 and error_fields(body)["Code"] == "PreconditionFailed"
+    r, body = request(conn, "GET", "/transcode/top.json")  # the connection is still usable
+    assert r.status == 200 and body == b"{}"

@@ -266,3 +266,23 @@ def test_parse_complete():
 ])
 def test_content_type(key, ctype):
     assert content_type(key) == ctype
+
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("headers, expected", [
+    pytest.param({}, None, id="unconditional"),
+    pytest.param({"if-none-match": '"e1"'}, 304, id="none-match-same"),
+    pytest.param({"if-none-match": '"other", "e1"'}, 304, id="none-match-list"),
+    pytest.param({"if-none-match": '"other"'}, None, id="none-match-changed"),
+    pytest.param({"if-match": '"other"'}, 412, id="match-failed"),
+    pytest.param({"if-match": '"e1"', "if-none-match": '"e1"'}, 304, id="match-then-none-match"),
+    pytest.param({"if-modified-since": "Fri, 02 Jan 2026 03:04:05 GMT"}, 304, id="not-modified-since"),
+    pytest.param({"if-modified-since": "Fri, 02 Jan 2026 03:04:04 GMT"}, None, id="modified-since"),
+    pytest.param({"if-unmodified-since": "Fri, 02 Jan 2026 03:04:04 GMT"}, 412, id="modified-after"),
+    pytest.param({"if-modified-since": "garbage"}, None, id="bad-date-ignored"),
+])
+def test_preconditions(headers, expected):
+    from pipelines.s3.headers import precondition
+    assert precondition(headers, "e1", T0) == expected

@@ -127,3 +127,7 @@ def internal_error(message: str = "We encountered an internal error. Please try 
 
 def no_such_version(version: str) -> S3Error:
     return S3Error(404, "NoSuchVersion", f"The specified version (commit) does not exist: {version}", version)
+
+
+def precondition_failed() -> S3Error:
+    return S3Error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")

@@ -17,7 +17,7 @@ from .auth import Signed, is_signed, verify
 from .backend import (BucketNotFound, CommitNotFound, CommitRef, InvalidKey, ReadOnlyRepo, RepoRef,
                       S3Backend, check_key)
 from .buckets import Bucket, BucketNameError, bucket_name, parse_bucket
-from .headers import content_type, http_date, parse_range
+from .headers import content_type, http_date, parse_range, precondition
 from .keys import Keys
 from .listing import decode_token, encode_token, list_page, parse_max_keys
 from .multipart import ConcatReader, Uploads
@@ -170,6 +170,11 @@ class Gateway:
             "Last-Modified": http_date(info.last_modified), "Accept-Ranges": "bytes",
             "x-amz-version-id": ref.id,
         }
+        cond = precondition(req.headers, info.etag, info.last_modified)
+        if cond == 412:
+            raise errors.precondition_failed()
+        if cond == 304:
+            return Response(304, {k: headers[k] for k in ("ETag", "Last-Modified", "x-amz-version-id")}, length=0)
         rng = parse_range(req.headers.get("range"), info.size)
         start, end = rng if rng else (0, info.size - 1)
         status = 200

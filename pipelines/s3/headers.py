@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import PurePosixPath
 
 from . import errors
@@ -76,3 +76,36 @@ def http_date(t: datetime) -> str:
 
 def iso_date(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def precondition(headers: dict[str, str], etag: str, modified: datetime) -> int | None:
+    """304 or 412 when conditional headers say so (RFC 9110 order), else None.
+
+    Players re-fetch manifests with If-None-Match; S3 answers 304 when nothing changed.
+    """
+    quoted = f'"{etag}"'
+
+    def matches(value: str) -> bool:
+        return any(t.strip() in ("*", quoted, etag) for t in value.split(","))
+
+    modified = modified.replace(microsecond=0)  # HTTP dates have whole seconds
+    if "if-match" in headers:
+        if not matches(headers["if-match"]):
+            return 412
+    elif _date(headers.get("if-unmodified-since")) and modified > _date(headers["if-unmodified-since"]):
+        return 412
+    if "if-none-match" in headers:
+        return 304 if matches(headers["if-none-match"]) else None
+    since = _date(headers.get("if-modified-since"))
+    if since and modified <= since:
+        return 304
+    return None
+
+
+def _date(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None  # an unparseable date is ignored, as HTTP says
