@@ -307,7 +307,7 @@ def test_copy_object_from_output_to_input(s3):
     pytest.param(lambda s3: s3.delete_object(Bucket="dev.transcode", Key="top.json"), id="delete"),
     pytest.param(lambda s3: s3.delete_objects(Bucket="transcode", Delete={"Objects": [{"Key": "top.json"}]}),
                  id="delete-objects"),
-    pytest.param(lambda s3: s3.copy_object(Bucket="transcode", Key="y", CopySource="media/small.mp4"), id="copy"),
+    pytest.param(lambda s3: s3.copy_object(Bucket="transcode", Key="y", CopySource="transcode/top.json"), id="copy"),
     pytest.param(lambda s3: s3.create_multipart_upload(Bucket="transcode", Key="z"), id="multipart"),
 ])
 def test_read_only_repo_refuses_writes(s3, gateway, write):
@@ -365,9 +365,10 @@ def test_unsigned_client_is_403_except_anonymous_bucket(gateway):
 
 def test_presigned_url(s3, gateway):
     import urllib.request
-    url = s3.generate_presigned_url("get_object", Params={"Bucket": "media", "Key": "small.mp4"}, ExpiresIn=60)
-    assert urllib.request.urlopen(url).read() == b"tiny body"
-    tampered = url.replace("small.mp4", "big.bin")
+    s3.put_object(Bucket="media", Key="to-share.mp4", Body=b"shared body")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "media", "Key": "to-share.mp4"}, ExpiresIn=60)
+    assert urllib.request.urlopen(url).read() == b"shared body"
+    tampered = url.replace("to-share.mp4", "versioned.txt")
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(tampered)
     assert e.value.code == 403 and b"SignatureDoesNotMatch" in e.value.read()
