@@ -2,6 +2,7 @@
 malformed requests (4xx, never a dead server), keep-alive after errors."""
 from __future__ import annotations
 
+import hashlib
 import http.client
 import socket
 import xml.etree.ElementTree as ET
@@ -132,3 +133,108 @@ def test_player_revalidation_gets_304(conn):
     assert r.status == 412 and error_fields(body)["Code"] == "PreconditionFailed"
     r, body = request(conn, "GET", "/transcode/top.json")  # the connection is still usable
     assert r.status == 200 and body == b"{}"
+
+
+# --- bodies other SDKs send: aws-chunked (signed chunks, unsigned with trailer), Expect ------
+
+def chunked_put(host: str, path: str, data: bytes, *, chunk: int = 65536, signed: bool = True,
+                corrupt_chunk: int | None = None) -> tuple[dict, bytes]:
+    """A PutObject framed as the AWS SDKs (Java, JS, minio-js) frame streaming uploads."""
+    import base64
+    import zlib
+    from datetime import datetime, timezone
+
+    from pipelines.s3.auth import (EMPTY_SHA256, STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER, canonical_request,
+                                   sign, signing_key, string_to_sign)
+    from tests.test_s3_boto3 import ACCESS, SECRET
+    pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)] + [b""]
+    amz = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    scope = f"{amz[:8]}/us-east-1/s3/aws4_request"
+    trailer = b""
+    if signed:
+        length = sum(len(b"%x;chunk-signature=" % len(p)) + 64 + 2 + len(p) + 2 for p in pieces)
+    else:
+        crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big"))
+        trailer = b"x-amz-checksum-crc32:" + crc + b"\r\n\r\n"
+        length = sum(len(b"%x" % len(p)) + 2 + len(p) + 2 for p in pieces[:-1]) + 3 + len(trailer)
+    headers = {"host": host, "content-encoding": "aws-chunked", "content-length": str(length),
+               "x-amz-content-sha256": STREAMING_SIGNED if signed else STREAMING_UNSIGNED_TRAILER,
+               "x-amz-date": amz, "x-amz-decoded-content-length": str(len(data))}
+    if not signed:
+        headers["x-amz-trailer"] = "x-amz-checksum-crc32"
+    names = sorted(headers)
+    key = signing_key(SECRET, amz[:8], "us-east-1", "s3")
+    seed = sign(key, string_to_sign(amz, scope, canonical_request("PUT", path, [], headers, names,
+                                                                   headers["x-amz-content-sha256"])))
+    headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={ACCESS}/{scope},SignedHeaders={';'.join(names)},"
+                                f"Signature={seed}")
+    body, previous = b"", seed
+    for i, p in enumerate(pieces):
+        if signed:
+            previous = sign(key, "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz, scope, previous, EMPTY_SHA256,
+                                            hashlib.sha256(p).hexdigest()]))
+            sent = p[:-1] + b"?" if i == corrupt_chunk else p
+            body += b"%x;chunk-signature=%s\r\n" % (len(p), previous.encode()) + sent + b"\r\n"
+        elif p:
+            body += b"%x\r\n" % len(p) + p + b"\r\n"
+    if not signed:
+        body += b"0\r\n" + trailer
+    assert len(body) == length
+    return headers, body
+
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["signed-chunks", "unsigned-trailer"])
+def test_aws_chunked_put_through_http(gateway, conn, signed):
+    data = bytes(range(256)) * 700  # 179200 bytes: 3 chunks of 64 KiB and a partial one
+    host = "%s:%d" % gateway[0].server_address[:2]
+    headers, body = chunked_put(host, "/media/chunked.bin", data, signed=signed)
+    r, out = request(conn, "PUT", "/media/chunked.bin", body=body, headers=headers)
+    assert r.status == 200, out
+    assert r.getheader("ETag") == '"%s"' % hashlib.sha256(data).hexdigest()
+    ref = gateway[1].resolve("default", "media", "master", None)
+    assert gateway[1].open(ref, "chunked.bin").read() == data
+
+
+def test_aws_chunked_bad_chunk_commits_nothing(gateway, conn):
+    host = "%s:%d" % gateway[0].server_address[:2]
+    headers, body = chunked_put(host, "/media/tampered.bin", b"z" * 200_000, corrupt_chunk=2)
+    before = gateway[1].resolve("default", "media", "master", None).id
+    r, out = request(conn, "PUT", "/media/tampered.bin", body=body, headers=headers)
+    assert r.status == 403 and error_fields(out)["Code"] == "SignatureDoesNotMatch"
+    assert gateway[1].resolve("default", "media", "master", None).id == before
+
+
+def test_expect_continue_refusal_comes_before_the_body(gateway):
+    host, port = gateway[0].server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b"PUT /transcode/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n"
+                  b"Expect: 100-continue\r\n\r\n")  # unsigned, and the body is never sent
+        status_line = s.makefile("rb").readline()
+    assert status_line.split()[1] == b"403"
+
+
+@pytest.mark.parametrize("key", [
+    pytest.param("with space.mp4", id="space"),
+    pytest.param("plus+sign=eq&amp;.mp4", id="plus-equals-ampersand"),
+    pytest.param("q?mark#hash.mp4", id="question-hash"),
+    pytest.param("vidéo 日本.mp4", id="unicode"),
+    pytest.param("percent%20literal.mp4", id="percent"),
+    pytest.param("dir/sub dir/x~y.mp4", id="nested-tilde"),
+])
+def test_awkward_keys_round_trip(gateway, key):
+    from minio import Minio
+
+    from tests.test_s3_boto3 import ACCESS, SECRET
+    s3 = boto_client(gateway[0].url)
+    s3.put_object(Bucket="media", Key=key, Body=key.encode())
+    assert s3.get_object(Bucket="media", Key=key)["Body"].read() == key.encode()
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket="media", Prefix=key[:3])["Contents"]]
+    assert key in listed
+    listed_v1 = [o["Key"] for o in s3.list_objects(Bucket="media", Prefix=key[:3])["Contents"]]
+    assert key in listed_v1
+    mc = Minio(gateway[0].url.removeprefix("http://"), access_key=ACCESS, secret_key=SECRET, secure=False,
+               region="us-east-1")
+    assert mc.get_object("media", key).read() == key.encode()
+    s3.copy_object(Bucket="media", Key=key + ".copy", CopySource={"Bucket": "media", "Key": key})
+    assert s3.get_object(Bucket="media", Key=key + ".copy")["Body"].read() == key.encode()

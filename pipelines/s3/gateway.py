@@ -200,9 +200,8 @@ class Gateway:
     def copy_object(self, req: Request, signed: Signed | None) -> Response:
         b = self._write_bucket(req.bucket)
         key = _key(req)
-        source = unquote(req.headers["x-amz-copy-source"])
-        source, _, version = source.partition("?versionId=")
-        src_bucket, _, src_key = source.lstrip("/").partition("/")
+        source, _, version = req.headers["x-amz-copy-source"].partition("?versionId=")
+        src_bucket, _, src_key = unquote(source).lstrip("/").partition("/")
         if not src_bucket or not src_key:
             raise errors.invalid_argument("x-amz-copy-source must be bucket/key", source)
         _, ref = self._read_ref(src_bucket, version or None)

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import io
 import zlib
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 from . import errors
 from .auth import EMPTY_SHA256, STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER, UNSIGNED, Signed, sign
@@ -23,21 +23,29 @@ MAX_LINE = 4096  # a chunk header or trailer line longer than this is malformed
 class LimitedReader:
     """At most `length` bytes of `raw`; a short body is IncompleteBody."""
 
-    def __init__(self, raw: BinaryIO, length: int) -> None:
+    def __init__(self, raw: BinaryIO, length: int, on_first_read: Callable[[], None] | None = None) -> None:
         self.raw, self.left = raw, length
+        self.on_first_read = on_first_read  # e.g. send "100 Continue" only once the body is wanted
+
+    def _started(self) -> None:
+        if self.on_first_read:
+            self.on_first_read()
+            self.on_first_read = None
 
     def read(self, n: int) -> bytes:
         n = min(n, self.left)
         if n <= 0:
             return b""
+        self._started()
         data = self.raw.read(n)
         if not data:
             raise errors.incomplete_body()
         self.left -= len(data)
         return data
 
-    def readline(self) -> bytes:
-        line = self.raw.readline(min(MAX_LINE, self.left))
+    def readline(self, limit: int = MAX_LINE) -> bytes:
+        self._started()
+        line = self.raw.readline(min(limit, self.left))
         if not line.endswith(b"\n"):
             raise errors.invalid_argument("malformed aws-chunked body: a chunk header line is missing or too long")
         self.left -= len(line)

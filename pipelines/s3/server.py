@@ -96,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
         if length is None:  # the request's end is unknown: answer and drop the connection
             self.close_connection = True
             return self._send(error_response(errors.invalid_argument("Content-Length must be a number"), "-"))
-        body = LimitedReader(self.rfile, length)
+        body = LimitedReader(self.rfile, length, self._send_continue if self._expecting else None)
         raw_path, _, raw_query = self.path.partition("?")
         bucket, _, key = unquote(raw_path).lstrip("/").partition("/")
         headers = {k.lower(): ",".join(self.headers.get_all(k)) for k in set(self.headers.keys())}
@@ -106,12 +106,28 @@ class _Handler(BaseHTTPRequestHandler):
         self._drain_unread(body)
         self._send(resp)
 
+    # "Expect: 100-continue": answer 100 only when the body is read, so a refused upload
+    # (bad signature, read-only repo) is answered before the client sends any of it.
+    _expecting = False
+
+    def handle_expect_100(self) -> bool:
+        self._expecting = True
+        return True
+
+    def _send_continue(self) -> None:
+        self._expecting = False
+        self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.wfile.flush()
+
     def _content_length(self) -> int | None:
         text = self.headers.get("Content-Length") or "0"
         return int(text) if text.isdigit() else None
 
     def _drain_unread(self, body: LimitedReader) -> None:
-        if body.left > DRAIN_LIMIT:
+        if self._expecting and body.left > 0:
+            self._expecting = False
+            self.close_connection = True  # never asked for the body: the client may not send it
+        elif body.left > DRAIN_LIMIT:
             self.close_connection = True
         else:
             try:
