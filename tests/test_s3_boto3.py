@@ -222,9 +222,10 @@ def test_missing_key(s3):
 
 
 def test_version_id_reads_an_older_commit(s3):
-    s3.put_object(Bucket="media", Key="versioned.txt", Body=b"one")
-    first = s3.head_object(Bucket="media", Key="versioned.txt")["VersionId"]
-    s3.put_object(Bucket="media", Key="versioned.txt", Body=b"two")
+    first = s3.put_object(Bucket="media", Key="versioned.txt", Body=b"one")["VersionId"]
+    assert s3.head_object(Bucket="media", Key="versioned.txt")["VersionId"] == first
+    second = s3.put_object(Bucket="media", Key="versioned.txt", Body=b"two")["VersionId"]
+    assert second != first
     assert s3.get_object(Bucket="media", Key="versioned.txt")["Body"].read() == b"two"
     assert s3.get_object(Bucket="media", Key="versioned.txt", VersionId=first)["Body"].read() == b"one"
     assert s3.get_object(Bucket=f"{first}.master.media", Key="versioned.txt")["Body"].read() == b"one"

@@ -75,6 +75,7 @@ class ObjectInfo:
     size: int
     etag: str  # sha256 hex of the content, unquoted (pachd's ETag is the file hash)
     last_modified: datetime
+    version: str = ""  # optional: the commit id a put/copy made (answered as x-amz-version-id, as pachd)
 
 
 class S3Backend(Protocol):
@@ -187,7 +188,7 @@ class MemoryBackend:
             files = dict(r.branches[branch][-1].files)
             files[key] = (content, sha)
             c = self._append(r, branch, files)
-        return ObjectInfo(key, len(content), sha, c.finished)
+        return ObjectInfo(key, len(content), sha, c.finished, c.id)
 
     def delete(self, project: str, repo: str, branch: str, keys: list[str]) -> None:
         keys = [check_key(k) for k in keys]

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from . import errors, xml
 from .auth import Signed, is_signed, verify
-from .backend import (BucketNotFound, CommitNotFound, CommitRef, InvalidKey, ReadOnlyRepo, RepoRef,
+from .backend import (BucketNotFound, CommitNotFound, CommitRef, InvalidKey, ObjectInfo, ReadOnlyRepo, RepoRef,
                       S3Backend, check_key)
 from .buckets import Bucket, BucketNameError, bucket_name, parse_bucket
 from .headers import content_type, http_date, parse_range, precondition
@@ -195,7 +195,7 @@ class Gateway:
             size, _, _ = spool_body(req.body, req.headers, signed, spool)
             spool.seek(0)
             info = self.backend.put(b.project, b.repo, b.branch, key, spool, size)
-        return Response(200, {"ETag": xml.quote_etag(info.etag)})
+        return Response(200, {"ETag": xml.quote_etag(info.etag), **_version(info)})
 
     def copy_object(self, req: Request, signed: Signed | None) -> Response:
         b = self._write_bucket(req.bucket)
@@ -214,7 +214,9 @@ class Gateway:
             new = self.backend.put(b.project, b.repo, b.branch, key, stream, info.size)
         finally:
             stream.close()
-        return Response.xml(xml.copy_result(new))
+        resp = Response.xml(xml.copy_result(new))
+        resp.headers.update(_version(new))
+        return resp
 
     def delete_object(self, req: Request) -> Response:
         b = self._write_bucket(req.bucket)
@@ -266,7 +268,9 @@ class Gateway:
         finally:
             reader.close()
         self.uploads.remove(up)
-        return Response.xml(xml.complete_upload(f"/{req.bucket}/{key}", req.bucket, key, info.etag))
+        resp = Response.xml(xml.complete_upload(f"/{req.bucket}/{key}", req.bucket, key, info.etag))
+        resp.headers.update(_version(info))
+        return resp
 
     def abort_upload(self, req: Request) -> Response:
         b = self._write_bucket(req.bucket)
@@ -344,6 +348,10 @@ def _find_repo(repos: list[RepoRef], b: Bucket) -> RepoRef | None:
 def _key(req: Request) -> str:
     # Not trimmed: a "folder marker" key ending in '/' is refused (InvalidKey), never turned into a file.
     return req.key or ""
+
+
+def _version(info: ObjectInfo) -> dict[str, str]:
+    return {"x-amz-version-id": info.version} if info.version else {}
 
 
 def _unsupported(req: Request) -> Response:
