@@ -1,0 +1,143 @@
+"""What the gateway relies on from an `S3Backend`, checked through the interface only.
+
+Run here against MemoryBackend. To check another backend (the engine's StoreBackend),
+in your own test module:
+
+    from tests.test_s3_backend_contract import *  # noqa: F401,F403  (the tests)
+
+    @pytest.fixture
+    def s3_backend(tmp_path):  # overrides the one below
+        ...
+        return Target(backend, "default", "media", "master")  # a writable repo, branch with no files
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+
+import pytest
+
+from pipelines.s3.backend import BucketNotFound, CommitNotFound, InvalidKey, MemoryBackend, S3Backend
+
+
+@dataclass
+class Target:
+    backend: S3Backend
+    project: str
+    repo: str
+    branch: str
+
+    def put(self, key: str, data: bytes):
+        return self.backend.put(self.project, self.repo, self.branch, key, BoundedReader(data), len(data))
+
+    def head(self):
+        return self.backend.resolve(self.project, self.repo, self.branch, None)
+
+
+class BoundedReader(io.RawIOBase):
+    """A stream that refuses unbounded reads: backends must stream, not slurp."""
+
+    def __init__(self, data: bytes) -> None:
+        self._buf = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        assert n is not None and 0 <= n <= 64 << 20, f"unbounded read({n}): read in pieces"
+        return self._buf.read(n)
+
+
+@pytest.fixture
+def s3_backend(tmp_path):
+    b = MemoryBackend()
+    b.create_repo("media")
+    return Target(b, "default", "media", "master")
+
+
+def test_repo_is_listed_writable(s3_backend):
+    t = s3_backend
+    repo = next(r for r in t.backend.list_repos() if (r.project, r.repo) == (t.project, t.repo))
+    assert t.branch in repo.branches and repo.writable
+
+
+@pytest.mark.parametrize("where", ["project", "repo", "branch"])
+def test_unknown_bucket(s3_backend, where):
+    t = s3_backend
+    args = {"project": t.project, "repo": t.repo, "branch": t.branch, "commit": None}
+    args[where] = "nosuch-" + where
+    with pytest.raises(BucketNotFound):
+        t.backend.resolve(**args)
+
+
+def test_unknown_commit(s3_backend):
+    t = s3_backend
+    with pytest.raises(CommitNotFound):
+        t.backend.resolve(t.project, t.repo, t.branch, "f" * 32)
+
+
+def test_put_stat_open(s3_backend):
+    t = s3_backend
+    data = bytes(range(256)) * 5000
+    info = t.put("a/b.bin", data)
+    assert (info.key, info.size, info.etag) == ("a/b.bin", len(data), hashlib.sha256(data).hexdigest())
+    ref = t.head()
+    st = t.backend.stat(ref, "a/b.bin")
+    assert (st.key, st.size, st.etag, st.last_modified) == ("a/b.bin", len(data), info.etag, ref.finished)
+    assert t.backend.stat(ref, "a/b") is None and t.backend.stat(ref, "a") is None  # directories are not objects
+    f = t.backend.open(ref, "a/b.bin")
+    try:
+        f.seek(1000)
+        assert f.read(10) == data[1000:1010]
+    finally:
+        f.close()
+
+
+def test_each_write_is_a_commit_and_old_commits_do_not_change(s3_backend):
+    t = s3_backend
+    t.put("x", b"one")
+    first = t.head()
+    t.put("x", b"two")
+    second = t.head()
+    assert first.id != second.id
+    assert t.backend.open(t.backend.resolve(t.project, t.repo, t.branch, first.id), "x").read() == b"one"
+    assert t.backend.open(second, "x").read() == b"two"
+    t.backend.delete(t.project, t.repo, t.branch, ["x", "never-existed"])
+    assert t.backend.stat(t.head(), "x") is None
+    assert t.backend.stat(second, "x") is not None
+
+
+def test_delete_several_keys_is_one_commit(s3_backend):
+    t = s3_backend
+    for k in ("d/1", "d/2", "d/3"):
+        t.put(k, k.encode())
+    before = t.head().id
+    t.backend.delete(t.project, t.repo, t.branch, ["d/1", "d/2"])
+    after = t.head()
+    assert after.id != before
+    assert [o.key for o in t.backend.list_objects(after, "d/", "")] == ["d/3"]
+
+
+def test_list_objects_order_prefix_start_after(s3_backend):
+    t = s3_backend
+    keys = ["b", "a/z", "a/b", "a-b", "é", "z", "a/b/c", "A"]
+    for k in keys:
+        t.put(k, b"")
+    ref = t.head()
+    listing = t.backend.list_objects(ref, "", "")
+    assert iter(listing) is listing  # lazy: the gateway stops after max-keys
+    assert [o.key for o in listing] == sorted(keys, key=str.encode)
+    assert [o.key for o in t.backend.list_objects(ref, "a/", "")] == ["a/b", "a/b/c", "a/z"]
+    assert [o.key for o in t.backend.list_objects(ref, "a/", "a/b")] == ["a/b/c", "a/z"]
+    assert [o.key for o in t.backend.list_objects(ref, "", "a/z")] == ["b", "z", "é"]
+    assert all(o.last_modified == ref.finished for o in t.backend.list_objects(ref, "", ""))
+
+
+@pytest.mark.parametrize("key", ["a/../b", "./a", "a\x00b", "a\nb", "x" * 256 + "/y", "dir/"])
+def test_unsafe_keys(s3_backend, key):
+    t = s3_backend
+    with pytest.raises(InvalidKey):
+        t.put(key, b"x")
+    with pytest.raises(InvalidKey):
+        t.backend.delete(t.project, t.repo, t.branch, [key])
