@@ -286,3 +286,15 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, 600000, tzinfo=timezone.utc)
 def test_preconditions(headers, expected):
     from pipelines.s3.headers import precondition
     assert precondition(headers, "e1", T0) == expected
+
+
+def test_abandoned_uploads_are_swept(tmp_path):
+    from pipelines.s3.multipart import Uploads
+    ups = Uploads(tmp_path)
+    up = ups.create("master.media.default", "k")
+    ups.put_part(up, 1, lambda f: (f.write(b"abc"), (3, "md5"))[1])
+    assert ups.sweep(3600) == 0 and (up.dir / "1").exists()
+    assert ups.sweep(0) == 1
+    assert not up.dir.exists()
+    with pytest.raises(errors.S3Error, match="NoSuchUpload"):
+        ups.get(up.id, "master.media.default", "k")

@@ -10,6 +10,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from typing import BinaryIO, Callable
 
 from . import errors
 
+UPLOAD_TTL = 24 * 3600  # an upload neither completed nor aborted for a day is dropped (client gone)
 MIN_PART = 5 << 20  # S3's minimum size of every part but the last
 MAX_PART_NUMBER = 10000
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -38,6 +40,7 @@ class Upload:
     key: str
     dir: Path
     parts: dict[int, Part] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
 
 
 class Uploads:
@@ -48,6 +51,7 @@ class Uploads:
         self._lock = threading.Lock()
 
     def create(self, bucket: str, key: str) -> Upload:
+        self.sweep(UPLOAD_TTL)
         up = Upload(uuid.uuid4().hex, bucket, key, self.root / uuid.uuid4().hex)
         up.dir.mkdir()
         with self._lock:
@@ -88,6 +92,15 @@ class Uploads:
             if i < len(requested) - 1 and part.size < MIN_PART:
                 raise errors.entity_too_small()
         return [up.dir / str(n) for n in numbers], sum(up.parts[n].size for n in numbers)
+
+    def sweep(self, max_age: float) -> int:
+        """Drop uploads older than `max_age` seconds; returns how many."""
+        now = time.monotonic()
+        with self._lock:
+            old = [u for u in self._uploads.values() if now - u.started > max_age]
+        for u in old:
+            self.remove(u)
+        return len(old)
 
     def remove(self, up: Upload) -> None:
         with self._lock:
