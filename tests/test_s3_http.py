@@ -46,6 +46,7 @@ def error_fields(body: bytes) -> dict[str, str]:
     pytest.param("PUT", "/transcode/x", 403, "AccessDenied", id="anonymous-write"),
     pytest.param("GET", "/transcode/nope.json", 404, "NoSuchKey", id="anonymous-missing-key"),
     pytest.param("GET", "/transcode?acl", 403, "AccessDenied", id="anonymous-subresource"),
+    pytest.param("GET", "/transcode/k?uploadId=" + "0" * 32, 403, "AccessDenied", id="anonymous-list-parts"),
 ])
 def test_error_xml(conn, method, path, status, code):
     r, body = request(conn, method, path, body=b"x" if method == "PUT" else None)

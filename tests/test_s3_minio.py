@@ -70,10 +70,14 @@ def test_put_get_stat_range(mc):
         resp.release_conn()
 
 
-def test_multipart_with_unknown_length(mc, tmp_path):
+def test_multipart_with_unknown_length(mc, gateway, tmp_path, monkeypatch):
     data = os.urandom(11 * 1024 * 1024)
+    uploads = gateway[0].gateway.uploads
+    created = []
+    monkeypatch.setattr(uploads, "create", lambda *a, _create=uploads.create: created.append(a) or _create(*a))
     # length -1: minio must stream in parts of part_size (multipart upload)
     mc.put_object("media", "minio/big.bin", io.BytesIO(data), -1, part_size=5 * 1024 * 1024)
+    assert created == [("master.media.default", "minio/big.bin")]
     dst = tmp_path / "big.bin"
     mc.fget_object("media", "minio/big.bin", str(dst))
     assert dst.read_bytes() == data

@@ -86,7 +86,7 @@ class Gateway:
     # --- authentication -------------------------------------------------------------
     def _authenticate(self, req: Request) -> Signed | None:
         if not is_signed(req.query, req.headers) and req.method in ("GET", "HEAD") and req.bucket \
-                and self._is_anonymous(req.bucket) and not (set(req.query) & UNSUPPORTED):
+                and self._is_anonymous(req.bucket) and not (set(req.query) & (UNSUPPORTED | {"uploadId", "uploads"})):
             return None  # anonymous read of a bucket configured public
         return verify(req.method, req.raw_path, req.raw_query, req.headers, self.keys)
 
