@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from datetime import datetime, timedelta, timezone
 
