@@ -239,3 +239,33 @@ def test_awkward_keys_round_trip(gateway, key):
     assert mc.get_object("media", key).read() == key.encode()
     s3.copy_object(Bucket="media", Key=key + ".copy", CopySource={"Bucket": "media", "Key": key})
     assert s3.get_object(Bucket="media", Key=key + ".copy")["Body"].read() == key.encode()
+
+
+def test_expect_continue_state_does_not_leak_into_the_next_request(gateway):
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from tests.test_s3_boto3 import ACCESS, SECRET
+    put = AWSRequest(method="PUT", url=gateway[0].url + "/media/leak.txt", data=b"hello")
+    S3SigV4Auth(Credentials(ACCESS, SECRET), "s3", "us-east-1").add_auth(put)
+    head = "".join(f"{k}: {v}\r\n" for k, v in put.headers.items())
+    head += "Host: %s:%d\r\n" % gateway[0].server_address[:2]
+    with socket.create_connection(gateway[0].server_address[:2], timeout=10) as s:
+        replies = s.makefile("rb")
+        s.sendall(b"GET /transcode/top.json HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n")
+        assert replies.readline().startswith(b"HTTP/1.1 200")
+        while replies.readline() != b"\r\n":
+            pass
+        assert replies.read(2) == b"{}"
+        # a body-reading request next: a leftover "expecting" would answer it "100 Continue"
+        s.sendall(f"PUT /media/leak.txt HTTP/1.1\r\n{head}Content-Length: 5\r\n\r\nhello".encode())
+        assert replies.readline().startswith(b"HTTP/1.1 200")
+
+
+def test_absolute_form_request_target(gateway):
+    host, port = gateway[0].server_address[:2]
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b"GET http://example/transcode/top.json HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n")
+        reply = s.makefile("rb").read()
+    assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"\r\n\r\n{}")

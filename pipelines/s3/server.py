@@ -97,7 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return self._send(error_response(errors.invalid_argument("Content-Length must be a number"), "-"))
         body = LimitedReader(self.rfile, length, self._send_continue if self._expecting else None)
-        raw_path, _, raw_query = self.path.partition("?")
+        target = self.path
+        if not target.startswith("/"):  # absolute-form (through a proxy): keep path and query
+            target = "/" + target.split("://", 1)[-1].partition("/")[2]
+        raw_path, _, raw_query = target.partition("?")
         bucket, _, key = unquote(raw_path).lstrip("/").partition("/")
         headers = {k.lower(): ",".join(self.headers.get_all(k)) for k in set(self.headers.keys())}
         req = Request(self.command, raw_path, raw_query, dict(split_query(raw_query)), headers, body,
@@ -124,8 +127,8 @@ class _Handler(BaseHTTPRequestHandler):
         return int(text) if text.isdigit() else None
 
     def _drain_unread(self, body: LimitedReader) -> None:
-        if self._expecting and body.left > 0:
-            self._expecting = False
+        expecting, self._expecting = self._expecting, False  # never carried into the next request
+        if expecting and body.left > 0:
             self.close_connection = True  # never asked for the body: the client may not send it
         elif body.left > DRAIN_LIMIT:
             self.close_connection = True
@@ -138,7 +141,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, resp: Response) -> None:
         length = resp.length if resp.length is not None else len(resp.body)
         headers = dict(resp.headers)
-        headers["Content-Length"] = str(length)
+        if resp.status not in (204, 304):  # statuses that never have a body or its length
+            headers["Content-Length"] = str(length)
         try:
             self._start(resp.status, headers)
             if self.command == "HEAD":
