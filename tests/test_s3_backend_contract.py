@@ -121,15 +121,15 @@ def test_delete_several_keys_is_one_commit(s3_backend):
 
 def test_list_objects_order_prefix_start_after(s3_backend):
     t = s3_backend
-    keys = ["b", "a/z", "a/b", "a-b", "é", "z", "a/b/c", "A"]
+    keys = ["b", "a/z", "a/b", "a-b", "é", "z", "a/c/d", "A"]  # a file tree: no key is another's directory
     for k in keys:
         t.put(k, b"")
     ref = t.head()
     listing = t.backend.list_objects(ref, "", "")
     assert iter(listing) is listing  # lazy: the gateway stops after max-keys
     assert [o.key for o in listing] == sorted(keys, key=str.encode)
-    assert [o.key for o in t.backend.list_objects(ref, "a/", "")] == ["a/b", "a/b/c", "a/z"]
-    assert [o.key for o in t.backend.list_objects(ref, "a/", "a/b")] == ["a/b/c", "a/z"]
+    assert [o.key for o in t.backend.list_objects(ref, "a/", "")] == ["a/b", "a/c/d", "a/z"]
+    assert [o.key for o in t.backend.list_objects(ref, "a/", "a/b")] == ["a/c/d", "a/z"]
     assert [o.key for o in t.backend.list_objects(ref, "", "a/z")] == ["b", "z", "é"]
     assert all(o.last_modified == ref.finished for o in t.backend.list_objects(ref, "", ""))
 

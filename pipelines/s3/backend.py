@@ -17,6 +17,8 @@ Contract (what the gateway relies on):
 - `put(...)` and `delete(...)`: each is ONE commit on the branch. `put` reads `stream`
   to its end (never holding it whole in memory) and `size` is the exact length when
   known. `delete` ignores keys that do not exist (S3 semantics).
+- Keys form a file tree, as in PFS: whether a put of `a/b/c` over a file `a/b` replaces it
+  or is refused is the backend's choice (the gateway passes either outcome on).
 - Unsafe keys (a '.' or '..' segment, control characters, backslash, a segment over
   255 bytes; `pipelines.names` decides) raise `InvalidKey`; writes to a read-only repo
   raise `ReadOnlyRepo`.
