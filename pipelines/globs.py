@@ -1,0 +1,94 @@
+"""Pachyderm's glob patterns over repo paths, with capture groups for joinOn/groupBy.
+
+`*` and `?` stay within one path segment, `**` crosses segments, `[...]` is a class
+(`[!...]` negates), `{a,b}` alternatives, `( )` capture groups, `\\x` a literal.
+A pattern matches files and directories; `/` matches the root (the whole commit).
+"""
+from __future__ import annotations
+
+import functools
+import re
+from typing import Iterable
+
+_TEMPLATE = re.compile(r"\$(\d+)|\$\{(\d+)\}")
+
+
+@functools.lru_cache(maxsize=256)
+def compile_glob(pattern: str) -> re.Pattern:
+    if not pattern.startswith("/"):
+        pattern = "/" + pattern
+    if pattern != "/":
+        pattern = pattern.rstrip("/")
+    out, i, depth = [], 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if c == "*":
+            if pattern.startswith("**", i):
+                out.append(".*")
+                i += 2
+                continue
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 2 if pattern[i + 1:i + 2] in ("!", "^") else i + 1)
+            if end < 0:
+                raise ValueError(f"glob {pattern!r}: unclosed '['")
+            body = pattern[i + 1:end]
+            if body[:1] in ("!", "^"):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end + 1
+            continue
+        elif c == "{":
+            depth += 1
+            out.append("(?:")
+        elif c == "}" and depth:
+            depth -= 1
+            out.append(")")
+        elif c == "," and depth:
+            out.append("|")
+        elif c in "()":
+            out.append(c)
+        else:
+            out.append(re.escape(c))
+        i += 1
+    try:
+        return re.compile("".join(out) + r"\Z", re.DOTALL)
+    except re.error as e:
+        raise ValueError(f"glob {pattern!r}: {e}") from None
+
+
+def glob_match(pattern: str, path: str) -> bool:
+    if path == "/" or pattern.strip("/") == "":
+        return path == "/" and pattern.strip("/") == ""
+    return compile_glob(pattern).match(path) is not None
+
+
+def expand(template: str, m: re.Match) -> str:
+    """`$1`/`${1}` in joinOn/groupBy replaced by the glob's capture groups."""
+    if not template:
+        return ""
+    return _TEMPLATE.sub(lambda t: m.group(int(t.group(1) or t.group(2))) or "", template)
+
+
+def candidate_paths(files: Iterable[str]) -> list[str]:
+    """Every path a glob can match: the root, each file and each directory above one."""
+    paths = {"/"}
+    for f in files:
+        parts = f.strip("/").split("/")
+        for i in range(1, len(parts) + 1):
+            paths.add("/" + "/".join(parts[:i]))
+    return sorted(paths)
+
+
+def glob_paths(pattern: str, files: Iterable[str]) -> list[str]:
+    """Matched paths (files and implied directories), sorted."""
+    if pattern.strip("/") == "":
+        return ["/"]  # only `/` names the root; `/*` never matches it
+    rx = compile_glob(pattern)
+    return [p for p in candidate_paths(files) if p != "/" and rx.match(p)]
