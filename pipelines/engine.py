@@ -65,8 +65,10 @@ class Engine:
         for name, desc in INPUT_REPOS.items():
             self.store.create_repo(name, "user", desc)
             done.append(f"created repo {name}")
-        for name, spec in self.load_specs().items():
-            done.append(f"{self.create_pipeline(spec)[0]} pipeline {name}")
+        from .spec import dag_order
+        specs = self.load_specs()
+        for name in dag_order(specs):  # a pipeline's input repos exist before it
+            done.append(f"{self.create_pipeline(specs[name])[0]} pipeline {name}")
         files = {f"/{k}.json": DEFAULTS_DIR / f"{k}.json" for k in SETTINGS_FILES
                  if (DEFAULTS_DIR / f"{k}.json").is_file()}
         if files and self.store.head("settings") is None:

@@ -110,11 +110,10 @@ class StoreBackend:
 
     def put(self, project: str, repo: str, branch: str, key: str, stream: BinaryIO, size: int | None) -> ObjectInfo:
         key = check_key(key)
-        c = self._write(project, repo, branch, [("/" + key, stream)], ())
+        body = _Exact(stream, size, key) if size is not None else stream
+        c = self._write(project, repo, branch, [("/" + key, body)], ())
         f = self.s.file(repo, c.id, "/" + key)
-        if size is not None and f.size != size:
-            raise ValueError(f"put {key}: got {f.size} bytes, expected {size}")
-        return ObjectInfo(key, f.size, f.hash, _dt(c.finished))
+        return ObjectInfo(key, f.size, f.hash, _dt(c.finished), version=c.id)
 
     def delete(self, project: str, repo: str, branch: str, keys: list[str]) -> None:
         keys = [check_key(k) for k in keys]
@@ -122,6 +121,21 @@ class StoreBackend:
         present = [k for k in keys if head and self.s.file(repo, head, "/" + k)]
         if present:  # S3: deleting what is not there succeeds and changes nothing
             self._write(project, repo, branch, [], ["/" + k for k in present])
+
+
+class _Exact:
+    """A body that must be exactly `size` bytes: a short or long one raises before the
+    commit finishes, so nothing is committed."""
+
+    def __init__(self, stream: BinaryIO, size: int, key: str) -> None:
+        self.stream, self.left, self.key, self.size = stream, size, key, size
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.stream.read(n if n is not None and n >= 0 else -1)
+        self.left -= len(data)
+        if self.left < 0 or (not data and self.left > 0):
+            raise ValueError(f"put {self.key}: body is not the {self.size} bytes announced")
+        return data
 
 
 class AutoRunner:

@@ -108,6 +108,8 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA case_sensitive_like=ON")  # '/A/%' must never match '/a/b'
+
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:
