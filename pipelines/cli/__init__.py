@@ -36,12 +36,17 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
     nouns: dict[str, argparse._SubParsersAction] = {}
-    for cmd in commands():
+    cmds = commands()
+    noun_names: dict[str, list[str]] = {}
+    for cmd in cmds:
+        if cmd.noun:
+            noun_names.setdefault(cmd.verb, []).append(cmd.noun)
+    for cmd in cmds:
         if cmd.noun is None:
             p = verbs.add_parser(cmd.verb, help=cmd.help, description=cmd.help)
         else:
             if cmd.verb not in nouns:
-                vp = verbs.add_parser(cmd.verb, help=f"{cmd.verb} a file, commit, job, ...")
+                vp = verbs.add_parser(cmd.verb, help=f"{cmd.verb} {' | '.join(noun_names[cmd.verb])}")
                 nouns[cmd.verb] = vp.add_subparsers(dest="noun", metavar="NOUN")
                 nouns[cmd.verb].required = True
             p = nouns[cmd.verb].add_parser(cmd.noun, help=cmd.help, description=cmd.help)

@@ -1,0 +1,61 @@
+"""s3 serve | s3 keys — the S3 gateway over the embedded engine (pachd's port 30600)."""
+from __future__ import annotations
+
+import signal
+import threading
+
+from ..gateway import AutoRunner, StoreBackend
+from ..s3.keys import load_keys
+from ..s3.server import serve
+from .base import Command
+from .fmt import engine
+
+
+def s3_serve(args) -> int:
+    e = engine(args)
+    keys = load_keys(e.home)
+    runner = AutoRunner(e) if args.run else None
+    backend = StoreBackend(e, on_write=runner.poke if runner else None)
+    server = serve(backend, args.host, args.port, keys, anonymous_buckets=tuple(args.anonymous or ()),
+                   parts_dir=e.home / "s3-parts")
+    if runner:
+        runner.start()
+    print(f"S3 gateway on {server.url} (buckets: branch.repo, e.g. master.catalog; commit.branch.repo for a fixed commit)")
+    print(f"  access key {keys.access_key}   (`pachmedia s3 keys` shows the secret)")
+    if args.anonymous:
+        print(f"  anonymous read: {', '.join(args.anonymous)}")
+    print("  writes to input repos are commits" + (", processed as they land" if runner else "") + "; Ctrl-C stops")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        if runner:
+            runner.stop()
+        e.close()
+    return 0
+
+
+def s3_keys(args) -> int:
+    e = engine(args)
+    k = load_keys(e.home)
+    e.close()
+    print(f"PACHMEDIA_S3_ACCESS_KEY={k.access_key}\nPACHMEDIA_S3_SECRET_KEY={k.secret_key}")
+    return 0
+
+
+def _serve_args(p) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=30600, help="port (default 30600, as pachd)")
+    p.add_argument("--anonymous", action="append", metavar="BUCKET",
+                   help="allow reads without credentials (e.g. master.transcode for a browser player)")
+    p.add_argument("--no-run", dest="run", action="store_false", help="do not process commits made through S3")
+
+
+COMMANDS = [
+    Command("s3", "serve", "Serve repos over S3 (boto3, minio, players); PUTs are commits.", _serve_args, s3_serve),
+    Command("s3", "keys", "Show the gateway's access and secret key.", lambda p: None, s3_keys),
+]
