@@ -1,0 +1,1 @@
+"""Services the embedded engine runs for the stages (on a cluster they are Kubernetes Services)."""

@@ -1,0 +1,88 @@
+"""scan: every upload streamed to clamd; only a complete stream answered OK is clean.
+
+`python -m stages.scan --media PATH --settings scan.json --out DIR` writes
+`DIR/clean|infected|unscanned/<name>.json`. clamd's address comes from
+`CLAMD_ADDRESS` (unix:///path or tcp://host:3310). If clamd cannot be reached at all
+the datum fails (exit 1, nothing written) and is retried; everything else about a
+file (too large, a broken stream, an encrypted archive) is an `unscanned` verdict.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from . import records
+from .clamd import Clamd, ClamdUnavailable, StreamResult
+from .common import StageError, add_input, files_under, load_settings, required, run_main
+
+_FOUND = re.compile(r"^(?:stream|[^:]*): (.+) FOUND$")
+
+
+def decide_verdict(reply: str | None, error: str | None, size: int, max_bytes: int) -> dict[str, Any]:
+    """clamd's reply (or what broke) -> verdict fields. Pure; nothing unclear is clean."""
+    if size > max_bytes:
+        return {"verdict": "unscanned", "reason": "too_large",
+                "message": f"{size} bytes is over the scan limit of {max_bytes} bytes; it was not sent to ClamAV"}
+    if reply is None:
+        return {"verdict": "unscanned", "reason": "stream_broken",
+                "message": f"the stream to clamd broke before a verdict ({error or 'no reply'})"}
+    if reply.endswith("OK") and reply.split(":", 1)[-1].strip() == "OK":
+        return {"verdict": "clean"}
+    if "size limit exceeded" in reply:
+        return {"verdict": "unscanned", "reason": "too_large",
+                "message": f"clamd refused the stream: {reply}"}
+    m = _FOUND.match(reply)
+    if m:
+        sig = m.group(1)
+        if sig.startswith("Heuristics.Limits.Exceeded"):
+            return {"verdict": "unscanned", "reason": "limits_exceeded", "signature": sig,
+                    "message": f"ClamAV could not look at all of it ({sig}): a scan limit was reached"}
+        if sig.startswith("Heuristics.Encrypted"):
+            return {"verdict": "unscanned", "reason": "encrypted", "signature": sig,
+                    "message": f"encrypted content ClamAV cannot inspect ({sig})"}
+        return {"verdict": "infected", "signature": sig, "message": f"ClamAV found {sig}"}
+    return {"verdict": "unscanned", "reason": "scan_error", "message": f"clamd answered: {reply}"}
+
+
+def scan_file(path: Path, clamd: Clamd, settings: dict, engine: str) -> dict[str, Any]:
+    size = path.stat().st_size
+    if size > settings["max_bytes"]:
+        result = StreamResult(None, None, records.sha256_file(path), 0)
+    else:
+        result = clamd.instream(path, chunk=settings["chunk_bytes"])
+    fields = decide_verdict(result.reply, result.error, size, settings["max_bytes"])
+    engine_version, _, db = engine.partition("/")
+    return {"name": path.name, "size": size, "sha256": result.sha256, "scanner": "clamd",
+            "engine": engine_version, "database": db or "unknown", "reply": result.reply or "",
+            "scanned_at": records.utc_now(), **fields}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stages.scan", description=__doc__.splitlines()[0])
+    add_input(ap, "media", "the upload (a file, or a folder of uploads)")
+    add_input(ap, "settings", "scan.json")
+    ap.add_argument("--out", required=True, help="output folder (/pfs/out)")
+    ap.add_argument("--clamd", default=os.environ.get("CLAMD_ADDRESS"), help="clamd address (default $CLAMD_ADDRESS)")
+    args = ap.parse_args(argv)
+    media = required(args.media, "media")
+    settings = load_settings("scan", args.settings)
+    if not args.clamd:
+        raise StageError("no clamd address: set CLAMD_ADDRESS (unix:///path or tcp://host:3310) or --clamd")
+    try:
+        clamd = Clamd(args.clamd, timeout=settings["timeout_s"])
+        engine = clamd.version()
+        for path in files_under(media):
+            rec = scan_file(path, clamd, settings, engine)
+            records.write_record(Path(args.out) / rec["verdict"] / f"{path.name}.json", "scan", rec)
+            print(f"{path.name}: {rec['verdict']}" + (f" ({rec.get('signature') or rec.get('reason')})"
+                                                      if rec["verdict"] != "clean" else ""))
+    except (ClamdUnavailable, ValueError) as e:
+        raise StageError(str(e)) from None
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
