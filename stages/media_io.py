@@ -69,3 +69,31 @@ def ffmpeg_input_stream(path: str | os.PathLike, demuxer: str, **options):
     return ffmpeg.input(file_url(path), f=demuxer_of(demuxer),
                         protocol_whitelist=PROTOCOL_WHITELIST,
                         format_whitelist=FORMAT_WHITELIST, **options)
+
+
+def run_tool(args: list[str], timeout: float) -> tuple[int, str, str]:
+    """Run ffprobe/ffmpeg (built by the functions above), bounded in time.
+    Returns (exit status, stdout, stderr); a timeout is status -9 with a note."""
+    import subprocess
+    try:
+        p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                           errors="replace")
+        return p.returncode, p.stdout, p.stderr
+    except subprocess.TimeoutExpired as e:
+        return -9, (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), \
+            f"timed out after {timeout:g}s"
+
+
+def probe(path: str | os.PathLike, timeout: float = 30) -> tuple[dict | None, str]:
+    """ffprobe's JSON (format + streams) for an upload, or (None, ffprobe's complaint)."""
+    import json
+    rc, out, err = run_tool(ffprobe_cmd(path), timeout)
+    if rc != 0:
+        return None, err.strip() or f"ffprobe exit status {rc}"
+    try:
+        data = json.loads(out or "{}")
+    except ValueError:
+        return None, "ffprobe printed something that is not JSON"
+    if not data.get("format"):
+        return None, err.strip() or "ffprobe found no container"
+    return data, err.strip()

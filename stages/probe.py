@@ -1,0 +1,157 @@
+"""probe: ffprobe (allow-listed, see media_io) and the policy, for every clean upload.
+
+`python -m stages.probe --media PATH --scan VERDICT.json --settings policy.json --out DIR`
+writes `DIR/valid/<name>.json` (full metadata) or `DIR/rejected/<name>.json` (a
+reason code and a sentence). Bad media is never an error here: only an unusable
+policy or an unreadable input fails the datum.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from . import media_io, records
+from .common import StageError, add_input, files_under, load_settings, required, run_main
+from .probe_metadata import summarize
+
+
+def reject(reason: str, message: str) -> dict[str, Any]:
+    return {"status": "rejected", "reason": reason, "message": message}
+
+
+def classify_probe_failure(complaint: str, head: bytes) -> dict[str, Any]:
+    """Why ffprobe could not open it, as a reason code (pure)."""
+    c = complaint.lower()
+    if "not on whitelist" in c or "not on the whitelist" in c:
+        demuxer = complaint.split("[", 1)[-1].split(" @", 1)[0] if "[" in complaint else "unknown"
+        what = {"hls": "an HLS playlist", "dash": "a DASH manifest", "concat": "an ffconcat script"}.get(
+            demuxer, f"a {demuxer} file")
+        return reject("unsupported_container", f"it is {what}, not an allowed media container; "
+                                               "it was not followed to the files it names")
+    if "moov atom not found" in c and head[4:8] == b"ftyp":
+        return reject("truncated", "the MP4/QuickTime index (moov) is missing: the file looks truncated")
+    if "timed out" in c:
+        return reject("probe_timeout", f"ffprobe {complaint}")
+    return reject("not_media", "not a media file ffprobe can read (" + complaint.splitlines()[-1][:200] + ")")
+
+
+def check_policy(meta: dict[str, Any], size: int, policy: dict[str, Any]) -> dict[str, Any] | None:
+    """The first policy rule the metadata breaks, as a rejection; None if it passes (pure)."""
+    demuxer = meta["container"]["demuxer"]
+    if size > policy["max_bytes"]:
+        return reject("too_large", f"{size} bytes is over the limit of {policy['max_bytes']} bytes")
+    if demuxer not in policy["allowed_containers"]:
+        return reject("unsupported_container", f"container {demuxer!r} is not allowed "
+                                               f"(allowed: {', '.join(policy['allowed_containers'])})")
+    video = [s for s in meta["streams"] if s["codec_type"] == "video" and not s.get("attached_pic")]
+    audio = [s for s in meta["streams"] if s["codec_type"] == "audio"]
+    for s in video:
+        w, h = s.get("width") or 0, s.get("height") or 0
+        if w > policy["max_width"] or h > policy["max_height"] or w * h > policy["max_pixels"]:
+            return reject("dimensions_too_large", f"video is {w}x{h}; the limit is "
+                                                  f"{policy['max_width']}x{policy['max_height']} "
+                                                  f"and {policy['max_pixels']} pixels")
+        if w <= 0 or h <= 0:  # FFmpeg zeroes sizes it refuses (e.g. 40000x40000 headers)
+            return reject("bad_dimensions", f"video stream {s['index']} has no usable dimensions: "
+                                            "its header is corrupt or absurd")
+    if meta["duration"] > policy["max_duration_s"]:
+        return reject("too_long", f"duration {meta['duration']:.0f}s is over the limit of "
+                                  f"{policy['max_duration_s']:g}s")
+    usable_video = [s for s in video if s["codec_name"] in policy["allowed_video_codecs"]]
+    usable_audio = [s for s in audio if s["codec_name"] in policy["allowed_audio_codecs"]]
+    if not usable_video and not usable_audio:
+        found = ", ".join(f"{s['codec_type']} {s['codec_name']}" for s in video + audio) or "no audio or video"
+        reason = "unsupported_codec" if video or audio else "no_decodable_stream"
+        return reject(reason, f"no allowed video or audio stream ({found})")
+    return None
+
+
+def _decodes(path: Path, demuxer: str, stream: str, start: float, policy: dict[str, Any]) -> str | None:
+    """None if `seconds` of one stream decode cleanly from `start`, else ffmpeg's complaint."""
+    args = [media_io.FFMPEG, "-nostdin", "-hide_banner", "-v", "error", "-xerror"]
+    if start:
+        args += ["-ss", f"{start:.3f}"]
+    args += media_io.ffmpeg_input_args(path, demuxer) + ["-map", stream, "-t", str(policy["decode_check_s"]),
+                                                          "-f", "null", "-"]
+    rc, _, err = media_io.run_tool(args, policy["probe_timeout_s"])
+    return None if rc == 0 else ((err.strip().splitlines() or ["decoder error"])[-1][:200])
+
+
+def decode_check(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any] | None:
+    """Decode a few seconds of the main video and audio streams at the start and at the
+    end: broken or truncated media fails here though its header looked fine. A broken
+    audio track beside good video is kept out (`decodable: false`), not fatal."""
+    if policy["decode_check_s"] <= 0:
+        return None
+    demuxer = meta["container"]["demuxer"]
+    spots = [0.0]
+    if meta["duration"] > policy["decode_check_s"] * 2:
+        spots.append(max(0.0, meta["duration"] - policy["decode_check_s"]))
+    kinds = [("video", "v"), ("audio", "a")]
+    present = {k: next((s for s in meta["streams"] if s["codec_type"] == k and not s.get("attached_pic")), None)
+               for k, _ in kinds}
+    for kind, letter in kinds:
+        stream = present[kind]
+        if stream is None:
+            continue
+        for start in spots:
+            problem = _decodes(path, demuxer, f"0:{letter}:0", start, policy)
+            if problem is None:
+                continue
+            where = "at the start" if not start else f"near the end ({start:.1f}s)"
+            other = present["audio" if kind == "video" else "video"]
+            if kind == "audio" and other is not None and other.get("decodable", True):
+                stream["decodable"] = False
+                meta.setdefault("warnings", []).append(f"audio stream {stream['index']} does not decode {where} "
+                                                       f"({problem}); it is left out")
+                break
+            return reject("truncated" if start else "decode_error", f"{kind} decoding failed {where}: {problem}")
+    return None
+
+
+def probe_file(path: Path, policy: dict[str, Any], scan: dict | None = None) -> dict[str, Any]:
+    size = path.stat().st_size
+    base: dict[str, Any] = {"name": path.name, "size": size, "probed_at": records.utc_now(),
+                            "sha256": (scan or {}).get("sha256") or records.sha256_file(path)}
+    if size == 0:
+        return base | reject("empty_file", "the file is empty (0 bytes)")
+    if size > policy["max_bytes"]:
+        return base | reject("too_large", f"{size} bytes is over the limit of {policy['max_bytes']} bytes")
+    ff, complaint = media_io.probe(path, policy["probe_timeout_s"])
+    if ff is None:
+        with open(path, "rb") as f:
+            head = f.read(16)
+        return base | classify_probe_failure(complaint, head)
+    meta = summarize(ff)
+    bad = check_policy(meta, size, policy) or decode_check(path, meta, policy)
+    if bad:
+        return base | bad | {"container": meta["container"], "streams": meta["streams"]}
+    return base | {"status": "valid"} | meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stages.probe", description=__doc__.splitlines()[0])
+    add_input(ap, "media", "the upload (a file, or a folder of uploads)")
+    add_input(ap, "scan", "the upload's clean verdict (scan/clean/<name>.json)")
+    add_input(ap, "settings", "policy.json")
+    ap.add_argument("--out", required=True, help="output folder (/pfs/out)")
+    args = ap.parse_args(argv)
+    media = required(args.media, "media")
+    policy = load_settings("policy", args.settings)
+    scan = None
+    if args.scan and Path(args.scan).is_file():
+        try:
+            scan = records.read_json(args.scan)
+        except (OSError, ValueError) as e:
+            raise StageError(f"--scan {args.scan}: unreadable verdict ({e})") from None
+    for path in files_under(media):
+        rec = probe_file(path, policy, scan if scan and scan.get("name") == path.name else None)
+        records.write_record(Path(args.out) / rec["status"] / f"{path.name}.json", "probe", rec)
+        print(f"{path.name}: {rec['status']}" + (f" ({rec['reason']}: {rec['message']})"
+                                                 if rec["status"] == "rejected" else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
