@@ -1,0 +1,279 @@
+"""transcode: one ffmpeg process decodes the upload once and encodes each rendition once
+into CMAF segments that both an HLS master and a DASH MPD reference; the same process
+makes the poster and the storyboard sprite. The package is verified before it is
+published: a datum never succeeds with a half-made package.
+
+`python -m stages.transcode --media PATH --probe valid.json --settings transcode.json --out DIR`
+-> DIR/<name>/{hls/master.m3u8, dash/manifest.mpd, dash/*.m4s, poster.jpg, storyboard.jpg,
+storyboard.vtt, package.json}
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from . import media_io, records
+from .common import Progress, StageError, add_input, load_settings, required, run_main
+from .ladder import Rendition, display_size, gop_frames, ladder_for
+from .package_check import PackageInvalid, check_package, hls_uris
+from .probe_metadata import summarize
+from .thumbnails import Storyboard, plan_storyboard
+
+SABOTAGE_ENV = "PACHMEDIA_TEST_SABOTAGE"  # tests only: "truncate-rendition" breaks a segment before the check
+
+
+def source_info(media: Path, probe: dict | None) -> dict[str, Any]:
+    """What transcode needs from the probe record (or from ffprobe when there is none)."""
+    if not probe or "streams" not in probe:
+        ff, complaint = media_io.probe(media)
+        if ff is None:
+            raise StageError(f"{media.name}: ffprobe cannot read it ({complaint[-200:]}); was it probed valid?")
+        probe = summarize(ff)
+    streams = probe["streams"]
+    video = next((s for s in streams if s["codec_type"] == "video" and not s.get("attached_pic")
+                  and s.get("decodable", True)), None)
+    audio = next((s for s in streams if s["codec_type"] == "audio" and s.get("decodable", True)), None)
+    if video is None and audio is None:
+        raise StageError(f"{media.name}: no decodable video or audio stream (probe should have rejected it)")
+    return {"demuxer": probe["container"]["demuxer"], "duration": float(probe.get("duration") or 0),
+            "video": video, "audio": audio, "sha256": probe.get("sha256")}
+
+
+def build_command(media: Path, src: dict, ladder: list[Rendition], settings: dict, work: Path,
+                  board: Storyboard | None) -> list[str]:
+    """The single ffmpeg command line (pure apart from paths)."""
+    seg = settings["segment_seconds"]
+    args = media_io.ffmpeg_base(progress=True) + media_io.ffmpeg_input_args(media, src["demuxer"])
+    outputs_after: list[str] = []
+    maps: list[str] = []
+    if src["video"] and ladder:
+        branches = len(ladder) + 2  # renditions + poster + storyboard
+        graph = [f"[0:v:0]split={branches}" + "".join(f"[s{i}]" for i in range(branches))]
+        for i, r in enumerate(ladder):
+            graph.append(f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,format=yuv420p[v{i}]")
+            maps += ["-map", f"[v{i}]"]
+        top = ladder[0]
+        poster_t = max(0.0, src["duration"] * settings["poster_at"])
+        graph.append(f"[s{len(ladder)}]select='gte(t\\,{poster_t:.3f})',scale={top.width}:{top.height}[poster]")
+        graph.append(f"[s{len(ladder) + 1}]{board.filter()}[board]")
+        args += ["-filter_complex", ";".join(graph)]
+        gop = gop_frames(src["video"].get("fps"), seg)
+        args += maps
+        if src["audio"]:
+            args += ["-map", "0:a:0"]
+        args += ["-c:v", "libx264", "-preset", settings["preset"], "-profile:v", "high", "-crf", str(settings["crf"]),
+                 "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+                 "-force_key_frames", f"expr:gte(t,n_forced*{seg})"]
+        for i, r in enumerate(ladder):
+            args += [f"-maxrate:v:{i}", f"{r.maxrate_kbps}k", f"-bufsize:v:{i}", f"{r.bufsize_kbps}k"]  # capped CRF
+        sets = "id=0,streams=v" + (" id=1,streams=a" if src["audio"] else "")
+        outputs_after = ["-map", "[poster]", "-frames:v", "1", "-update", "1", str(work / "poster.jpg"),
+                         "-map", "[board]", "-frames:v", "1", "-update", "1", str(work / "storyboard.jpg")]
+    else:
+        args += ["-map", "0:a:0"]
+        sets = "id=0,streams=a"
+    if src["audio"]:
+        args += ["-c:a", "aac", "-b:a", f"{settings['audio_kbps']}k", "-ac", "2", "-ar", "48000"]
+    args += ["-f", "dash", "-seg_duration", str(seg), "-use_template", "1", "-use_timeline", "0",
+             "-hls_playlist", "1", "-adaptation_sets", sets,
+             "-init_seg_name", "init-$RepresentationID$.m4s",
+             "-media_seg_name", "chunk-$RepresentationID$-$Number%05d$.m4s",
+             str(work / "dash" / "manifest.mpd")]
+    return args + outputs_after
+
+
+def run_ffmpeg(args: list[str], duration: float, progress: Progress) -> None:
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            text=True, errors="replace")
+    for line in proc.stdout:
+        if line.startswith("out_time_us=") and duration > 0:
+            try:
+                progress.update(min(0.95, int(line.split("=", 1)[1]) / 1e6 / duration * 0.95), "encoding")
+            except ValueError:
+                pass
+    err = proc.stderr.read()
+    if proc.wait() != 0:
+        raise StageError(f"ffmpeg failed (exit {proc.returncode}): {err.strip()[-500:]}")
+
+
+def split_hls(work: Path, ladder: list[Rendition], has_audio: bool, seg: float, duration: float) -> None:
+    """Move the playlists the dash muxer wrote into hls/, pointing at the shared
+    segments in ../dash/, without wall-clock dates (a re-run makes the same bytes), and
+    advertise true bandwidths: BANDWIDTH = the peak segment bitrate measured on what
+    was made (video + audio), AVERAGE-BANDWIDTH = the mean; the MPD gets the peak too."""
+    dash, hls = work / "dash", work / "hls"
+    hls.mkdir()
+    rates = {rid: segment_rates(dash, rid, seg, duration) for rid in map(str, range(len(ladder) + has_audio))}
+    audio = rates.get(str(len(ladder)), (0, 0)) if has_audio else (0, 0)
+    for p in sorted(dash.glob("*.m3u8")):
+        lines = []
+        for line in p.read_text().splitlines():
+            if line.startswith("#EXT-X-PROGRAM-DATE-TIME"):
+                continue
+            if p.name != "master.m3u8":
+                if line and not line.startswith("#"):
+                    line = "../dash/" + line
+                line = re.sub(r'URI="([^"]+)"', lambda m: f'URI="../dash/{m.group(1)}"', line)
+            lines.append(line)
+        text = "\n".join(lines) + "\n"
+        if p.name == "master.m3u8":
+            text = _true_bandwidth(text, [rates[str(i)] for i in range(len(ladder))], audio)
+        (hls / p.name).write_text(text)
+        p.unlink()
+    mpd = dash / "manifest.mpd"
+    text = re.sub(r'\s(publishTime|availabilityStartTime)="[^"]*"', "", mpd.read_text())
+    text = re.sub(r'(<Representation id="(\d+)"[^>]*?bandwidth=")\d+"',
+                  lambda m: f'{m.group(1)}{rates.get(m.group(2), (0, 0))[0] or 1}"', text)
+    mpd.write_text(text)
+
+
+def segment_rates(dash: Path, rid: str, seg: float, duration: float) -> tuple[int, int]:
+    """(peak, mean) bits per second of one representation's media segments."""
+    sizes = [p.stat().st_size for p in sorted(dash.glob(f"chunk-{rid}-*.m4s"))]
+    if not sizes:
+        return 0, 0
+    last = max(duration - seg * (len(sizes) - 1), 0.1)
+    per_s = [n * 8 / seg for n in sizes[:-1]] + [sizes[-1] * 8 / min(last, seg)]
+    return int(max(per_s)), int(sum(sizes) * 8 / max(duration, 0.1))
+
+
+def _true_bandwidth(master: str, video: list[tuple[int, int]], audio: tuple[int, int]) -> str:
+    out, i = [], 0
+    for line in master.splitlines():
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            peak, mean = video[i] if i < len(video) else audio
+            if i < len(video):
+                peak, mean = peak + audio[0], mean + audio[1]
+            line = re.sub(r"BANDWIDTH=\d+", f"BANDWIDTH={max(peak, 1)},AVERAGE-BANDWIDTH={max(mean, 1)}", line, 1)
+            i += 1
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def master_variants(master: Path) -> list[dict[str, Any]]:
+    """BANDWIDTH, RESOLUTION, CODECS and URI of each variant in a master playlist."""
+    variants, pending = [], None
+    for line in master.read_text().splitlines():
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            attrs = dict(re.findall(r'([A-Z-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1]))
+            pending = {k: v.strip('"') for k, v in attrs.items()}
+        elif pending is not None and line and not line.startswith("#"):
+            pending["URI"] = line
+            variants.append(pending)
+            pending = None
+    return variants
+
+
+def sabotage(work: Path) -> None:
+    if os.environ.get(SABOTAGE_ENV) == "truncate-rendition":
+        chunk = sorted((work / "dash").glob("chunk-0-*.m4s"))[0]
+        data = chunk.read_bytes()
+        chunk.write_bytes(data[: len(data) // 3])
+
+
+def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progress: Progress) -> dict[str, Any]:
+    name = media.name
+    src = source_info(media, probe)
+    v = src["video"]
+    ladder: list[Rendition] = []
+    board = None
+    if v:
+        ladder = ladder_for(v["width"], v["height"], v.get("rotation", 0), settings["rungs"])
+        dw, dh = display_size(v["width"], v["height"], v.get("rotation", 0))
+        board = plan_storyboard(src["duration"], dw, dh, settings["storyboard"])
+    staging = out / f".staging-{name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "dash").mkdir(parents=True)
+    try:
+        run_ffmpeg(build_command(media, src, ladder, settings, staging, board), src["duration"], progress)
+        split_hls(staging, ladder, src["audio"] is not None, settings["segment_seconds"], src["duration"])
+        if board:
+            (staging / "storyboard.vtt").write_text(board.vtt("storyboard.jpg", src["duration"]))
+        sabotage(staging)
+        progress.update(0.96, "verifying")
+        kinds = {str(i): "video" for i in range(len(ladder))}
+        if src["audio"]:
+            kinds[str(len(ladder))] = "audio"
+        verified = None
+        if settings["verify"]:
+            verified = check_package(staging, src["duration"], max(settings["duration_tolerance_s"],
+                                                                    settings["segment_seconds"] / 2), kinds)
+        record = package_record(name, src, ladder, settings, staging, board, verified)
+        records.write_record(staging / "package.json", "transcode", record)
+        final = out / name
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+        progress.update(1.0, "done")
+        return record
+    except PackageInvalid as e:
+        raise StageError(f"{name}: package failed verification, not published: {e}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def package_record(name: str, src: dict, ladder: list[Rendition], settings: dict, work: Path,
+                   board: Storyboard | None, verified: dict | None) -> dict[str, Any]:
+    variants = master_variants(work / "hls" / "master.m3u8")
+    renditions = []
+    for i, r in enumerate(ladder):
+        var = variants[i] if i < len(variants) else {}
+        renditions.append({"name": r.name, "width": r.width, "height": r.height,
+                           "bandwidth": int(var.get("BANDWIDTH", r.maxrate_kbps * 1000)),
+                           "average_bandwidth": int(var.get("AVERAGE-BANDWIDTH", 0)) or None,
+                           "codecs": var.get("CODECS", ""), "representation_id": str(i),
+                           "playlist": f"{name}/hls/{var.get('URI', f'media_{i}.m3u8')}"})
+    audio = None
+    if src["audio"]:
+        rid = str(len(ladder))
+        audio = {"codec": "aac", "bitrate": settings["audio_kbps"] * 1000, "channels": 2, "sample_rate": 48000,
+                 "representation_id": rid, "playlist": f"{name}/hls/media_{rid}.m3u8"}
+    v = src["video"]
+    rec: dict[str, Any] = {
+        "name": name, "kind": "video" if v else "audio",
+        "source": {"sha256": src.get("sha256") or "", "duration": src["duration"], "demuxer": src["demuxer"],
+                   "width": v["width"] if v else None, "height": v["height"] if v else None,
+                   "rotation": v.get("rotation", 0) if v else None},
+        "segment_seconds": settings["segment_seconds"],
+        "hls": {"master": f"{name}/hls/master.m3u8"}, "dash": {"manifest": f"{name}/dash/manifest.mpd"},
+        "renditions": renditions, "audio": audio,
+        "poster": f"{name}/poster.jpg" if v else None,
+        "storyboard": ({"image": f"{name}/storyboard.jpg", "vtt": f"{name}/storyboard.vtt",
+                        "interval_s": round(board.interval, 3), "columns": board.columns, "rows": board.rows,
+                        "tile_width": board.tile_w, "tile_height": board.tile_h} if board else None),
+        "settings": settings, "settings_commit": os.environ.get("settings_COMMIT"),
+        "ffmpeg": ffmpeg_version(), "verified": verified, "made_at": records.utc_now(),
+    }
+    return rec
+
+
+def ffmpeg_version() -> str:
+    rc, out, _ = media_io.run_tool([media_io.FFMPEG, "-version"], 10)
+    return out.split("\n", 1)[0].replace("ffmpeg version ", "").split(" ")[0] if rc == 0 else "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stages.transcode", description=__doc__.splitlines()[0])
+    add_input(ap, "media", "the upload")
+    add_input(ap, "probe", "its probe record (probe/valid/<name>.json)")
+    add_input(ap, "settings", "transcode.json")
+    ap.add_argument("--out", required=True, help="output folder (/pfs/out)")
+    args = ap.parse_args(argv)
+    media = required(args.media, "media")
+    if not media.is_file():
+        raise StageError(f"--media {media}: expected one upload file")
+    settings = load_settings("transcode", args.settings)
+    probe = records.read_json(args.probe) if args.probe and Path(args.probe).is_file() else None
+    rec = transcode(media, probe, settings, Path(args.out), Progress())
+    print(f"{media.name}: {', '.join(r['name'] for r in rec['renditions']) or 'audio only'}"
+          f"{' + audio' if rec['audio'] and rec['renditions'] else ''}, verified")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
