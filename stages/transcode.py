@@ -21,27 +21,10 @@ from . import media_io, records
 from .common import Progress, StageError, add_input, load_settings, required, run_main
 from .ladder import Rendition, display_size, gop_frames, ladder_for
 from .package_check import PackageInvalid, check_package, hls_uris
-from .probe_metadata import summarize
+from .source import source_info
 from .thumbnails import Storyboard, plan_storyboard
 
 SABOTAGE_ENV = "PACHMEDIA_TEST_SABOTAGE"  # tests only: "truncate-rendition" breaks a segment before the check
-
-
-def source_info(media: Path, probe: dict | None) -> dict[str, Any]:
-    """What transcode needs from the probe record (or from ffprobe when there is none)."""
-    if not probe or "streams" not in probe:
-        ff, complaint = media_io.probe(media)
-        if ff is None:
-            raise StageError(f"{media.name}: ffprobe cannot read it ({complaint[-200:]}); was it probed valid?")
-        probe = summarize(ff)
-    streams = probe["streams"]
-    video = next((s for s in streams if s["codec_type"] == "video" and not s.get("attached_pic")
-                  and s.get("decodable", True)), None)
-    audio = next((s for s in streams if s["codec_type"] == "audio" and s.get("decodable", True)), None)
-    if video is None and audio is None:
-        raise StageError(f"{media.name}: no decodable video or audio stream (probe should have rejected it)")
-    return {"demuxer": probe["container"]["demuxer"], "duration": float(probe.get("duration") or 0),
-            "video": video, "audio": audio, "sha256": probe.get("sha256")}
 
 
 def build_command(media: Path, src: dict, ladder: list[Rendition], settings: dict, work: Path,

@@ -1,0 +1,204 @@
+"""labels: shots, per-scene keyframes and features, faces, loudness and silences.
+
+`python -m stages.labels --media PATH --probe valid.json --settings labels.json --out DIR`
+-> DIR/<name>/labels.json, DIR/<name>/scenes/NNN.jpg, DIR/<name>/contact-sheet.jpg.
+Frames come from one ffmpeg decoder on the safe input flags (downscaled, sampled);
+neither OpenCV nor PySceneDetect ever opens the upload.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from . import frame_features as ff
+from . import media_io, records
+from .audio_features import analyse_audio
+from .common import Progress, StageError, add_input, load_settings, required, run_main
+from .ladder import display_size, even
+from .scenes import Scene, ShotTracker
+from .source import source_info
+
+
+def analysis_size(src_w: int, src_h: int, rotation: int, width: int) -> tuple[int, int]:
+    dw, dh = display_size(src_w, src_h, rotation)
+    w = min(even(width), even(dw))
+    return w, even(w * dh / dw)
+
+
+def frames(media: Path, demuxer: str, fps: float, w: int, h: int):
+    """Yields BGR frames (h, w, 3) from one allow-listed ffmpeg decoder."""
+    args = [media_io.FFMPEG, "-nostdin", "-hide_banner", "-v", "error",
+            *media_io.ffmpeg_input_args(media, demuxer), "-map", "0:v:0",
+            "-vf", f"fps={fps},scale={w}:{h}:flags=area", "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    size = w * h * 3
+    try:
+        while True:
+            buf = proc.stdout.read(size)
+            if len(buf) < size:
+                break
+            yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+    finally:
+        proc.stdout.close()
+        err = proc.stderr.read().decode(errors="replace")
+        if proc.wait() not in (0, -15) and not err.strip().endswith("Broken pipe"):
+            raise StageError(f"{media.name}: decoding for analysis failed: {err.strip()[-300:]}")
+
+
+class SceneWriter:
+    """Closes scenes: keyframe jpg, faces and colours on it; keeps only the summary."""
+
+    def __init__(self, folder: Path, name: str, fps: float, settings: dict) -> None:
+        self.folder, self.name, self.fps, self.settings = folder, name, fps, settings
+        self.records: list[dict] = []
+        (folder / "scenes").mkdir(parents=True, exist_ok=True)
+
+    def close(self, s: Scene) -> None:
+        if len(self.records) >= self.settings["max_scenes"] or s.keyframe is None:
+            s.keyframe = None
+            return
+        key = s.keyframe
+        rel = f"scenes/{s.index + 1:03d}.jpg"
+        cv2.imwrite(str(self.folder / rel), key, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        g = ff.gray(key)
+        boxes = ff.faces(g, self.settings["face_min_px"])
+        b = s.brightness / s.frames
+        self.records.append({
+            "index": s.index + 1,
+            "start": round(s.start_frame / self.fps, 3), "end": round(s.end_frame / self.fps, 3),
+            "start_frame": s.start_frame, "end_frame": s.end_frame,
+            "keyframe": f"{self.name}/{rel}", "keyframe_time": round(s.keyframe_number / self.fps, 3),
+            "faces": {"count": len(boxes), "boxes": boxes},
+            "brightness": round(b, 1), "light": ff.light_label(b),
+            "colors": ff.dominant_colors(key, self.settings["colors"]),
+            "motion": round(s.motion / s.frames, 2), "sharpness": round(s.sharpness / s.frames, 1),
+        })
+        s.keyframe = None  # the array is done with: memory stays flat
+
+
+def contact_sheet(folder: Path, scenes: list[dict], columns: int, tile_w: int = 240) -> str | None:
+    tiles = []
+    for sc in scenes[: columns * 6]:
+        img = cv2.imread(str(folder / "scenes" / Path(sc["keyframe"]).name))
+        if img is not None:
+            h = even(tile_w * img.shape[0] / img.shape[1])
+            tiles.append(cv2.resize(img, (tile_w, h), interpolation=cv2.INTER_AREA))
+    if not tiles:
+        return None
+    h = max(t.shape[0] for t in tiles)
+    tiles = [cv2.copyMakeBorder(t, 0, h - t.shape[0], 0, 0, cv2.BORDER_CONSTANT) for t in tiles]
+    cols = min(columns, len(tiles))
+    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % cols)
+    rows = [np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)]
+    cv2.imwrite(str(folder / "contact-sheet.jpg"), np.vstack(rows), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return "contact-sheet.jpg"
+
+
+def summarize_labels(scenes: list[dict], duration: float, audio: dict | None) -> dict[str, Any]:
+    faces = sum(s["faces"]["count"] for s in scenes)
+    light = Counter(s["light"] for s in scenes).most_common(1)
+    motion = sum(s["motion"] for s in scenes) / len(scenes) if scenes else 0.0
+    colors: Counter = Counter()
+    for s in scenes:
+        for c in s["colors"]:
+            colors[c["hex"]] += c["share"] * (s["end"] - s["start"])
+    labels = []
+    if faces:
+        labels.append("faces")
+    if light:
+        labels.append(light[0][0])
+    if scenes:
+        labels.append("high-motion" if motion > 20 else "static" if motion < 2 else "moving")
+    if audio and audio.get("silences") and duration:
+        silent = sum(x["end"] - x["start"] for x in audio["silences"])
+        labels.append("mostly-silent" if silent > duration / 2 else "has-silences")
+    return {"scene_count": len(scenes), "average_shot_s": round(duration / len(scenes), 2) if scenes else None,
+            "faces_seen": faces, "scenes_with_faces": sum(1 for s in scenes if s["faces"]["count"]),
+            "mean_motion": round(motion, 2), "top_colors": [c for c, _ in colors.most_common(3)],
+            "labels": labels}
+
+
+def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: Progress) -> dict[str, Any]:
+    name = media.name
+    src = source_info(media, probe)
+    staging = out / f".staging-{name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        scenes: list[dict] = []
+        analysed = None
+        v = src["video"]
+        if v:
+            fps = settings["analysis_fps"]
+            w, h = analysis_size(v["width"], v["height"], v.get("rotation", 0), settings["analysis_width"])
+            writer = SceneWriter(staging, name, fps, settings)
+            tracker = ShotTracker(fps, settings["adaptive_threshold"], settings["min_scene_s"],
+                                  settings["min_content_val"])
+            n = 0
+            for frame in frames(media, src["demuxer"], fps, w, h):
+                before = len(tracker.scenes)
+                tracker.feed(frame)
+                for closed in tracker.scenes[before - 1:-1]:
+                    writer.close(closed)
+                n += 1
+                if n % 50 == 0 and src["duration"]:
+                    progress.update(min(0.9, n / fps / src["duration"] * 0.9), "shots")
+            for s in tracker.finish():
+                if s.keyframe is not None:
+                    writer.close(s)
+            scenes = writer.records
+            analysed = {"width": w, "height": h, "fps": fps, "frames": n}
+        audio = None
+        if src["audio"]:
+            progress.update(0.92, "loudness")
+            audio = analyse_audio(media, src["demuxer"], src["duration"], settings["silence_db"],
+                                  settings["silence_min_s"])
+        sheet = contact_sheet(staging, scenes, settings["contact_sheet_columns"]) if scenes else None
+        if not scenes:
+            shutil.rmtree(staging / "scenes", ignore_errors=True)
+        record = {
+            "name": name, "kind": "video" if v else "audio", "duration": src["duration"],
+            "source_sha256": src.get("sha256") or "", "analysis": analysed,
+            "scenes": scenes, "audio": audio,
+            "contact_sheet": f"{name}/{sheet}" if sheet else None,
+            "summary": summarize_labels(scenes, src["duration"], audio),
+            "settings": settings, "labelled_at": records.utc_now(),
+        }
+        records.write_record(staging / "labels.json", "labels", record)
+        final = out / name
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+        progress.update(1.0, "done")
+        return record
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stages.labels", description=__doc__.splitlines()[0])
+    add_input(ap, "media", "the upload")
+    add_input(ap, "probe", "its probe record (probe/valid/<name>.json)")
+    add_input(ap, "settings", "labels.json")
+    ap.add_argument("--out", required=True, help="output folder (/pfs/out)")
+    args = ap.parse_args(argv)
+    media = required(args.media, "media")
+    if not media.is_file():
+        raise StageError(f"--media {media}: expected one upload file")
+    settings = load_settings("labels", args.settings)
+    probe = records.read_json(args.probe) if args.probe and Path(args.probe).is_file() else None
+    rec = label(media, probe, settings, Path(args.out), Progress())
+    s = rec["summary"]
+    print(f"{media.name}: {s['scene_count']} scenes, {s['faces_seen']} faces, labels {', '.join(s['labels']) or '-'}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)

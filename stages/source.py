@@ -1,0 +1,27 @@
+"""What the media stages need to know about an upload, from its probe record (or, when
+a stage runs on its own, from the allow-listed ffprobe)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import media_io
+from .common import StageError
+from .probe_metadata import summarize
+
+
+def source_info(media: Path, probe: dict | None) -> dict[str, Any]:
+    """demuxer, duration, the first decodable video and audio streams, sha256."""
+    if not probe or "streams" not in probe:
+        ff, complaint = media_io.probe(media)
+        if ff is None:
+            raise StageError(f"{media.name}: ffprobe cannot read it ({complaint[-200:]}); was it probed valid?")
+        probe = summarize(ff)
+    streams = probe["streams"]
+    video = next((s for s in streams if s["codec_type"] == "video" and not s.get("attached_pic")
+                  and s.get("decodable", True)), None)
+    audio = next((s for s in streams if s["codec_type"] == "audio" and s.get("decodable", True)), None)
+    if video is None and audio is None:
+        raise StageError(f"{media.name}: no decodable video or audio stream (probe should have rejected it)")
+    return {"demuxer": probe["container"]["demuxer"], "duration": float(probe.get("duration") or 0),
+            "video": video, "audio": audio, "sha256": probe.get("sha256")}

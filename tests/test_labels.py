@@ -1,0 +1,81 @@
+"""labels on real media: known cuts found within one analysis frame, faces in real
+footage (opencv-doc's Megamind clip), loudness and an inserted silence in audio."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stages import records
+from tests.fixtures.media import OPENCV_DOC, ffmpeg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_labels(media: Path, out: Path, settings: dict | None = None) -> dict:
+    args = [sys.executable, "-m", "stages.labels", "--media", str(media), "--out", str(out)]
+    if settings:
+        sp = out.parent / "labels.json"
+        sp.write_text(json.dumps(settings))
+        args += ["--settings", str(sp)]
+    r = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rec = records.read_json(out / media.name / "labels.json")
+    records.validate("labels", rec)
+    return rec
+
+
+@pytest.fixture(scope="module")
+def cuts_video(tmp_path_factory):
+    """Hard cuts at 2.0 s and 4.0 s, then a fade to black from 6 s to 7 s."""
+    d = tmp_path_factory.mktemp("cuts")
+    path = d / "cuts.mp4"
+    parts = ["testsrc2=size=640x360:rate=25:duration=2", "smptebars=size=640x360:rate=25:duration=2",
+             "mandelbrot=size=640x360:rate=25,trim=duration=2", "rgbtestsrc=size=640x360:rate=25:duration=2"]
+    args = []
+    for p in parts:
+        args += ["-f", "lavfi", "-i", p]
+    ffmpeg(*args, "-filter_complex",
+           "[0:v][1:v][2:v][3:v]concat=n=4:v=1,fade=t=out:st=6:d=1,format=yuv420p[v]",
+           "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", str(path))
+    return path
+
+
+def test_known_cuts_are_found_within_one_frame(cuts_video, tmp_path):
+    rec = run_labels(cuts_video, tmp_path / "out")
+    fps = rec["analysis"]["fps"]
+    starts = [s["start"] for s in rec["scenes"]]
+    for cut in (2.0, 4.0):
+        assert any(abs(s - cut) <= 1 / fps + 1e-6 for s in starts), (cut, starts)
+    assert rec["scenes"][0]["start"] == 0.0
+    for s in rec["scenes"]:
+        assert (tmp_path / "out" / s["keyframe"]).is_file()
+        assert s["start"] < s["end"]
+    assert (tmp_path / "out" / rec["contact_sheet"]).is_file()
+    assert rec["summary"]["scene_count"] == len(rec["scenes"]) >= 3
+
+
+def test_real_footage_has_scenes_and_faces(tmp_path):
+    src = OPENCV_DOC / "Megamind.avi"
+    assert src.is_file(), "opencv-doc is installed by make setup"
+    rec = run_labels(src, tmp_path / "out")
+    assert len(rec["scenes"]) >= 2
+    assert rec["summary"]["faces_seen"] >= 1 and "faces" in rec["summary"]["labels"]
+    face_scene = next(s for s in rec["scenes"] if s["faces"]["count"])
+    x, y, w, h = face_scene["faces"]["boxes"][0]
+    assert 0 <= x and x + w <= rec["analysis"]["width"] and 0 <= y and y + h <= rec["analysis"]["height"]
+
+
+def test_audio_loudness_and_an_inserted_silence(tmp_path):
+    path = tmp_path / "talk.flac"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:duration=2", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono:d=1.5",
+           "-f", "lavfi", "-i", "sine=frequency=500:duration=2",
+           "-filter_complex", "[0][1][2]concat=n=3:v=0:a=1", str(path))
+    rec = run_labels(path, tmp_path / "out")
+    assert rec["kind"] == "audio" and rec["scenes"] == [] and rec["contact_sheet"] is None
+    assert rec["audio"]["loudness"]["integrated_lufs"] < -10
+    [gap] = rec["audio"]["silences"]
+    assert abs(gap["start"] - 2.0) < 0.1 and abs(gap["end"] - 3.5) < 0.1
