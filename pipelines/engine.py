@@ -65,16 +65,17 @@ class Engine:
         for name, desc in INPUT_REPOS.items():
             self.store.create_repo(name, "user", desc)
             done.append(f"created repo {name}")
-        from .spec import dag_order
-        specs = self.load_specs()
-        for name in dag_order(specs):  # a pipeline's input repos exist before it
-            done.append(f"{self.create_pipeline(specs[name])[0]} pipeline {name}")
         files = {f"/{k}.json": DEFAULTS_DIR / f"{k}.json" for k in SETTINGS_FILES
                  if (DEFAULTS_DIR / f"{k}.json").is_file()}
         if files and self.store.head("settings") is None:
             c = self.put_files("settings", "master", [(p, src) for p, src in files.items()],
                                description="default settings")
+            self.jobs.mark_set_done(c.id)  # no pipeline exists yet: nothing downstream of it
             done.append(f"committed default settings settings@{c.id}")
+        from .spec import dag_order
+        specs = self.load_specs()
+        for name in dag_order(specs):  # a pipeline's input repos exist before it
+            done.append(f"{self.create_pipeline(specs[name])[0]} pipeline {name}")
         return done
 
     def load_specs(self) -> dict[str, dict]:
@@ -94,10 +95,22 @@ class Engine:
         with self.store.tx():
             action, version = self.jobs.put_pipeline(name, spec, reprocess=reprocess)
             self.store.create_repo(name, "pipeline", spec.get("description", ""))
-            has_input = any(self.store.head(p["repo"], p["branch"]) for p in pfs_inputs(spec["input"]))
-            if action != "unchanged" and has_input:
+            if action != "unchanged" and self._would_have_datums(spec):
                 self.jobs.add_commit_set(new_id(), self.store._next_seq(), f"pipeline {name} {action}", name)
         return action, version
+
+    def _would_have_datums(self, spec: dict) -> bool:
+        """A new or changed pipeline gets a job only if its inputs give it datums now."""
+        from .datums import FileEntry, InputCommit, datums
+
+        def resolve(p: dict) -> InputCommit:
+            head = self.store.head(p["repo"], p.get("branch", "master")) if self._repo_exists(p["repo"]) else None
+            files = tuple(FileEntry(f.path, f.hash, f.size) for f in self.store.files(p["repo"], head)) if head else ()
+            return InputCommit(p["repo"], p.get("branch", "master"), head or "", files)
+        return bool(datums(spec["input"], resolve))
+
+    def _repo_exists(self, repo: str) -> bool:
+        return self.store.q1("SELECT 1 FROM repos WHERE name=?", (repo,)) is not None
 
     # -- writing input repos --------------------------------------------------------------
     def check_writable(self, repo: str) -> None:

@@ -39,7 +39,7 @@ def summary_rows(e: Engine, set_id: str) -> list[list[str]]:
         verdict = scan.get("verdict", "-") + (f" ({scan['signature']})" if scan.get("signature") else "")
         status = rec["status"] + (f": {probe.get('reason')}" if rec["status"] == "rejected" else "") \
             + (f": {scan.get('reason')}" if rec["status"] == "unscanned" else "")
-        rungs = [f"{r['height']}p" for r in rec.get("package", {}).get("renditions", []) if r.get("height")]
+        rungs = [r["name"] for r in rec.get("package", {}).get("renditions", []) if r.get("name")]
         if rec.get("package") and not rungs:
             rungs = ["audio"]
         rows.append([rec["name"], verdict, status, ",".join(rungs) or "-",
