@@ -1,10 +1,13 @@
-"""Pipeline specs: loading, validation, and the DAG order."""
+"""Pipeline specs: loading, strict validation (structure from Pachyderm's own message
+definitions, see spec_schema; semantics the engine relies on), and the DAG order."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from .errors import SpecError
+from .spec_schema import check_structure
 
 
 def load_spec(path: str | Path) -> dict:
@@ -28,16 +31,57 @@ def load_specs(directory: str | Path) -> dict[str, dict]:
     return specs
 
 
+NAME = re.compile(r"^[a-zA-Z0-9_-]{1,63}$")
+INPUT_KINDS = ("pfs", "cross", "union", "join", "group", "cron")
+
+
 def validate_spec(spec: dict) -> None:
+    """Raise SpecError naming the key path if pachctl would refuse the spec, or if it
+    uses something the embedded engine cannot run."""
     if not isinstance(spec, dict):
         raise SpecError("a pipeline spec is a JSON object")
+    check_structure(spec)
     name = (spec.get("pipeline") or {}).get("name")
     if not name:
         raise SpecError("pipeline.name: required")
-    if "transform" not in spec:
-        raise SpecError("transform: required")
+    if not NAME.match(name):
+        raise SpecError(f"pipeline.name: {name!r} is not a valid name (letters, digits, '_' and '-', at most 63)")
+    cmd = (spec.get("transform") or {}).get("cmd")
+    if not cmd:
+        raise SpecError("transform.cmd: required (the program a datum runs)")
     if "input" not in spec:
         raise SpecError("input: required")
+    check_input(spec["input"], "input")
+
+
+def check_input(node: dict, path: str) -> None:
+    kinds = [k for k in INPUT_KINDS if k in node]
+    if len(kinds) != 1:
+        raise SpecError(f"{path}: exactly one of {', '.join(INPUT_KINDS)} (found {', '.join(kinds) or 'none'})")
+    kind = kinds[0]
+    if kind == "cron":
+        raise SpecError(f"{path}.cron: cron inputs are not supported by the embedded engine")
+    if kind == "pfs":
+        pfs = node["pfs"]
+        if not pfs.get("repo"):
+            raise SpecError(f"{path}.pfs.repo: required")
+        if not str(pfs.get("glob", "")).startswith("/"):
+            raise SpecError(f"{path}.pfs.glob: required, and must start with '/' (got {pfs.get('glob')!r})")
+        return
+    children = node[kind]
+    if not children:
+        raise SpecError(f"{path}.{kind}: needs at least one input")
+    for i, child in enumerate(children):
+        where = f"{path}.{kind}[{i}]"
+        check_input(child, where)
+        if kind in ("join", "group") and "pfs" in child:
+            key = "joinOn" if kind == "join" else "groupBy"
+            if not child["pfs"].get(key):
+                raise SpecError(f"{where}.pfs.{key}: required for an input of a {kind}")
+    names = [c["pfs"].get("name") or c["pfs"]["repo"] for c in children if "pfs" in c]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise SpecError(f"{path}.{kind}: two inputs are named {sorted(dup)[0]!r}; give one a \"name\"")
 
 
 def input_repos(node: dict) -> list[str]:
