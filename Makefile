@@ -4,9 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system venv test demo bench images deploy clean
+.PHONY: setup system venv npm test demo bench images deploy clean
 
-setup: system venv
+setup: system venv npm
 
 system:
 	@bash scripts/setup-system.sh
@@ -16,6 +16,11 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install -q --upgrade pip
 	@$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+npm: node_modules/.installed
+node_modules/.installed: package.json
+	@npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 test: setup

@@ -11,20 +11,38 @@ from .base import Command
 from .fmt import engine
 
 
-def s3_serve(args) -> int:
-    e = engine(args)
+def start_gateway(e, host: str, port: int, anonymous: tuple[str, ...], run: bool):
+    """The gateway over this engine (and the runner that processes writes through it)."""
     keys = load_keys(e.home)
-    runner = AutoRunner(e) if args.run else None
+    runner = AutoRunner(e) if run else None
     backend = StoreBackend(e, on_write=runner.poke if runner else None)
-    server = serve(backend, args.host, args.port, keys, anonymous_buckets=tuple(args.anonymous or ()),
-                   parts_dir=e.home / "s3-parts")
+    server = serve(backend, host, port, keys, anonymous_buckets=anonymous, parts_dir=e.home / "s3-parts")
     if runner:
         runner.start()
     print(f"S3 gateway on {server.url} (buckets: branch.repo, e.g. master.catalog; commit.branch.repo for a fixed commit)")
     print(f"  access key {keys.access_key}   (`pachmedia s3 keys` shows the secret)")
-    if args.anonymous:
-        print(f"  anonymous read: {', '.join(args.anonymous)}")
+    if anonymous:
+        print(f"  anonymous read: {', '.join(anonymous)}")
     print("  writes to input repos are commits" + (", processed as they land" if runner else "") + "; Ctrl-C stops")
+    return server, runner
+
+
+def s3_serve(args) -> int:
+    e = engine(args)
+    server, runner = start_gateway(e, args.host, args.port, tuple(args.anonymous or ()), args.run)
+    return _wait(e, [server], runner)
+
+
+def play(args) -> int:
+    from ..web.server import PUBLIC_BUCKETS, serve_player
+    e = engine(args)
+    server, runner = start_gateway(e, args.host, args.s3_port, PUBLIC_BUCKETS, True)
+    page = serve_player(args.host, args.port, server.url)
+    print(f"playback page on {page.url}  (assets from the catalog; HLS with hls.js, DASH with dash.js)")
+    return _wait(e, [page, server], runner)
+
+
+def _wait(e, servers, runner) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -32,7 +50,8 @@ def s3_serve(args) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
         if runner:
             runner.stop()
         e.close()
@@ -55,7 +74,15 @@ def _serve_args(p) -> None:
     p.add_argument("--no-run", dest="run", action="store_false", help="do not process commits made through S3")
 
 
+def _play_args(p) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080, help="the page's port (default 8080)")
+    p.add_argument("--s3-port", type=int, default=30600, help="the gateway's port (default 30600)")
+
+
 COMMANDS = [
+    Command("play", None, "Serve the playback page (catalog, HLS and DASH players, scenes, lineage) and "
+            "the S3 gateway it reads from.", _play_args, play),
     Command("s3", "serve", "Serve repos over S3 (boto3, minio, players); PUTs are commits.", _serve_args, s3_serve),
     Command("s3", "keys", "Show the gateway's access and secret key.", lambda p: None, s3_keys),
 ]

@@ -1,0 +1,105 @@
+// The playback page: everything comes from the S3 gateway (anonymous read, CORS).
+const state = { gateway: null, errors: [], players: {} };
+window.__pachmedia = state;
+
+const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+const url = (bucket, key) => `${state.gateway}/${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
+
+async function listKeys(bucket) {
+  const keys = [];
+  let token = "";
+  do {
+    const q = `list-type=2&max-keys=1000${token ? "&continuation-token=" + encodeURIComponent(token) : ""}`;
+    const xml = new DOMParser().parseFromString(await (await fetch(`${state.gateway}/${bucket}?${q}`)).text(), "text/xml");
+    xml.querySelectorAll("Contents > Key").forEach((k) => keys.push(k.textContent));
+    const next = xml.querySelector("NextContinuationToken");
+    token = next ? next.textContent : "";
+  } while (token);
+  return keys;
+}
+
+async function loadCatalog() {
+  state.gateway = (await (await fetch("/config.json")).json()).gateway;
+  const keys = await listKeys("master.catalog");
+  const recs = await Promise.all(keys.map(async (k) => (await fetch(url("master.catalog", k))).json()));
+  const nav = document.getElementById("assets");
+  nav.innerHTML = "";
+  for (const r of recs) {
+    const d = document.createElement("div");
+    d.dataset.name = r.name;
+    d.innerHTML = `${esc(r.name)}<span class="st ${esc(r.status)}">${esc(r.status)}</span><br><small>${esc(r.kind || "")}</small>`;
+    d.onclick = () => show(r);
+    nav.appendChild(d);
+  }
+  state.catalog = recs;
+  const want = new URLSearchParams(location.search).get("asset");
+  const first = recs.find((r) => r.name === want) || recs.find((r) => r.status === "ready");
+  if (first) show(first);
+}
+
+function destroyPlayers() {
+  for (const p of Object.values(state.players)) { try { p.destroy ? p.destroy() : p.reset(); } catch (e) {} }
+  state.players = {};
+}
+
+async function show(r) {
+  destroyPlayers();
+  document.querySelectorAll("nav div").forEach((d) => d.classList.toggle("sel", d.dataset.name === r.name));
+  const m = document.getElementById("detail");
+  const scan = r.scan || {}, probe = r.probe || {};
+  let html = `<h2>${esc(r.name)} <span class="st ${esc(r.status)}">${esc(r.status)}</span></h2>
+    <p>Verdict: <b>${esc(scan.verdict || "-")}</b> ${esc(scan.signature || scan.reason || "")}
+    ${probe.status === "rejected" ? `<br>Rejected: <b>${esc(probe.reason)}</b> — ${esc(probe.message)}` : ""}</p>`;
+  if (r.package) {
+    html += `<div class="players">
+      <div><h3>HLS (hls.js)</h3><video id="hls" controls muted playsinline></video></div>
+      <div><h3>DASH (dash.js)</h3><video id="dash" controls muted playsinline></video></div></div>
+      <p>Renditions: ${r.package.renditions.map((x) => `${esc(x.name)} ${esc(x.width)}x${esc(x.height)} @ ${Math.round(x.bandwidth / 1000)} kb/s`).join(", ") || "audio only"}</p>`;
+  }
+  html += `<div id="scenes"></div><h3>Lineage</h3><pre>${esc(JSON.stringify(r.provenance, null, 2))}</pre>`;
+  m.innerHTML = html;
+  if (r.package) attachPlayers(r);
+  if (r.labels) showScenes(r);
+}
+
+function attachPlayers(r) {
+  const hlsVideo = document.getElementById("hls"), dashVideo = document.getElementById("dash");
+  const poster = r.package.poster ? url("master.transcode", r.package.poster) : "";
+  hlsVideo.poster = dashVideo.poster = poster;
+  const fail = (kind) => (e) => state.errors.push(`${kind}: ${e}`);
+  if (window.Hls && Hls.isSupported()) {
+    const hls = new Hls();
+    hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) fail("hls")(d.details); });
+    hls.loadSource(url("master.transcode", r.package.hls));
+    hls.attachMedia(hlsVideo);
+    state.players.hls = hls;
+  } else if (hlsVideo.canPlayType("application/vnd.apple.mpegurl")) {
+    hlsVideo.src = url("master.transcode", r.package.hls);
+  } else fail("hls")("no HLS support");
+  const dash = dashjs.MediaPlayer().create();
+  dash.on(dashjs.MediaPlayer.events.ERROR, (e) => fail("dash")(JSON.stringify(e.error || e)));
+  dash.initialize(dashVideo, url("master.transcode", r.package.dash), false);
+  state.players.dash = dash;
+  hlsVideo.onerror = () => fail("hls-video")(hlsVideo.error && hlsVideo.error.message);
+  dashVideo.onerror = () => fail("dash-video")(dashVideo.error && dashVideo.error.message);
+  const play = new URLSearchParams(location.search).get("play");
+  if (play === "hls" || play === "both") hlsVideo.play().catch(fail("hls-play"));
+  if (play === "dash" || play === "both") dashVideo.play().catch(fail("dash-play"));
+}
+
+async function showScenes(r) {
+  const box = document.getElementById("scenes");
+  try {
+    const labels = await (await fetch(url("master.labels", r.labels.path))).json();
+    const s = labels.summary || {};
+    box.innerHTML = `<h3>Scenes (${labels.scenes.length}) — ${esc((s.labels || []).join(", "))}</h3>
+      <div class="scenes">${labels.scenes.map((sc) => `<div class="scene">
+        <img src="${url("master.labels", sc.keyframe)}" alt="scene ${sc.index}">
+        ${sc.start.toFixed(1)}–${sc.end.toFixed(1)} s · ${sc.faces.count} face(s) · ${esc(sc.light)}
+        <span style="display:inline-block;width:10px;height:10px;background:${esc(sc.colors[0] && sc.colors[0].hex)}"></span>
+        </div>`).join("")}</div>
+      ${labels.audio && labels.audio.loudness ? `<p>Loudness ${labels.audio.loudness.integrated_lufs} LUFS, ${labels.audio.silences.length} silence(s)</p>` : ""}`;
+  } catch (e) { state.errors.push("labels: " + e); }
+}
+
+loadCatalog().catch((e) => { state.errors.push("catalog: " + e); document.getElementById("assets").innerHTML = `<div class="err">${esc(e)}</div>`; });

@@ -1,0 +1,49 @@
+"""Playback in a real browser: the page served by pachmedia plays the HLS output with
+hls.js and the DASH output with dash.js from the S3 gateway, in Debian's Chromium."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipelines.engine import Engine
+from pipelines.gateway import StoreBackend
+from pipelines.s3.keys import Keys
+from pipelines.s3.server import serve
+from pipelines.web.server import PUBLIC_BUCKETS, serve_player
+from tests.fixtures.media import make_video
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    d = tmp_path_factory.mktemp("play")
+    clip = make_video(d / "clip.mp4", seconds=6, size="640x360")
+    e = Engine(d / "home")
+    e.put_files("media", "master", [("/clip.mp4", clip)])
+    assert all(j.state == "JOB_SUCCESS" for j in e.run(show_progress=False))
+    gw = serve(StoreBackend(e), "127.0.0.1", 0, Keys("AKTEST", "secret"), anonymous_buckets=PUBLIC_BUCKETS,
+               parts_dir=d / "parts")
+    page = serve_player("127.0.0.1", 0, gw.url)
+    yield page.url, d
+    page.stop()
+    gw.stop()
+    e.close()
+
+
+def test_hls_and_dash_play_in_chromium(site):
+    url, d = site
+    shot = d / "playback.png"
+    r = subprocess.run(["node", str(ROOT / "tests/playback/check.mjs"), url, "clip.mp4", str(shot)],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got["errors"] == [] and got["console"] == [], got
+    for player in ("hls", "dash"):
+        assert got[player]["currentTime"] > 2, got
+        assert got[player]["videoWidth"] > 0 and got[player]["error"] is None, got
+    assert got["assets"] == 1 and got["scenes"] >= 1
+    assert shot.stat().st_size > 10_000
