@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 npm: node_modules/.installed
-node_modules/.installed: package.json
-	@npm install --no-audit --no-fund --loglevel=error
+node_modules/.installed: package.json package-lock.json
+	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 test: setup
