@@ -1,0 +1,113 @@
+"""Faults: ffmpeg killed mid-encode (the datum is retried and the job completes), clamd
+dying mid-stream (never a clean verdict), a corrupted object (fsck names it), and unsafe
+or unusual names at put."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.engine import Engine
+from pipelines.errors import InvalidName
+from pipelines.fsck import fsck
+from pipelines.services.clamd import ClamdService
+from stages import records
+from tests.fixtures.media import make_video
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_ffmpeg_killed_mid_encode_is_retried_and_the_job_completes(tmp_path, monkeypatch):
+    marker = tmp_path / "killed-once"
+    wrapper = tmp_path / "ffmpeg"
+    # the first encode (the one with -progress) is killed by SIGKILL as it starts
+    wrapper.write_text(f"""#!/bin/sh
+case "$*" in *-progress*) if [ ! -e {marker} ]; then touch {marker}; kill -9 $$; fi;; esac
+exec /usr/bin/ffmpeg "$@"
+""")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PACHMEDIA_FFMPEG", str(wrapper))
+    with Engine(tmp_path / "home") as e:
+        clip = make_video(tmp_path / "clip.mp4", seconds=4, size="640x360")
+        e.put_files("media", "master", [("/clip.mp4", clip)])
+        jobs = {j.pipeline: j for j in e.run(show_progress=False)}
+        assert marker.exists()
+        t = jobs["transcode"]
+        assert t.state == "JOB_SUCCESS", t.reason
+        [d] = e.jobs.datums("transcode", t.id)
+        assert d.tries == 2
+        assert jobs["catalog"].state == "JOB_SUCCESS"
+        assert e.store.file("transcode", e.store.head("transcode"), "/clip.mp4/hls/master.m3u8")
+        assert fsck(e).ok
+
+
+def test_clamd_dying_mid_stream_is_never_clean(tmp_path):
+    svc = ClamdService(tmp_path / "clamd")
+    addr = svc.start()
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        for _ in range(300):
+            f.write(os.urandom(1 << 20))
+    killer = threading.Timer(0.3, lambda: os.killpg(svc.proc.pid, signal.SIGKILL))
+    killer.start()
+    try:
+        r = subprocess.run([sys.executable, "-m", "stages.scan", "--media", str(big), "--out", str(tmp_path / "out"),
+                            "--clamd", addr], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    finally:
+        killer.cancel()
+        svc.stop()
+    clean = list((tmp_path / "out").glob("clean/*.json"))
+    assert not clean, "a scan cut short must never be clean"
+    if r.returncode == 0:
+        [rec] = list((tmp_path / "out").glob("unscanned/*.json"))
+        assert records.read_json(rec)["reason"] in ("stream_broken", "scan_error")
+    else:
+        assert "clamd" in r.stderr
+
+
+def test_fsck_finds_a_corrupted_object(tmp_path):
+    with Engine(tmp_path / "home", init=False) as e:
+        e.store.create_repo("in")
+        src = tmp_path / "x"
+        src.write_bytes(b"precious bytes")
+        c = e.put_files("in", "master", [("/x", src)])
+        assert fsck(e).ok
+        obj = e.store.objects.path(e.store.file("in", c.id, "/x").hash)
+        os.chmod(obj, 0o644)
+        obj.write_bytes(b"precious bytez")
+        report = fsck(e)
+        assert not report.ok and "corrupt object" in report.problems[0]
+
+
+@pytest.mark.parametrize("name,ok", [
+    pytest.param("видео интервью.mp4", True, id="unicode"),
+    pytest.param("clip (final) [v2] #1 & more.mp4", True, id="punctuation"),
+    pytest.param("-rf.mp4", True, id="leading-dash"),
+    pytest.param("a" * 251 + ".mp4", True, id="255-bytes"),
+    pytest.param("a" * 252 + ".mp4", False, id="256-bytes"),
+    pytest.param("é" * 128 + ".mp4", False, id="over-255-bytes-utf8"),
+    pytest.param("../escape.mp4", False, id="dotdot"),
+    pytest.param("new\nline.mp4", False, id="newline"),
+    pytest.param("nul\x00.mp4", False, id="nul"),
+    pytest.param("back\\slash.mp4", False, id="backslash"),
+    pytest.param("dir/clip.mp4", False, id="separator"),
+])
+def test_upload_names(tmp_path, name, ok):
+    with Engine(tmp_path / "home", init=False) as e:
+        e.store.create_repo("media")
+        src = tmp_path / "src"
+        src.write_bytes(b"x")
+        if ok:
+            c = e.put_files("media", "master", [(f"/{name}", src)])
+            assert [f.path for f in e.store.files("media", c.id)] == [f"/{name}"]
+        else:
+            with pytest.raises(InvalidName) as err:
+                e.put_files("media", "master", [(f"/{name}", src)])
+            assert "unsafe file name" in str(err.value)
+            assert e.store.commits("media") == []
