@@ -75,18 +75,23 @@ class Clamd:
         sent = hashed = 0
         s = self._connect()
         try:
+            # blocking sends while streaming (clamd's own ReadTimeout bounds a stalled stream);
+            # the length prefix goes separately so no chunk is copied
+            s.settimeout(None)
             try:
                 s.sendall(b"zINSTREAM\0")
                 with open(path, "rb") as f:
                     while data := f.read(chunk):
                         h.update(data)
                         hashed += len(data)
-                        s.sendall(struct.pack(">I", len(data)) + data)
+                        s.sendall(struct.pack(">I", len(data)))
+                        s.sendall(data)
                         sent += len(data)
                 s.sendall(struct.pack(">I", 0))
             except (BrokenPipeError, ConnectionResetError):
                 # clamd closes early when a stream passes StreamMaxLength: read what it said
                 pass
+            s.settimeout(self.timeout)
             reply = _read_reply(s)
             if reply is None:
                 return StreamResult(None, "connection closed before a reply", _finish(h, path, hashed), sent)

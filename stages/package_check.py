@@ -81,36 +81,52 @@ def check_package(pkg: Path, expect_duration: float, tolerance: float, kinds: di
         for uri in hls_uris(playlist):
             if not (playlist.parent / uri).resolve().is_file():
                 raise PackageInvalid(f"hls/{media} names {uri}, which does not exist")
-    durations = {}
-    for rid, names in reps.items():
-        durations[rid] = _check_representation(pkg / "dash", names, expect_duration, tolerance,
-                                               kinds.get(rid, "video"), rid)
+    with tempfile.TemporaryDirectory(dir=pkg.parent) as tmp:
+        joined = {}
+        durations = {}
+        for rid, names in reps.items():
+            joined[rid] = _join(pkg / "dash", names, Path(tmp) / f"rep-{rid}.mp4")
+            durations[rid] = _check_duration(joined[rid], expect_duration, tolerance, kinds.get(rid, "video"), rid)
+        # spot-check decoding (first and last two seconds) of every representation at once;
+        # only if that fails, one by one to name the culprit
+        for seek in ([], ["-sseof", "-2"]):
+            if _decodes(list(joined.items()), kinds, seek) is None:
+                continue
+            for rid, path in joined.items():
+                problem = _decodes([(rid, path)], kinds, seek)
+                if problem:
+                    where = "at the end" if seek else "at the start"
+                    raise PackageInvalid(f"representation {rid} does not decode {where}: {problem}")
     return {"representations": len(reps), "durations": durations}
 
 
-def _check_representation(folder: Path, names: list[str], expect: float, tol: float, kind: str, rid: str) -> float:
-    """init + segments form a fragmented MP4: probe it and decode a little of it."""
-    with tempfile.NamedTemporaryFile(suffix=".mp4", dir=folder.parent.parent) as joined:
+def _join(folder: Path, names: list[str], out: Path) -> Path:
+    """init + segments form a fragmented MP4 that ffprobe and ffmpeg read as one file."""
+    with open(out, "wb") as f:
         for n in names:
-            joined.write((folder / n).read_bytes())
-        joined.flush()
-        ff, complaint = media_io.probe(joined.name)
-        if ff is None:
-            raise PackageInvalid(f"representation {rid} does not parse: {complaint[-200:]}")
-        streams = [s for s in ff.get("streams", []) if s.get("codec_type") == kind]
-        if not streams:
-            raise PackageInvalid(f"representation {rid} has no {kind} stream")
-        dur = float(ff["format"].get("duration") or streams[0].get("duration") or 0)
-        if abs(dur - expect) > tol:
-            raise PackageInvalid(f"representation {rid} lasts {dur:.2f}s; the source lasts {expect:.2f}s")
-        # spot-check: the first and the last two seconds decode without an error
-        for seek in ([], ["-sseof", "-2"]):
-            args = [media_io.FFMPEG, "-nostdin", "-v", "error", "-xerror", *seek,
-                    *media_io.ffmpeg_input_args(joined.name, "mov"),
-                    "-map", "0:v:0" if kind == "video" else "0:a:0", "-t", "2", "-f", "null", "-"]
-            rc, _, err = media_io.run_tool(args, 300)
-            if rc != 0:
-                where = "at the end" if seek else "at the start"
-                raise PackageInvalid(f"representation {rid} does not decode {where}: "
-                                     f"{(err.strip().splitlines() or ['decoder error'])[-1]}")
-        return round(dur, 3)
+            f.write((folder / n).read_bytes())
+    return out
+
+
+def _check_duration(path: Path, expect: float, tol: float, kind: str, rid: str) -> float:
+    ff, complaint = media_io.probe(path)
+    if ff is None:
+        raise PackageInvalid(f"representation {rid} does not parse: {complaint[-200:]}")
+    streams = [s for s in ff.get("streams", []) if s.get("codec_type") == kind]
+    if not streams:
+        raise PackageInvalid(f"representation {rid} has no {kind} stream")
+    dur = float(ff["format"].get("duration") or streams[0].get("duration") or 0)
+    if abs(dur - expect) > tol:
+        raise PackageInvalid(f"representation {rid} lasts {dur:.2f}s; the source lasts {expect:.2f}s")
+    return round(dur, 3)
+
+
+def _decodes(reps: list[tuple[str, Path]], kinds: dict[str, str], seek: list[str]) -> str | None:
+    """None if two seconds of each representation decode without an error."""
+    args = [media_io.FFMPEG, "-nostdin", "-v", "error", "-xerror"]
+    for _, path in reps:
+        args += [*seek, "-t", "2", *media_io.ffmpeg_input_args(path, "mov")]
+    for i, (rid, _) in enumerate(reps):
+        args += ["-map", f"{i}:{'v' if kinds.get(rid, 'video') == 'video' else 'a'}:0"]
+    rc, _, err = media_io.run_tool(args + ["-f", "null", "-"], 300)
+    return None if rc == 0 else ((err.strip().splitlines() or ["decoder error"])[-1][:200])

@@ -1,0 +1,239 @@
+"""`make bench` (python -m tests.bench [--quick] [--only NAME ...]): side-by-side
+measurements, each against a baseline run in the same script on the same machine.
+Results: bench-results/results.{md,json}."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import struct
+import tempfile
+import time
+from pathlib import Path
+
+from pipelines.engine import Engine
+from pipelines.services.clamd import ClamdService
+from stages.common import default_settings
+from stages.ladder import ladder_for
+from stages.source import source_info
+from stages.thumbnails import plan_storyboard
+from stages.transcode import build_command
+from tests.fixtures.media import ffmpeg, make_video
+
+from .common import PY, ROOT, Row, report, run, timed
+
+
+def bench_transcode(work: Path, quick: bool) -> list[Row]:
+    secs, size = (10, "1280x720") if quick else (60, "1920x1080")
+    src = make_video(work / "src.mp4", seconds=secs, size=size, fps=25)
+    settings = default_settings("transcode")
+    (work / "t.json").write_text(json.dumps(settings))
+    run([PY, "-m", "stages.probe", "--media", str(src), "--out", str(work / "probe")])  # as the pipeline gets it
+    ours = run([PY, "-m", "stages.transcode", "--media", str(src), "--probe", str(work / "probe/valid/src.mp4.json"),
+                "--settings", str(work / "t.json"), "--out", str(work / "ours")])
+    # bare: the exact ffmpeg command the stage runs, alone (no probe, no verification, no records)
+    info = source_info(src, None)
+    v = info["video"]
+    ladder = ladder_for(v["width"], v["height"], 0, settings["rungs"])
+    board = plan_storyboard(info["duration"], v["width"], v["height"], settings["storyboard"])
+    (work / "bare/dash").mkdir(parents=True)
+    bare = run(build_command(src, info, ladder, settings, work / "bare", board))
+    # naive: the same ladder encoded twice, once to HLS (fMP4) and once to DASH
+    naive = [run(cmd) for cmd in naive_commands(src, ladder, settings, work)]
+    naive_wall, naive_cpu = sum(r.wall for r in naive), sum(r.cpu for r in naive)
+    label = f"{secs}s {size.split('x')[1]}p"
+    return [
+        Row(f"transcode {label}: one encode for HLS+DASH vs separate HLS and DASH encodes, wall", ours.wall, naive_wall, "s"),
+        Row(f"transcode {label}: same, CPU", ours.cpu, naive_cpu, "s"),
+        Row(f"transcode {label}: stage (encode, verify, records) vs its bare ffmpeg command, wall",
+            ours.wall, bare.wall, "s"),
+        Row(f"transcode {label}: peak RSS of the stage", ours.rss_mb, None, "MB"),
+    ]
+
+
+def naive_commands(src: Path, ladder, settings: dict, work: Path) -> list[list[str]]:
+    seg = settings["segment_seconds"]
+    n = len(ladder)
+    graph = f"[0:v:0]split={n}" + "".join(f"[s{i}]" for i in range(n)) + ";" + ";".join(
+        f"[s{i}]scale={r.width}:{r.height}[v{i}]" for i, r in enumerate(ladder))
+    enc = ["-c:v", "libx264", "-preset", settings["preset"], "-crf", str(settings["crf"]), "-g", str(25 * seg),
+           "-sc_threshold", "0", "-c:a", "aac", "-b:a", f"{settings['audio_kbps']}k"]
+    for i, r in enumerate(ladder):
+        enc += [f"-maxrate:v:{i}", f"{r.maxrate_kbps}k", f"-bufsize:v:{i}", f"{r.bufsize_kbps}k"]
+    maps = [a for i in range(n) for a in ("-map", f"[v{i}]")]
+    base = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), "-filter_complex", graph, *maps]
+    hls = work / "naive-hls"
+    dash = work / "naive-dash"
+    hls.mkdir()
+    dash.mkdir()
+    var_map = " ".join(f"v:{i},a:{i}" for i in range(n))
+    hls_cmd = base + [a for i in range(n) for a in ("-map", "0:a:0")] + enc + [
+        "-f", "hls", "-hls_time", str(seg), "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
+        "-var_stream_map", var_map, "-master_pl_name", "master.m3u8", str(hls / "v%v.m3u8")]
+    dash_cmd = base + ["-map", "0:a:0"] + enc + ["-f", "dash", "-seg_duration", str(seg), str(dash / "manifest.mpd")]
+    return [hls_cmd, dash_cmd]
+
+
+def bench_incremental(work: Path, quick: bool) -> list[Row]:
+    sizes = (1, 5, 10) if quick else (1, 10, 50)
+    clip = make_video(work / "tiny.mp4", seconds=1, size="160x90", fps=10)
+    rows, one_new = [], {}
+    for n in sizes:
+        with Engine(work / f"home{n}") as e:
+            items = []
+            for i in range(n):
+                p = work / f"a{n}-{i}.mp4"
+                shutil.copy(clip, p)
+                with open(p, "ab") as f:  # distinct content per asset
+                    f.write(struct.pack(">Q", i) * 8)
+                items.append((f"/a{i}.mp4", p))
+            e.put_files("media", "master", items)
+            e.run(show_progress=False)
+            new = work / f"new{n}.mp4"
+            shutil.copy(clip, new)
+            with open(new, "ab") as f:
+                f.write(b"new" * 8)
+            e.put_files("media", "master", [("/new.mp4", new)])
+            one_new[n], _, _ = timed(lambda: e.run(show_progress=False))
+            if n == sizes[-1]:
+                e.put_files("media", "master", [("/new.mp4", new)])  # same bytes: every datum skips
+                noop, _, jobs = timed(lambda: e.run(show_progress=False))
+                skipped = sum(j.counts.get("SKIPPED", 0) for j in jobs)
+                processed = sum(j.counts.get("SUCCESS", 0) for j in jobs)
+    for n in sizes[1:]:
+        rows.append(Row(f"process 1 new asset after {n} committed vs after {sizes[0]}", one_new[n], one_new[sizes[0]], "s"))
+    rows.append(Row(f"unchanged re-run over {sizes[-1]}+1 assets (datums skipped {skipped}, processed {processed})",
+                    noop, one_new[sizes[-1]], "s", "vs processing one new asset"))
+    return rows
+
+
+def bench_scan(work: Path, quick: bool) -> list[Row]:
+    mb = 100 if quick else 400
+    big, other = work / "big.bin", work / "other.bin"
+    for path in (big, other):  # distinct bytes: clamd caches verdicts by content
+        with open(path, "wb") as f:
+            for _ in range(mb):
+                f.write(os.urandom(1 << 20))
+    rows = []
+    with ClamdService(work / "clamd") as svc:
+        addr = svc.address
+        warm = work / "warm.bin"
+        warm.write_bytes(b"warm-up")
+        raw_instream(svc.sock, warm)  # clamd's first scan pays a one-off warm-up (~0.7 s here)
+        stage = run([PY, "-m", "stages.scan", "--media", str(big), "--out", str(work / "scan-out"), "--clamd", addr])
+        raw_wall, _, _ = timed(lambda: raw_instream(svc.sock, other))
+        rows.append(Row(f"scan {mb} MB through the stage vs raw INSTREAM to the same clamd, MB/s",
+                        mb / stage.wall, mb / raw_wall, "MB/s"))
+        rows.append(Row(f"scan stage peak RSS on a {mb} MB file", stage.rss_mb, None, "MB"))
+        small = work / "small"
+        small.mkdir()
+        n = 200
+        for i in range(n):
+            (small / f"f{i}.bin").write_bytes(os.urandom(20_000))
+        st = run([PY, "-m", "stages.scan", "--media", str(small), "--out", str(work / "scan-small"), "--clamd", addr])
+        per_file = 20 if quick else n
+        files = sorted(small.iterdir())[:per_file]
+        t0 = time.perf_counter()
+        for f in files:
+            run(["clamscan", "--no-summary", "-d", str(svc.home / "db"), str(f)])
+        clamscan_rate = per_file / (time.perf_counter() - t0)
+        rows.append(Row(f"scan {n} small files: files/s through the stage vs a clamscan per file",
+                        n / st.wall, clamscan_rate, "files/s", f"clamscan timed on {per_file} files, tiny DB"))
+    return rows
+
+
+def raw_instream(sock_path: Path, path: Path) -> None:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(str(sock_path))
+    s.sendall(b"zINSTREAM\0")
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            s.sendall(struct.pack(">I", len(chunk)) + chunk)
+    s.sendall(struct.pack(">I", 0))
+    while not s.recv(4096).endswith(b"\0"):
+        pass
+    s.close()
+
+
+def bench_labels(work: Path, quick: bool) -> list[Row]:
+    rows = []
+    secs = 5 if quick else 10
+    for size in ("1920x1080", "1280x720"):
+        src = make_video(work / f"l{size}.mp4", seconds=secs, size=size, fps=25, audio=True)
+        r = run([PY, "-m", "stages.labels", "--media", str(src), "--out", str(work / f"lo{size}")])
+        name = src.name
+        frames = json.loads((work / f"lo{size}" / name / "labels.json").read_text())["analysis"]["frames"]
+        rows.append(Row(f"labels {size.split('x')[1]}p: realtime multiple (analysis at 10 fps, {frames} frames)",
+                        secs / r.wall, None, "x", f"{frames / r.wall:.0f} analysed frames/s, {25 * secs / r.wall:.0f} source frames/s"))
+    return rows
+
+
+def bench_memory(work: Path, quick: bool) -> list[Row]:
+    gb = 0.5 if quick else 2
+    big = work / "huge.bin"
+    with open(big, "wb") as f:
+        f.truncate(int(gb * (1 << 30)))
+    home = work / "mem-home"
+    put = run([PY, "-m", "pipelines.cli", "--home", str(home), "put", "file", "media@master:/huge.mp4", "-f", str(big)])
+    small = work / "small.bin"
+    small.write_bytes(b"x" * 1000)
+    put_small = run([PY, "-m", "pipelines.cli", "--home", str(work / "mem-home2"), "put", "file",
+                     "media@master:/small.mp4", "-f", str(small)])
+    return [Row(f"put file peak RSS: {gb:g} GB file vs 1 KB file", put.rss_mb, put_small.rss_mb, "MB",
+                f"{gb * 1024 / put.wall:.0f} MB/s")]
+
+
+def bench_engine(work: Path, quick: bool) -> list[Row]:
+    from tests.engine.helpers import new_engine, pfs, sh_spec
+    n_files = 2000 if quick else 10_000
+    n_commits = 200 if quick else 1000
+    rows = []
+    src = work / "many"
+    src.mkdir()
+    for i in range(n_files):
+        (src / f"f{i:05d}").write_bytes(str(i).encode())
+    e = new_engine(work / "eng1", "in")
+    e.create_pipeline(sh_spec("count", pfs("in", "/"), "ls -R /pfs/in | wc -l > /pfs/out/count"))
+    put_wall, _, _ = timed(lambda: e.put_files("in", "master", [(f"/{p.name}", p) for p in sorted(src.iterdir())]))
+    job_wall, _, _ = timed(lambda: e.run(show_progress=False))
+    e.close()
+    rows.append(Row(f"put {n_files} tiny files in one commit", put_wall, None, "s", f"{n_files / put_wall:.0f} files/s"))
+    rows.append(Row(f"job over {n_files} files (one datum, glob /): link + run + commit", job_wall, None, "s"))
+    e = new_engine(work / "eng2", "in")
+    one = work / "one"
+    t0 = time.perf_counter()
+    for i in range(n_commits):
+        one.write_bytes(str(i).encode())
+        e.put_files("in", "master", [(f"/c{i}", one)])
+    commits_wall = time.perf_counter() - t0
+    e.close()
+    rows.append(Row(f"{n_commits} commits of one file", commits_wall / n_commits * 1000, None, "ms/commit",
+                    f"{n_commits / commits_wall:.0f} commits/s"))
+    return rows
+
+
+BENCHES = {"transcode": bench_transcode, "incremental": bench_incremental, "scan": bench_scan,
+           "labels": bench_labels, "memory": bench_memory, "engine": bench_engine}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller inputs (minutes, not tens of minutes)")
+    ap.add_argument("--only", nargs="*", choices=sorted(BENCHES))
+    ap.add_argument("--out", default=str(ROOT / "bench-results"))
+    args = ap.parse_args()
+    rows = []
+    for name in args.only or BENCHES:
+        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as d:
+            t = time.perf_counter()
+            got = BENCHES[name](Path(d), args.quick)
+            print(f"{name}: {time.perf_counter() - t:.0f}s", flush=True)
+            rows += got
+    print(report(rows, Path(args.out)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
