@@ -214,8 +214,76 @@ def bench_engine(work: Path, quick: bool) -> list[Row]:
     return rows
 
 
+def bench_s3_load(work: Path, quick: bool) -> list[Row]:
+    """32 concurrent boto3 clients on loopback for a fixed time: ranged GETs (bytes
+    checked), listings and PUTs (each a commit), against the engine's store."""
+    import hashlib
+    import random
+    import threading
+
+    import boto3
+    from botocore.config import Config
+
+    from pipelines.gateway import StoreBackend
+    from pipelines.s3.keys import Keys
+    from pipelines.s3.server import serve
+    seconds, clients = (10, 32) if quick else (60, 32)
+    e = Engine(work / "home", init=False)
+    e.store.create_repo("media")
+    blobs = {f"obj{i}.bin": os.urandom(256 * 1024) for i in range(20)}
+    for k, v in blobs.items():
+        (work / k).write_bytes(v)
+    e.put_files("media", "master", [(f"/{k}", work / k) for k in blobs])
+    srv = serve(StoreBackend(e), "127.0.0.1", 0, Keys("AKLOAD", "loadsecret"), parts_dir=work / "parts")
+    stats = {"ok": 0, "4xx": 0, "5xx": 0, "corrupt": 0, "other": 0}
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker(n: int) -> None:
+        c = boto3.client("s3", endpoint_url=srv.url, aws_access_key_id="AKLOAD", aws_secret_access_key="loadsecret",
+                         region_name="us-east-1", config=Config(signature_version="s3v4", retries={"max_attempts": 0},
+                                                                s3={"addressing_style": "path"}))
+        rnd = random.Random(n)
+        while time.monotonic() < stop:
+            op = rnd.random()
+            try:
+                if op < 0.7:
+                    key = rnd.choice(list(blobs))
+                    a = rnd.randrange(0, 200_000)
+                    b = a + rnd.randrange(1, 50_000)
+                    body = c.get_object(Bucket="master.media", Key=key, Range=f"bytes={a}-{b}")["Body"].read()
+                    outcome = "ok" if body == blobs[key][a:b + 1] else "corrupt"
+                elif op < 0.9:
+                    c.list_objects_v2(Bucket="master.media", MaxKeys=10)
+                    outcome = "ok"
+                else:
+                    c.put_object(Bucket="master.media", Key=f"w{n}-{rnd.randrange(1000)}.bin", Body=os.urandom(4096))
+                    outcome = "ok"
+            except c.exceptions.ClientError as err:
+                code = err.response["ResponseMetadata"]["HTTPStatusCode"]
+                outcome = "5xx" if code >= 500 else "4xx"
+            except Exception:
+                outcome = "other"
+            with lock:
+                stats[outcome] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t
+    srv.stop()
+    e.close()
+    total = sum(stats.values())
+    note = ", ".join(f"{k} {v}" for k, v in stats.items())
+    return [Row(f"S3 gateway, {clients} clients x {seconds}s, 70% ranged GET / 20% list / 10% PUT: requests/s",
+                total / wall, None, "req/s", note)]
+
+
 BENCHES = {"transcode": bench_transcode, "incremental": bench_incremental, "scan": bench_scan,
-           "labels": bench_labels, "memory": bench_memory, "engine": bench_engine}
+           "labels": bench_labels, "memory": bench_memory, "engine": bench_engine, "s3load": bench_s3_load}
 
 
 def main() -> int:
