@@ -60,16 +60,19 @@ def build_record(name: str, scan: dict | None, probe: dict | None, package: dict
         rec["kind"] = probe.get("kind") or ("video" if video else "audio" if audio else "unknown")
     if package:
         base = f"{name}/"
+        still = package.get("kind") == "image"
         rec["package"] = {
             "repo": "transcode",
-            "hls": package.get("hls", {}).get("master") if isinstance(package.get("hls"), dict) else base + "hls/master.m3u8",
-            "dash": package.get("dash", {}).get("manifest") if isinstance(package.get("dash"), dict) else base + "dash/manifest.mpd",
+            "hls": None if still else (package.get("hls") or {}).get("master", base + "hls/master.m3u8"),
+            "dash": None if still else (package.get("dash") or {}).get("manifest", base + "dash/manifest.mpd"),
             "renditions": [_pick(r, "name", "width", "height", "bandwidth", "codecs", "playlist")
                            for r in package.get("renditions") or []],
         }
-        for key in ("poster", "storyboard", "storyboard_vtt", "audio", "segment_duration"):
+        for key in ("poster", "storyboard", "audio", "segment_seconds", "images", "waveform", "peaks"):
             if package.get(key) is not None:
                 rec["package"][key] = package[key]
+        if package.get("exif"):
+            rec["package"]["exif"] = package["exif"]
     if labels:
         rec["labels"] = {"repo": "labels", "path": f"{name}/labels.json",
                          "summary": labels.get("summary") or {},

@@ -52,6 +52,16 @@ def frames(media: Path, demuxer: str, fps: float, w: int, h: int):
             raise StageError(f"{media.name}: decoding for analysis failed: {err.strip()[-300:]}")
 
 
+def still_frame(media: Path, max_side: int) -> np.ndarray:
+    """A still as a BGR array, EXIF orientation applied (Pillow; probe already checked its size)."""
+    from PIL import Image, ImageOps
+    with Image.open(media) as img:
+        img.seek(0)
+        im = ImageOps.exif_transpose(img.convert("RGB"))
+    im.thumbnail((max_side, max_side))
+    return cv2.cvtColor(np.asarray(im), cv2.COLOR_RGB2BGR)
+
+
 class SceneWriter:
     """Closes scenes: keyframe jpg, faces and colours on it; keeps only the summary."""
 
@@ -135,7 +145,16 @@ def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: 
         scenes: list[dict] = []
         analysed = None
         v = src["video"]
-        if v:
+        if src["kind"] == "image":
+            frame = still_frame(media, settings["analysis_width"] * 2)
+            writer = SceneWriter(staging, name, 1.0, settings)
+            scene = Scene(0, 0, 1)
+            g = ff.gray(frame)
+            scene.add(0, frame, ff.brightness(g), 0.0, ff.sharpness(g))
+            writer.close(scene)
+            scenes = writer.records
+            analysed = {"width": frame.shape[1], "height": frame.shape[0], "fps": 0, "frames": 1}
+        elif v:
             fps = settings["analysis_fps"]
             w, h = analysis_size(v["width"], v["height"], v.get("rotation", 0), settings["analysis_width"])
             writer = SceneWriter(staging, name, fps, settings)
@@ -164,7 +183,7 @@ def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: 
         if not scenes:
             shutil.rmtree(staging / "scenes", ignore_errors=True)
         record = {
-            "name": name, "kind": "video" if v else "audio", "duration": src["duration"],
+            "name": name, "kind": src["kind"], "duration": src["duration"],
             "source_sha256": src.get("sha256") or "", "analysis": analysed,
             "scenes": scenes, "audio": audio,
             "contact_sheet": f"{name}/{sheet}" if sheet else None,

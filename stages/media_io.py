@@ -44,11 +44,27 @@ def demuxer_of(format_name: str) -> str:
     return name
 
 
-def ffprobe_cmd(path: str | os.PathLike, *extra: str) -> list[str]:
-    """ffprobe JSON of format and streams, allow-listed; `extra` adds -show_* options."""
+def ffprobe_cmd(path: str | os.PathLike, *extra: str, demuxer: str | None = None) -> list[str]:
+    """ffprobe JSON of format and streams, allow-listed; `extra` adds -show_* options;
+    `demuxer` forces one (only from the allow-list)."""
+    forced = ["-f", demuxer_of(demuxer)] if demuxer else []
     return [FFPROBE, "-v", "error", "-hide_banner", *_SAFE_INPUT,
             "-print_format", "json", "-show_format", "-show_streams", *extra,
-            file_url(path)]
+            *forced, file_url(path)]
+
+
+# Stills are probed with the single-file *_pipe demuxers, chosen from the file's first
+# bytes: ffprobe would pick image2 by extension, which reads numbered sequences
+# (a name like img%03d.jpg opens img001.jpg, img002.jpg, ...).
+_MAGIC = ((b"\xff\xd8\xff", "jpeg_pipe"), (b"\x89PNG\r\n\x1a\n", "png_pipe"), (b"GIF87a", "gif"), (b"GIF89a", "gif"))
+
+
+def still_demuxer(path: str | os.PathLike) -> str | None:
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp_pipe"
+    return next((d for magic, d in _MAGIC if head.startswith(magic)), None)
 
 
 def ffmpeg_input_args(path: str | os.PathLike, demuxer: str) -> list[str]:
@@ -88,6 +104,8 @@ def probe(path: str | os.PathLike, timeout: float = 30) -> tuple[dict | None, st
     """ffprobe's JSON (format + streams) for an upload, or (None, ffprobe's complaint)."""
     import json
     rc, out, err = run_tool(ffprobe_cmd(path), timeout)
+    if rc != 0 and "[image2 @" in err and (still := still_demuxer(path)):
+        rc, out, err = run_tool(ffprobe_cmd(path, demuxer=still), timeout)
     if rc != 0:
         return None, err.strip() or f"ffprobe exit status {rc}"
     try:

@@ -46,6 +46,8 @@ def check_policy(meta: dict[str, Any], size: int, policy: dict[str, Any]) -> dic
                                                f"(allowed: {', '.join(policy['allowed_containers'])})")
     video = [s for s in meta["streams"] if s["codec_type"] == "video" and not s.get("attached_pic")]
     audio = [s for s in meta["streams"] if s["codec_type"] == "audio"]
+    if meta.get("kind") == "image":
+        return check_still(video, policy)
     for s in video:
         w, h = s.get("width") or 0, s.get("height") or 0
         if w > policy["max_width"] or h > policy["max_height"] or w * h > policy["max_pixels"]:
@@ -67,15 +69,38 @@ def check_policy(meta: dict[str, Any], size: int, policy: dict[str, Any]) -> dic
     return None
 
 
-def _decodes(path: Path, demuxer: str, stream: str, start: float, policy: dict[str, Any]) -> str | None:
-    """None if `seconds` of one stream decode cleanly from `start`, else ffmpeg's complaint."""
+def _decodes(path: Path, demuxer: str, stream: str, start: float, policy: dict[str, Any],
+             strict: bool = False) -> str | None:
+    """None if `seconds` of one stream decode cleanly from `start`, else ffmpeg's complaint.
+    strict (stills): any decoder error counts, as a truncated JPEG still 'decodes' half grey."""
     args = [media_io.FFMPEG, "-nostdin", "-hide_banner", "-v", "error", "-xerror"]
     if start:
         args += ["-ss", f"{start:.3f}"]
     args += media_io.ffmpeg_input_args(path, demuxer) + ["-map", stream, "-t", str(policy["decode_check_s"]),
                                                           "-f", "null", "-"]
     rc, _, err = media_io.run_tool(args, policy["probe_timeout_s"])
-    return None if rc == 0 else ((err.strip().splitlines() or ["decoder error"])[-1][:200])
+    if rc == 0 and not (strict and err.strip()):
+        return None
+    return (err.strip().splitlines() or ["decoder error"])[-1][:200]
+
+
+def check_still(video: list[dict], policy: dict[str, Any]) -> dict[str, Any] | None:
+    """A still image: its codec, and its pixel count from the header (a decompression bomb
+    is refused here, before anything decodes it)."""
+    if not video:
+        return reject("no_decodable_stream", "no image in the file")
+    s = video[0]
+    w, h = s.get("width") or 0, s.get("height") or 0
+    if w <= 0 or h <= 0:
+        return reject("bad_dimensions", "the image header gives no usable size (corrupt, or too large for any "
+                                        "decoder: a decompression bomb)")
+    if w * h > policy["max_image_pixels"] or w > 65535 or h > 65535:
+        return reject("dimensions_too_large", f"image is {w}x{h} ({w * h} pixels); the limit is "
+                                              f"{policy['max_image_pixels']} pixels (decompression-bomb guard)")
+    if s["codec_name"] not in policy["allowed_image_codecs"]:
+        return reject("unsupported_codec", f"image codec {s['codec_name']!r} is not allowed "
+                                           f"(allowed: {', '.join(policy['allowed_image_codecs'])})")
+    return None
 
 
 def decode_check(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any] | None:
@@ -96,7 +121,7 @@ def decode_check(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> di
         if stream is None:
             continue
         for start in spots:
-            problem = _decodes(path, demuxer, f"0:{letter}:0", start, policy)
+            problem = _decodes(path, demuxer, f"0:{letter}:0", start, policy, strict=meta["kind"] == "image")
             if problem is None:
                 continue
             where = "at the start" if not start else f"near the end ({start:.1f}s)"
@@ -106,7 +131,8 @@ def decode_check(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> di
                 meta.setdefault("warnings", []).append(f"audio stream {stream['index']} does not decode {where} "
                                                        f"({problem}); it is left out")
                 break
-            return reject("truncated" if start else "decode_error", f"{kind} decoding failed {where}: {problem}")
+            label = "image" if meta["kind"] == "image" else kind
+            return reject("truncated" if start else "decode_error", f"{label} decoding failed {where}: {problem}")
     return None
 
 

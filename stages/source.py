@@ -24,4 +24,5 @@ def source_info(media: Path, probe: dict | None) -> dict[str, Any]:
     if video is None and audio is None:
         raise StageError(f"{media.name}: no decodable video or audio stream (probe should have rejected it)")
     return {"demuxer": probe["container"]["demuxer"], "duration": float(probe.get("duration") or 0),
-            "video": video, "audio": audio, "sha256": probe.get("sha256")}
+            "video": video, "audio": audio, "sha256": probe.get("sha256"),
+            "kind": probe.get("kind") or ("video" if video else "audio")}

@@ -22,6 +22,8 @@ from .common import Progress, StageError, add_input, load_settings, required, ru
 from .ladder import Rendition, display_size, gop_frames, ladder_for
 from .package_check import PackageInvalid, check_package, hls_uris
 from .source import source_info
+from .still import derivatives
+from .waveform import make_waveform
 from .thumbnails import Storyboard, plan_storyboard
 
 SABOTAGE_ENV = "PACHMEDIA_TEST_SABOTAGE"  # tests only: "truncate-rendition" breaks a segment before the check
@@ -162,6 +164,8 @@ def sabotage(work: Path) -> None:
 def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progress: Progress) -> dict[str, Any]:
     name = media.name
     src = source_info(media, probe)
+    if src["kind"] == "image":
+        return publish_still(media, src, settings, out, progress)
     v = src["video"]
     ladder: list[Rendition] = []
     board = None
@@ -177,6 +181,7 @@ def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progre
         split_hls(staging, ladder, src["audio"] is not None, settings["segment_seconds"], src["duration"])
         if board:
             (staging / "storyboard.vtt").write_text(board.vtt("storyboard.jpg", src["duration"]))
+        waveform = make_waveform(media, src["demuxer"], staging) if (not v and settings["waveform"]) else {}
         sabotage(staging)
         progress.update(0.96, "verifying")
         kinds = {str(i): "video" for i in range(len(ladder))}
@@ -187,6 +192,7 @@ def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progre
             verified = check_package(staging, src["duration"], max(settings["duration_tolerance_s"],
                                                                     settings["segment_seconds"] / 2), kinds)
         record = package_record(name, src, ladder, settings, staging, board, verified)
+        record |= {k: f"{name}/{v}" for k, v in waveform.items()}
         records.write_record(staging / "package.json", "transcode", record)
         final = out / name
         if final.exists():
@@ -196,6 +202,36 @@ def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progre
         return record
     except PackageInvalid as e:
         raise StageError(f"{name}: package failed verification, not published: {e}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish_still(media: Path, src: dict, settings: dict, out: Path, progress: Progress) -> dict[str, Any]:
+    """A still gets JPEG sizes and a WebP instead of a streaming package."""
+    name = media.name
+    staging = out / f".staging-{name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        made = derivatives(media, staging, settings["image_sizes"], settings["webp_quality"],
+                           settings["max_image_pixels"])
+        images = {k: (v | {"file": f"{name}/{v['file']}"} if isinstance(v, dict) else v)
+                  for k, v in made["images"].items()}
+        v = src["video"] or {}
+        record = {"name": name, "kind": "image",
+                  "source": {"sha256": src.get("sha256") or "", "duration": 0.0, "demuxer": src["demuxer"],
+                             "width": v.get("width"), "height": v.get("height"), "rotation": None},
+                  "segment_seconds": settings["segment_seconds"], "hls": None, "dash": None, "renditions": [],
+                  "audio": None, "poster": images[min(settings["image_sizes"], key=settings["image_sizes"].get)]["file"],
+                  "storyboard": None, "images": images, "exif": made["exif"], "waveform": None, "peaks": None,
+                  "settings": settings, "settings_commit": os.environ.get("settings_COMMIT"),
+                  "ffmpeg": ffmpeg_version(), "verified": None, "made_at": records.utc_now()}
+        records.write_record(staging / "package.json", "transcode", record)
+        final = out / name
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+        progress.update(1.0, "done")
+        return record
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -253,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings("transcode", args.settings)
     probe = records.read_json(args.probe) if args.probe and Path(args.probe).is_file() else None
     rec = transcode(media, probe, settings, Path(args.out), Progress())
-    print(f"{media.name}: {', '.join(r['name'] for r in rec['renditions']) or 'audio only'}"
+    print(f"{media.name}: {', '.join(r['name'] for r in rec['renditions']) or rec['kind'] + ' only'}"
           f"{' + audio' if rec['audio'] and rec['renditions'] else ''}, verified")
     return 0
 

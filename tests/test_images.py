@@ -16,7 +16,7 @@ from pipelines.spec import load_specs
 SPECS = load_specs(SPECS_DIR)
 # import name -> what must be installed for it (pip requirement name, or a Debian package)
 PROVIDES = {"jsonschema": "jsonschema", "pyclamd": "pyclamd", "ffmpeg": "ffmpeg-python", "numpy": "numpy",
-            "cv2": "opencv-python-headless", "scenedetect": "scenedetect"}
+            "cv2": "opencv-python-headless", "scenedetect": "scenedetect", "PIL": "pillow"}
 NEEDS_FFMPEG_BINARY = {"media_io"}  # a stage using stages/media_io.py runs the ffmpeg/ffprobe binaries
 
 

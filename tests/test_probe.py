@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICY = default_settings("policy")
 
 
-def meta(demuxer="mov", duration=10.0, streams=None):
-    return {"container": {"demuxer": demuxer, "format_name": demuxer}, "duration": duration,
+def meta(demuxer="mov", duration=10.0, streams=None, kind="video"):
+    return {"container": {"demuxer": demuxer, "format_name": demuxer}, "duration": duration, "kind": kind,
             "streams": streams if streams is not None else [
                 {"index": 0, "codec_type": "video", "codec_name": "h264", "width": 1280, "height": 720}]}
 

@@ -50,7 +50,17 @@ async function show(r) {
   let html = `<h2>${esc(r.name)} <span class="st ${esc(r.status)}">${esc(r.status)}</span></h2>
     <p>Verdict: <b>${esc(scan.verdict || "-")}</b> ${esc(scan.signature || scan.reason || "")}
     ${probe.status === "rejected" ? `<br>Rejected: <b>${esc(probe.reason)}</b> — ${esc(probe.message)}` : ""}</p>`;
-  if (r.package) {
+  if (r.package && r.package.images) {
+    const im = r.package.images;
+    html += `<h3>Image ${esc(im.width)}x${esc(im.height)}</h3>
+      <img id="still" style="max-width:640px" src="${url("master.transcode", im.large.file)}" alt="${esc(r.name)}">
+      <p>${Object.entries(im).filter(([, v]) => v && v.file).map(([k, v]) =>
+        `<a href="${url("master.transcode", v.file)}">${esc(k)} ${esc(v.width)}x${esc(v.height)}</a>`).join(" · ")}
+      ${r.package.exif && r.package.exif.gps_present ? " · GPS removed from every derivative" : ""}</p>`;
+  } else if (r.package) {
+    if (r.package.waveform) {
+      html += `<h3>Waveform</h3><img id="waveform" style="width:640px" src="${url("master.transcode", r.package.waveform)}" alt="waveform">`;
+    }
     html += `<div class="players">
       <div><h3>HLS (hls.js)</h3><video id="hls" controls muted playsinline></video></div>
       <div><h3>DASH (dash.js)</h3><video id="dash" controls muted playsinline></video></div></div>
@@ -58,7 +68,7 @@ async function show(r) {
   }
   html += `<div id="scenes"></div><h3>Lineage</h3><pre>${esc(JSON.stringify(r.provenance, null, 2))}</pre>`;
   m.innerHTML = html;
-  if (r.package) attachPlayers(r);
+  if (r.package && r.package.hls) attachPlayers(r);
   if (r.labels) showScenes(r);
 }
 
