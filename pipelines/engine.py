@@ -7,6 +7,7 @@ gets one job whose output commit shares the set's id.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -146,8 +147,11 @@ class Engine:
                 c = self.store.finish_commit(repo, c.id)
                 self.jobs.add_commit_set(c.id, c.seq, f"commit {repo}@{c.id}")
             return c
-        except BaseException:
+        except BaseException as e:
             self.store.drop_commit(repo, c.id)
+            if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+                raise PachmediaError(f"no space left on the device holding {self.home} while writing to "
+                                     f"{repo}@{branch}: nothing was committed; free space and put again") from None
             raise
 
     def delete_files(self, repo: str, branch: str, paths: Iterable[str]) -> Commit:

@@ -25,10 +25,10 @@ def classify_probe_failure(complaint: str, head: bytes) -> dict[str, Any]:
     c = complaint.lower()
     if "not on whitelist" in c or "not on the whitelist" in c:
         demuxer = complaint.split("[", 1)[-1].split(" @", 1)[0] if "[" in complaint else "unknown"
-        what = {"hls": "an HLS playlist", "dash": "a DASH manifest", "concat": "an ffconcat script"}.get(
-            demuxer, f"a {demuxer} file")
-        return reject("unsupported_container", f"it is {what}, not an allowed media container; "
-                                               "it was not followed to the files it names")
+        playlists = {"hls": "an HLS playlist", "dash": "a DASH manifest", "concat": "an ffconcat script"}
+        what = playlists.get(demuxer, f"a {demuxer} file")
+        tail = "; it was not followed to the files it names" if demuxer in playlists else ""
+        return reject("unsupported_container", f"it is {what}, not an allowed media container{tail}")
     if "moov atom not found" in c and head[4:8] == b"ftyp":
         return reject("truncated", "the MP4/QuickTime index (moov) is missing: the file looks truncated")
     if "timed out" in c:

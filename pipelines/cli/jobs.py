@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from ..errors import UsageError
 from .base import Command
@@ -55,7 +56,8 @@ def list_job(args) -> int:
             raw([j.to_dict() for j in jobs])
             return 0
         table(["PIPELINE", "ID", "STARTED", "DURATION", "PROGRESS", "DL", "ETA", "STATE"],
-              [[j.pipeline, j.id, ago(j.started), duration(j.started, j.finished), _progress(j), size(j.bytes_in),
+              [[j.pipeline, j.id, ago(j.started), duration(j.started, j.finished or time.time()), _progress(j),
+                size(j.bytes_in),
                 _eta(j), j.state + (f" ({j.counts.get('FAILED')} failed)" if j.counts.get("FAILED") else "")]
                for j in jobs])
     return 0
