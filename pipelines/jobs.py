@@ -140,10 +140,8 @@ class JobExecutor:
         decisions = decide(datums, job.salt, previous, prev_job.salt if prev_job else None,
                            done_here, forced)
         self.js.set_job(pipeline, job_id, state="JOB_RUNNING", total=len(decisions))
-        for dec in decisions:
-            if dec.action == "skip":
-                self.js.record_datum(pipeline, job_id, dec.datum.id, dec.hash, "SKIPPED", datum_inputs(dec.datum),
-                                     dec.source_job, started=time.time(), finished=time.time())
+        self.js.record_skipped(pipeline, job_id, [(d.datum.id, d.hash, datum_inputs(d.datum), d.source_job)
+                                                  for d in decisions if d.action == "skip"])
         to_run = [d for d in decisions if d.action == "run"]
         self._run_all(pipeline, job, spec, to_run, show_progress)
         if forced_files is not None:

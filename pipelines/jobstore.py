@@ -232,6 +232,16 @@ class JobStore:
             self.s.db.executemany("INSERT INTO datum_outputs VALUES(?,?,?,?,?,?)",
                                   [(pipeline, job, id, p, h, n) for p, h, n in outputs])
 
+    def record_skipped(self, pipeline: str, job: str, rows: list[tuple[str, str, list[dict], str]]) -> None:
+        """Skipped datums (id, hash, inputs, source job) in one transaction: an unchanged
+        re-run costs one commit to the database, not one per datum."""
+        now = time.time()
+        with self.s.tx():
+            self.s.db.executemany(
+                "INSERT OR REPLACE INTO datums VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(pipeline, job, id, h, "SKIPPED", json.dumps(inputs), src, now, now, None, None, 0, 0)
+                 for id, h, inputs, src in rows])
+
     def datums(self, pipeline: str, job: str, state: str | None = None) -> list[DatumInfo]:
         sql, args = "SELECT * FROM datums WHERE pipeline=? AND job=?", [pipeline, job]
         if state:
