@@ -228,6 +228,7 @@ class JobExecutor:
             reason = dup
         job = self.js.job(pipeline, job_id)
         with self.s.tx():
+            crash_point("finish-commit")  # tests: a kill in the middle of the commit's transaction
             if not dup:  # a failed job's commit keeps what its good datums made (inspectable by id)
                 self.s.db.executemany(
                     "INSERT OR REPLACE INTO files(repo, commit_id, path, hash, size, job, datum) VALUES(?,?,?,?,?,?,?)",
@@ -237,6 +238,14 @@ class JobExecutor:
             self.js.set_job(pipeline, job_id, state="JOB_FAILURE" if reason else "JOB_SUCCESS",
                             finished=time.time(), reason=reason)
         return self.js.job(pipeline, job_id)
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for tests: PACHMEDIA_TEST_CRASH_AT=<name> SIGKILLs this process there."""
+    import os
+    import signal
+    if os.environ.get("PACHMEDIA_TEST_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def job_summary(job: JobInfo) -> dict[str, Any]:

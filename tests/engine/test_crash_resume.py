@@ -71,3 +71,27 @@ def test_kill_during_put_leaves_no_commit(tmp_path):
     assert e.store.head("in") is None
     assert fsck(e).ok
     e.close()
+
+
+def test_kill_inside_the_output_commit_transaction(tmp_path):
+    e = new_engine(tmp_path, "in")
+    e.create_pipeline(sh_spec("copy", pfs("in", "/*"), 'cp "$in" /pfs/out/'))
+    put(e, "in", {"/a": b"A", "/b": b"B"}, tmp_path / "s")
+    home = e.home
+    e.close()
+    proc = _run_cli(home, "run", "-q", env=os.environ | {"PACHMEDIA_TEST_CRASH_AT": "finish-commit"})
+    proc.communicate(timeout=60)
+    assert proc.returncode == -9
+    e = Engine(home, init=False)
+    assert e.store.head("copy") is None
+    [job] = e.jobs.jobs(pipeline="copy")
+    assert job.state == "JOB_RUNNING" and counts(job) == (2, 0, 0)  # its datums were done and recorded
+    assert e.store.files("copy", job.id) == []  # the half-written commit rolled back
+    assert fsck(e).ok
+    e.close()
+    out = _run_cli(home, "run", "-q").communicate(timeout=60)[0]
+    assert "JOB_SUCCESS" in out, out
+    e = Engine(home, init=False)
+    assert tree(e, "copy") == {"/a": b"A", "/b": b"B"}
+    assert counts(e.jobs.jobs(pipeline="copy")[0]) == (2, 0, 0)  # resumed, not re-run
+    e.close()

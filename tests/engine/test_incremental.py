@@ -133,3 +133,14 @@ def test_output_repos_refuse_writes_and_unknown_repos_are_named(eng, tmp_path):
         put(eng, "copy", {"/x": b"x"}, tmp_path / "s")
     with pytest.raises(NotFound, match="repo 'nope' not found"):
         put(eng, "nope", {"/x": b"x"}, tmp_path / "s")
+
+
+def test_parallelism_spec_runs_datums_side_by_side(tmp_path):
+    e = new_engine(tmp_path, "in")
+    e.create_pipeline(sh_spec("wide", pfs("in", "/*"), 'sleep 0.6; cp "$in" /pfs/out/',
+                              parallelismSpec={"constant": 3}))
+    put(e, "in", {f"/f{i}": b"x" for i in range(3)}, tmp_path / "s")
+    [job] = e.run(show_progress=False)
+    spans = sorted((d.started, d.finished) for d in e.jobs.datums("wide", job.id))
+    assert all(spans[i + 1][0] < spans[i][1] for i in range(2)), spans  # each started before the last ended
+    assert job.finished - job.started < 1.7
