@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pachmedia needs, only those missing (idempotent, quiet when done).
 set -euo pipefail
-pkgs=(ffmpeg clamav clamav-daemon clamav-testfiles opencv-doc chromium chromium-driver strace nodejs npm)
+pkgs=(ffmpeg clamav clamav-daemon clamav-testfiles opencv-doc sound-theme-freedesktop chromium chromium-driver strace nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

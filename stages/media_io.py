@@ -115,3 +115,26 @@ def probe(path: str | os.PathLike, timeout: float = 30) -> tuple[dict | None, st
     if not data.get("format"):
         return None, err.strip() or "ffprobe found no container"
     return data, err.strip()
+
+
+def probe_as(path: str | os.PathLike, demuxer: str, timeout: float = 60) -> tuple[dict | None, str]:
+    """ffprobe with the demuxer forced (for files this project made, e.g. joined segments)."""
+    import json
+    rc, out, err = run_tool(ffprobe_cmd(path, demuxer=demuxer), timeout)
+    if rc != 0:
+        return None, err.strip() or f"ffprobe exit status {rc}"
+    return json.loads(out or "{}"), err.strip()
+
+
+def last_packet_end(path: str | os.PathLike, demuxer: str, timeout: float = 120) -> float:
+    """End time of the last packet: the duration of a stream whose header has none (WebM segments)."""
+    rc, out, _ = run_tool([FFPROBE, "-v", "error", *_SAFE_INPUT, "-show_entries", "packet=pts_time,duration_time",
+                           "-of", "csv=p=0", "-f", demuxer_of(demuxer), file_url(path)], timeout)
+    end = 0.0
+    for line in out.splitlines() if rc == 0 else []:
+        parts = [p for p in line.split(",") if p not in ("", "N/A")]
+        try:
+            end = max(end, sum(float(p) for p in parts[:2]))
+        except ValueError:
+            continue
+    return end

@@ -42,36 +42,39 @@ def iso_duration(text: str) -> float:
     return h * 3600 + mi * 60 + s
 
 
-def dash_files(mpd: Path) -> dict[str, list[str]]:
-    """Representation id -> [init, segment, ...] file names the MPD names."""
+def dash_files(mpd: Path) -> dict[str, dict]:
+    """Representation id -> {"mime": "video/mp4", "files": [init, segment, ...]} as the MPD names them."""
     root = ET.parse(mpd).getroot()
     total = iso_duration(root.get("mediaPresentationDuration", ""))
-    out: dict[str, list[str]] = {}
-    for rep in root.iter(f"{{{_NS['d']}}}Representation"):
-        rid = rep.get("id")
-        tpl = rep.find("d:SegmentTemplate", _NS)
-        if tpl is None:
-            raise PackageInvalid(f"representation {rid} has no SegmentTemplate")
-        seg = int(tpl.get("duration")) / int(tpl.get("timescale", "1"))
-        count = max(1, math.ceil(total / seg - 1e-6))
-        start = int(tpl.get("startNumber", "1"))
-        fill = lambda t, n=None: re.sub(r"\$Number%0(\d+)d\$", lambda m: str(n).zfill(int(m.group(1))),
-                                        t.replace("$RepresentationID$", rid)).replace("$Number$", str(n))
-        out[rid] = [fill(tpl.get("initialization"))] + [fill(tpl.get("media"), start + i) for i in range(count)]
+    out: dict[str, dict] = {}
+    for aset in root.iter(f"{{{_NS['d']}}}AdaptationSet"):
+        for rep in aset.findall("d:Representation", _NS):
+            rid = rep.get("id")
+            tpl = rep.find("d:SegmentTemplate", _NS)
+            if tpl is None:
+                raise PackageInvalid(f"representation {rid} has no SegmentTemplate")
+            seg = int(tpl.get("duration")) / int(tpl.get("timescale", "1"))
+            count = max(1, math.ceil(total / seg - 1e-6))
+            start = int(tpl.get("startNumber", "1"))
+            fill = lambda t, n=None: re.sub(r"\$Number%0(\d+)d\$", lambda m: str(n).zfill(int(m.group(1))),
+                                            t.replace("$RepresentationID$", rid)).replace("$Number$", str(n))
+            mime = rep.get("mimeType") or aset.get("mimeType") or "video/mp4"
+            out[rid] = {"mime": mime, "files": [fill(tpl.get("initialization"))]
+                        + [fill(tpl.get("media"), start + i) for i in range(count)]}
     return out
 
 
-def check_package(pkg: Path, expect_duration: float, tolerance: float, kinds: dict[str, str]) -> dict:
+def check_package(pkg: Path, expect_duration: float, tolerance: float) -> dict:
     """Raise PackageInvalid unless the package under pkg/ (hls/, dash/) is complete and
-    every representation decodes. kinds: representation id -> "video" | "audio"."""
+    every representation decodes (MP4 and WebM representations alike)."""
     mpd = pkg / "dash" / "manifest.mpd"
     master = pkg / "hls" / "master.m3u8"
     for p in (mpd, master):
         if not p.is_file():
             raise PackageInvalid(f"{p.relative_to(pkg)} is missing")
     reps = dash_files(mpd)
-    for rid, names in reps.items():
-        for n in names:
+    for rid, rep in reps.items():
+        for n in rep["files"]:
             if not (pkg / "dash" / n).is_file():
                 raise PackageInvalid(f"manifest.mpd names dash/{n}, which does not exist")
     for media in hls_uris(master):
@@ -84,49 +87,56 @@ def check_package(pkg: Path, expect_duration: float, tolerance: float, kinds: di
     with tempfile.TemporaryDirectory(dir=pkg.parent) as tmp:
         joined = {}
         durations = {}
-        for rid, names in reps.items():
-            joined[rid] = _join(pkg / "dash", names, Path(tmp) / f"rep-{rid}.mp4")
-            durations[rid] = _check_duration(joined[rid], expect_duration, tolerance, kinds.get(rid, "video"), rid)
+        for rid, rep in reps.items():
+            joined[rid] = (_join(pkg / "dash", rep["files"], Path(tmp) / f"rep-{rid}"), _kind(rep["mime"]))
+            durations[rid] = _check_duration(*joined[rid], expect_duration, tolerance, rid)
         # spot-check decoding (first and last two seconds) of every representation at once;
         # only if that fails, one by one to name the culprit
         for seek in ([], ["-sseof", "-2"]):
-            if _decodes(list(joined.items()), kinds, seek) is None:
+            if _decodes(list(joined.items()), seek) is None:
                 continue
-            for rid, path in joined.items():
-                problem = _decodes([(rid, path)], kinds, seek)
+            for rid, item in joined.items():
+                problem = _decodes([(rid, item)], seek)
                 if problem:
                     where = "at the end" if seek else "at the start"
                     raise PackageInvalid(f"representation {rid} does not decode {where}: {problem}")
     return {"representations": len(reps), "durations": durations}
 
 
+def _kind(mime: str) -> tuple[str, str]:
+    """(stream type, demuxer) of a representation from its MIME type."""
+    return ("video" if mime.startswith("video/") else "audio", "matroska" if mime.endswith("/webm") else "mov")
+
+
 def _join(folder: Path, names: list[str], out: Path) -> Path:
-    """init + segments form a fragmented MP4 that ffprobe and ffmpeg read as one file."""
+    """init + segments form one fragmented MP4 (or WebM) that ffprobe and ffmpeg read whole."""
     with open(out, "wb") as f:
         for n in names:
             f.write((folder / n).read_bytes())
     return out
 
 
-def _check_duration(path: Path, expect: float, tol: float, kind: str, rid: str) -> float:
-    ff, complaint = media_io.probe(path)
+def _check_duration(path: Path, kind: tuple[str, str], expect: float, tol: float, rid: str) -> float:
+    stream_type, demuxer = kind
+    ff, complaint = media_io.probe_as(path, demuxer)
     if ff is None:
         raise PackageInvalid(f"representation {rid} does not parse: {complaint[-200:]}")
-    streams = [s for s in ff.get("streams", []) if s.get("codec_type") == kind]
+    streams = [s for s in ff.get("streams", []) if s.get("codec_type") == stream_type]
     if not streams:
-        raise PackageInvalid(f"representation {rid} has no {kind} stream")
-    dur = float(ff["format"].get("duration") or streams[0].get("duration") or 0)
+        raise PackageInvalid(f"representation {rid} has no {stream_type} stream")
+    dur = float(ff["format"].get("duration") or streams[0].get("duration") or 0) or media_io.last_packet_end(
+        path, demuxer)
     if abs(dur - expect) > tol:
         raise PackageInvalid(f"representation {rid} lasts {dur:.2f}s; the source lasts {expect:.2f}s")
     return round(dur, 3)
 
 
-def _decodes(reps: list[tuple[str, Path]], kinds: dict[str, str], seek: list[str]) -> str | None:
+def _decodes(reps: list[tuple[str, tuple[Path, tuple[str, str]]]], seek: list[str]) -> str | None:
     """None if two seconds of each representation decode without an error."""
     args = [media_io.FFMPEG, "-nostdin", "-v", "error", "-xerror"]
-    for _, path in reps:
-        args += [*seek, "-t", "2", *media_io.ffmpeg_input_args(path, "mov")]
-    for i, (rid, _) in enumerate(reps):
-        args += ["-map", f"{i}:{'v' if kinds.get(rid, 'video') == 'video' else 'a'}:0"]
+    for _, (path, (_, demuxer)) in reps:
+        args += [*seek, "-t", "2", *media_io.ffmpeg_input_args(path, demuxer)]
+    for i, (_, (_, (stream_type, _))) in enumerate(reps):
+        args += ["-map", f"{i}:{stream_type[0]}:0"]
     rc, _, err = media_io.run_tool(args + ["-f", "null", "-"], 300)
     return None if rc == 0 else ((err.strip().splitlines() or ["decoder error"])[-1][:200])

@@ -49,21 +49,23 @@ def build_command(media: Path, src: dict, ladder: list[Rendition], settings: dic
         args += ["-filter_complex", ";".join(graph)]
         gop = gop_frames(src["video"].get("fps"), seg)
         args += maps
-        if src["audio"]:
-            args += ["-map", "0:a:0"]
         args += ["-c:v", "libx264", "-preset", settings["preset"], "-profile:v", "high", "-crf", str(settings["crf"]),
                  "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
                  "-force_key_frames", f"expr:gte(t,n_forced*{seg})"]
         for i, r in enumerate(ladder):
             args += [f"-maxrate:v:{i}", f"{r.maxrate_kbps}k", f"-bufsize:v:{i}", f"{r.bufsize_kbps}k"]  # capped CRF
-        sets = "id=0,streams=v" + (" id=1,streams=a" if src["audio"] else "")
+        n = len(ladder)
+        sets = "id=0,streams=v" + (f" id=1,streams={n} id=2,streams={n + 1}" if src["audio"] else "")
         outputs_after = ["-map", "[poster]", "-frames:v", "1", "-update", "1", str(work / "poster.jpg"),
                          "-map", "[board]", "-frames:v", "1", "-update", "1", str(work / "storyboard.jpg")]
     else:
-        args += ["-map", "0:a:0"]
-        sets = "id=0,streams=a"
+        sets = "id=0,streams=0 id=1,streams=1"
     if src["audio"]:
-        args += ["-c:a", "aac", "-b:a", f"{settings['audio_kbps']}k", "-ac", "2", "-ar", "48000"]
+        # the same audio twice: AAC (HLS and DASH) and Opus (DASH only: the muxer puts it in
+        # WebM, which the HLS master leaves out)
+        args += ["-map", "0:a:0", "-map", "0:a:0"]
+        args += ["-c:a:0", "aac", "-b:a:0", f"{settings['audio_kbps']}k", "-c:a:1", "libopus",
+                 "-b:a:1", f"{settings['opus_kbps']}k", "-ac", "2", "-ar", "48000"]
     args += ["-f", "dash", "-seg_duration", str(seg), "-use_template", "1", "-use_timeline", "0",
              "-hls_playlist", "1", "-adaptation_sets", sets,
              "-init_seg_name", "init-$RepresentationID$.m4s",
@@ -93,7 +95,8 @@ def split_hls(work: Path, ladder: list[Rendition], has_audio: bool, seg: float, 
     was made (video + audio), AVERAGE-BANDWIDTH = the mean; the MPD gets the peak too."""
     dash, hls = work / "dash", work / "hls"
     hls.mkdir()
-    rates = {rid: segment_rates(dash, rid, seg, duration) for rid in map(str, range(len(ladder) + has_audio))}
+    rids = {p.name.split("-")[1] for p in dash.glob("chunk-*.m4s")}
+    rates = {rid: segment_rates(dash, rid, seg, duration) for rid in rids}
     audio = rates.get(str(len(ladder)), (0, 0)) if has_audio else (0, 0)
     for p in sorted(dash.glob("*.m3u8")):
         lines = []
@@ -184,13 +187,10 @@ def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progre
         waveform = make_waveform(media, src["demuxer"], staging) if (not v and settings["waveform"]) else {}
         sabotage(staging)
         progress.update(0.96, "verifying")
-        kinds = {str(i): "video" for i in range(len(ladder))}
-        if src["audio"]:
-            kinds[str(len(ladder))] = "audio"
         verified = None
         if settings["verify"]:
             verified = check_package(staging, src["duration"], max(settings["duration_tolerance_s"],
-                                                                    settings["segment_seconds"] / 2), kinds)
+                                                                    settings["segment_seconds"] / 2))
         record = package_record(name, src, ladder, settings, staging, board, verified)
         record |= {k: f"{name}/{v}" for k, v in waveform.items()}
         records.write_record(staging / "package.json", "transcode", record)
@@ -251,7 +251,9 @@ def package_record(name: str, src: dict, ladder: list[Rendition], settings: dict
     if src["audio"]:
         rid = str(len(ladder))
         audio = {"codec": "aac", "bitrate": settings["audio_kbps"] * 1000, "channels": 2, "sample_rate": 48000,
-                 "representation_id": rid, "playlist": f"{name}/hls/media_{rid}.m3u8"}
+                 "representation_id": rid, "playlist": f"{name}/hls/media_{rid}.m3u8",
+                 "opus": {"bitrate": settings["opus_kbps"] * 1000, "representation_id": str(len(ladder) + 1),
+                          "container": "webm", "in": "dash"}}
     v = src["video"]
     rec: dict[str, Any] = {
         "name": name, "kind": "video" if v else "audio",

@@ -152,3 +152,24 @@ def test_stills_and_audio_through_the_dag(tmp_path):
             else:
                 assert rec["package"]["waveform"] == "tone.flac/waveform.png"
         assert kinds == {"messi5.jpg": ("ready", "image"), "tone.flac": ("ready", "audio")}
+
+
+REAL_AUDIO = Path("/usr/share/sounds/freedesktop/stereo/audio-channel-front-center.oga")
+
+
+def test_a_real_recording_from_debian(tmp_path):
+    """A spoken Ogg Vorbis clip (sound-theme-freedesktop, installed by make setup)."""
+    assert REAL_AUDIO.is_file(), "make setup installs sound-theme-freedesktop"
+    shutil.copy(REAL_AUDIO, tmp_path / "front-center.oga")
+    src = tmp_path / "front-center.oga"
+    stage("probe", src, tmp_path / "probe")
+    rec = probe_record(tmp_path / "probe", "front-center.oga")
+    assert rec["status"] == "valid" and rec["kind"] == "audio" and rec["container"]["demuxer"] == "ogg"
+    stage("transcode", src, tmp_path / "tc")
+    pkg = records.read_json(tmp_path / "tc/front-center.oga/package.json")
+    assert pkg["kind"] == "audio" and pkg["audio"]["opus"]["container"] == "webm"
+    mpd = (tmp_path / "tc/front-center.oga/dash/manifest.mpd").read_text()
+    assert 'codecs="opus"' in mpd and 'codecs="mp4a.40.2"' in mpd
+    stage("labels", src, tmp_path / "lb")
+    labels = records.read_json(tmp_path / "lb/front-center.oga/labels.json")
+    assert labels["audio"]["loudness"]["integrated_lufs"] is not None

@@ -59,7 +59,7 @@ def test_record_and_layout(video_package):
     records.validate("transcode", rec)
     assert [x["name"] for x in rec["renditions"]] == ["720p", "480p", "360p"]
     assert all(x["height"] <= 720 for x in rec["renditions"])
-    assert rec["audio"]["codec"] == "aac" and rec["verified"]["representations"] == 4
+    assert rec["audio"]["codec"] == "aac" and rec["verified"]["representations"] == 5  # 3 video, AAC, Opus
     for f in ("hls/master.m3u8", "dash/manifest.mpd", "poster.jpg", "storyboard.jpg", "storyboard.vtt"):
         assert (video_package / f).is_file(), f
     assert not list(video_package.parent.glob(".staging-*"))
@@ -79,10 +79,12 @@ def test_hls_and_dash_share_every_segment(video_package):
         for seg in pl.segments[:-1]:
             assert abs(seg.duration - FAST["segment_seconds"]) < 0.05
     mpd = MPEGDASHParser.parse(str(video_package / "dash/manifest.mpd"))
-    reps = [r for a in mpd.periods[0].adaptation_sets for r in a.representations]
-    assert len(reps) == 4
+    reps = {r.id: r for a in mpd.periods[0].adaptation_sets for r in a.representations}
+    assert len(reps) == 5
+    assert (reps["4"].mime_type, reps["4"].codecs) == ("audio/webm", "opus")  # DASH-only Opus
     dash_files = {p.resolve() for p in (video_package / "dash").glob("*.m4s")}
-    assert hls_files == dash_files  # one set of segments, named by both manifests
+    opus = {p for p in dash_files if p.name.startswith(("init-4.", "chunk-4-"))}
+    assert opus and hls_files == dash_files - opus  # one set of CMAF segments, named by both manifests
 
 
 def test_renditions_are_keyframe_aligned_and_bandwidth_is_true(video_package, tmp_path):
