@@ -181,8 +181,20 @@ def bench_memory(work: Path, quick: bool) -> list[Row]:
     small.write_bytes(b"x" * 1000)
     put_small = run([PY, "-m", "pipelines.cli", "--home", str(work / "mem-home2"), "put", "file",
                      "media@master:/small.mp4", "-f", str(small)])
-    return [Row(f"put file peak RSS: {gb:g} GB file vs 1 KB file", put.rss_mb, put_small.rss_mb, "MB",
+    rows = [Row(f"put file peak RSS: {gb:g} GB file vs 1 KB file", put.rss_mb, put_small.rss_mb, "MB",
                 f"{gb * 1024 / put.wall:.0f} MB/s")]
+    scan_gb = 0.5 if quick else 1.9  # under clamd's 2000 MiB stream limit, so all of it is streamed
+    with open(big, "r+b") as f:
+        f.truncate(int(scan_gb * (1 << 30)))
+    with ClamdService(work / "clamd") as svc:
+        scan_big = run([PY, "-m", "stages.scan", "--media", str(big), "--out", str(work / "scan-big"),
+                        "--clamd", svc.address])
+        scan_small = run([PY, "-m", "stages.scan", "--media", str(small), "--out", str(work / "scan-small"),
+                          "--clamd", svc.address])
+    verdict = next((work / "scan-big").glob("*/huge.bin.json")).parent.name
+    rows.append(Row(f"scan stage peak RSS: {scan_gb:g} GB file ({verdict}) vs 1 KB file", scan_big.rss_mb,
+                    scan_small.rss_mb, "MB", f"{scan_gb * 1024 / scan_big.wall:.0f} MB/s"))
+    return rows
 
 
 def bench_engine(work: Path, quick: bool) -> list[Row]:
