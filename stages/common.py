@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -98,6 +100,45 @@ class Progress:
         if step != self._last_logged:
             self._last_logged = step
             print(f"progress {fraction * 100:5.1f}% {note}".rstrip(), file=sys.stderr, flush=True)
+
+
+@contextmanager
+def staged(out: Path, name: str) -> Iterator[Path]:
+    """Build an asset's outputs in a hidden folder next to their place and move them in
+    only when the block completes: a failure never leaves half an asset in /pfs/out."""
+    staging = out / f".staging-{name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        final = out / name
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def media_stage_args(prog: str, description: str, settings_kind: str, argv: list[str] | None):
+    """The shared command line of the stages that read one upload and its probe record:
+    returns (upload path, probe record or None, settings, output folder)."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
+    add_input(ap, "media", "the upload")
+    add_input(ap, "probe", "its probe record (probe/valid/<name>.json)")
+    add_input(ap, "settings", f"{settings_kind}.json")
+    ap.add_argument("--out", required=True, help="output folder (/pfs/out)")
+    args = ap.parse_args(argv)
+    media = required(args.media, "media")
+    if not media.is_file():
+        raise StageError(f"--media {media}: expected one upload file")
+    settings = load_settings(settings_kind, args.settings)
+    probe = None
+    if args.probe and Path(args.probe).is_file():
+        try:
+            probe = records.read_json(args.probe)
+        except (OSError, ValueError) as e:
+            raise StageError(f"--probe {args.probe}: unreadable record ({e})") from None
+    return media, probe, settings, Path(args.out)
 
 
 def run_main(main) -> None:

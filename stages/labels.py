@@ -7,7 +7,6 @@ neither OpenCV nor PySceneDetect ever opens the upload.
 """
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 from collections import Counter
@@ -20,7 +19,7 @@ import numpy as np
 from . import frame_features as ff
 from . import media_io, records
 from .audio_features import analyse_audio
-from .common import Progress, StageError, add_input, load_settings, required, run_main
+from .common import Progress, StageError, media_stage_args, run_main, staged
 from .ladder import display_size, even
 from .scenes import Scene, ShotTracker
 from .source import source_info
@@ -138,10 +137,7 @@ def summarize_labels(scenes: list[dict], duration: float, audio: dict | None) ->
 def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: Progress) -> dict[str, Any]:
     name = media.name
     src = source_info(media, probe)
-    staging = out / f".staging-{name}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with staged(out, name) as staging:
         scenes: list[dict] = []
         analysed = None
         v = src["video"]
@@ -191,29 +187,13 @@ def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: 
             "settings": settings, "labelled_at": records.utc_now(),
         }
         records.write_record(staging / "labels.json", "labels", record)
-        final = out / name
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-        progress.update(1.0, "done")
-        return record
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    progress.update(1.0, "done")
+    return record
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stages.labels", description=__doc__.splitlines()[0])
-    add_input(ap, "media", "the upload")
-    add_input(ap, "probe", "its probe record (probe/valid/<name>.json)")
-    add_input(ap, "settings", "labels.json")
-    ap.add_argument("--out", required=True, help="output folder (/pfs/out)")
-    args = ap.parse_args(argv)
-    media = required(args.media, "media")
-    if not media.is_file():
-        raise StageError(f"--media {media}: expected one upload file")
-    settings = load_settings("labels", args.settings)
-    probe = records.read_json(args.probe) if args.probe and Path(args.probe).is_file() else None
-    rec = label(media, probe, settings, Path(args.out), Progress())
+    media, probe, settings, out = media_stage_args("python -m stages.labels", __doc__.splitlines()[0], "labels", argv)
+    rec = label(media, probe, settings, out, Progress())
     s = rec["summary"]
     print(f"{media.name}: {s['scene_count']} scenes, {s['faces_seen']} faces, labels {', '.join(s['labels']) or '-'}")
     return 0

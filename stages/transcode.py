@@ -9,18 +9,16 @@ storyboard.vtt, package.json}
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from . import media_io, records
-from .common import Progress, StageError, add_input, load_settings, required, run_main
+from .common import Progress, StageError, media_stage_args, run_main, staged
 from .ladder import Rendition, display_size, gop_frames, ladder_for
-from .package_check import PackageInvalid, check_package, hls_uris
+from .package_check import PackageInvalid, check_package
 from .source import source_info
 from .still import derivatives
 from .waveform import make_waveform
@@ -176,42 +174,33 @@ def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progre
         ladder = ladder_for(v["width"], v["height"], v.get("rotation", 0), settings["rungs"])
         dw, dh = display_size(v["width"], v["height"], v.get("rotation", 0))
         board = plan_storyboard(src["duration"], dw, dh, settings["storyboard"])
-    staging = out / f".staging-{name}"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "dash").mkdir(parents=True)
     try:
-        run_ffmpeg(build_command(media, src, ladder, settings, staging, board), src["duration"], progress)
-        split_hls(staging, ladder, src["audio"] is not None, settings["segment_seconds"], src["duration"])
-        if board:
-            (staging / "storyboard.vtt").write_text(board.vtt("storyboard.jpg", src["duration"]))
-        waveform = make_waveform(media, src["demuxer"], staging) if (not v and settings["waveform"]) else {}
-        sabotage(staging)
-        progress.update(0.96, "verifying")
-        verified = None
-        if settings["verify"]:
-            verified = check_package(staging, src["duration"], max(settings["duration_tolerance_s"],
-                                                                    settings["segment_seconds"] / 2))
-        record = package_record(name, src, ladder, settings, staging, board, verified)
-        record |= {k: f"{name}/{v}" for k, v in waveform.items()}
-        records.write_record(staging / "package.json", "transcode", record)
-        final = out / name
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-        progress.update(1.0, "done")
-        return record
+        with staged(out, name) as staging:
+            (staging / "dash").mkdir()
+            run_ffmpeg(build_command(media, src, ladder, settings, staging, board), src["duration"], progress)
+            split_hls(staging, ladder, src["audio"] is not None, settings["segment_seconds"], src["duration"])
+            if board:
+                (staging / "storyboard.vtt").write_text(board.vtt("storyboard.jpg", src["duration"]))
+            waveform = make_waveform(media, src["demuxer"], staging) if (not v and settings["waveform"]) else {}
+            sabotage(staging)
+            progress.update(0.96, "verifying")
+            verified = None
+            if settings["verify"]:
+                verified = check_package(staging, src["duration"], max(settings["duration_tolerance_s"],
+                                                                        settings["segment_seconds"] / 2))
+            record = package_record(name, src, ladder, settings, staging, board, verified)
+            record |= {key: f"{name}/{file}" for key, file in waveform.items()}
+            records.write_record(staging / "package.json", "transcode", record)
     except PackageInvalid as e:
         raise StageError(f"{name}: package failed verification, not published: {e}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    progress.update(1.0, "done")
+    return record
 
 
 def publish_still(media: Path, src: dict, settings: dict, out: Path, progress: Progress) -> dict[str, Any]:
     """A still gets JPEG sizes and a WebP instead of a streaming package."""
     name = media.name
-    staging = out / f".staging-{name}"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with staged(out, name) as staging:
         made = derivatives(media, staging, settings["image_sizes"], settings["webp_quality"],
                            settings["max_image_pixels"])
         images = {k: (v | {"file": f"{name}/{v['file']}"} if isinstance(v, dict) else v)
@@ -226,14 +215,8 @@ def publish_still(media: Path, src: dict, settings: dict, out: Path, progress: P
                   "settings": settings, "settings_commit": os.environ.get("settings_COMMIT"),
                   "ffmpeg": ffmpeg_version(), "verified": None, "made_at": records.utc_now()}
         records.write_record(staging / "package.json", "transcode", record)
-        final = out / name
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-        progress.update(1.0, "done")
-        return record
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    progress.update(1.0, "done")
+    return record
 
 
 def package_record(name: str, src: dict, ladder: list[Rendition], settings: dict, work: Path,
@@ -279,18 +262,9 @@ def ffmpeg_version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stages.transcode", description=__doc__.splitlines()[0])
-    add_input(ap, "media", "the upload")
-    add_input(ap, "probe", "its probe record (probe/valid/<name>.json)")
-    add_input(ap, "settings", "transcode.json")
-    ap.add_argument("--out", required=True, help="output folder (/pfs/out)")
-    args = ap.parse_args(argv)
-    media = required(args.media, "media")
-    if not media.is_file():
-        raise StageError(f"--media {media}: expected one upload file")
-    settings = load_settings("transcode", args.settings)
-    probe = records.read_json(args.probe) if args.probe and Path(args.probe).is_file() else None
-    rec = transcode(media, probe, settings, Path(args.out), Progress())
+    media, probe, settings, out = media_stage_args("python -m stages.transcode", __doc__.splitlines()[0],
+                                                   "transcode", argv)
+    rec = transcode(media, probe, settings, out, Progress())
     print(f"{media.name}: {', '.join(r['name'] for r in rec['renditions']) or rec['kind'] + ' only'}"
           f"{' + audio' if rec['audio'] and rec['renditions'] else ''}, verified")
     return 0
