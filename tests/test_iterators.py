@@ -1,0 +1,93 @@
+"""Pachyderm's TestIterators reference cases (src/server/worker/datum/iterator_test.go):
+one repo of 50 files /foo0 .. /foo49, and the exact datum sets Pachyderm expects for
+pfs, union, cross, empty and nested-empty crosses, join, outer join, groups, a group of
+a join, and a union with a group. Compared as Pachyderm's validateDI does: as a
+multiset of keys made of each datum's sorted path parts."""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+
+import pytest
+
+from pipelines.datums import FileEntry, InputCommit, datums
+
+FILES = tuple(FileEntry(f"/foo{i}", hashlib.sha256(b"input").hexdigest(), 5) for i in range(50))
+
+
+def resolve(pfs: dict) -> InputCommit:
+    return InputCommit(pfs["repo"], "master", "c1", tuple(sorted(FILES, key=lambda f: f.path)))
+
+
+def pfs(glob: str, join_on: str = "", group_by: str = "", outer: bool = False) -> dict:
+    d = {"repo": "data", "glob": glob}
+    if join_on:
+        d["joinOn"] = join_on
+    if group_by:
+        d["groupBy"] = group_by
+    if outer:
+        d["outerJoin"] = True
+    return {"pfs": d}
+
+
+def stable_key(key: str) -> str:
+    return "/".join(sorted(p for p in key.split("/") if p))
+
+
+def keys(input_spec: dict) -> Counter:
+    return Counter(stable_key("".join(i.path for i in d.inputs)) for d in datums(input_spec, resolve))
+
+
+def expect(*datum_keys: str) -> Counter:
+    return Counter(stable_key(k) for k in datum_keys)
+
+
+IN1, IN2 = pfs("/foo?1"), pfs("/foo*2")
+IN3 = {"union": [IN1, IN2]}
+IN4 = {"cross": [IN1, IN2]}
+IN0 = pfs("/nothing*")  # Pachyderm's case uses the extglob !(**); any glob matching nothing
+IN6 = {"cross": [IN3, IN0, IN2, IN4]}
+CROSS = [f"/foo{a}/foo{b}" for a in (11, 21, 31, 41) for b in (12, 2, 22, 32, 42)]
+
+
+@pytest.mark.parametrize("spec,expected", [
+    pytest.param(IN0, expect(), id="ZeroDatums"),
+    pytest.param(IN1, expect("/foo11", "/foo21", "/foo31", "/foo41"), id="Basic-?"),
+    pytest.param(IN2, expect("/foo12", "/foo2", "/foo22", "/foo32", "/foo42"), id="Basic-*"),
+    pytest.param(IN3, expect("/foo11", "/foo12", "/foo2", "/foo21", "/foo22", "/foo31", "/foo32", "/foo41", "/foo42"),
+                 id="Union"),
+    pytest.param(IN4, expect(*CROSS), id="Cross"),
+    pytest.param(IN6, expect(), id="EmptyCross"),
+    pytest.param({"cross": [IN6, IN1]}, expect(), id="NestedEmptyCross"),
+    pytest.param({"join": [pfs("/foo(?)(?)", "$1$2"), pfs("/foo(?)(?)", "$2$1")]},
+                 expect(*[f"/foo{a}{b}/foo{b}{a}" for a in range(1, 5) for b in range(1, 5)]), id="Join"),
+    pytest.param({"join": [pfs("/foo1(?)", "$1", outer=True), pfs("/foo(?)1", "$1", outer=True)]},
+                 expect("/foo10", "/foo11/foo11", "/foo12/foo21", "/foo13/foo31", "/foo14/foo41",
+                        "/foo15", "/foo16", "/foo17", "/foo18", "/foo19"), id="OuterJoin"),
+    pytest.param({"group": [pfs("/foo(?)(?)", group_by="$1")]},
+                 expect(*["".join(f"/foo{a}{b}" for b in range(10)) for a in range(1, 5)]), id="GroupSingle"),
+    pytest.param({"group": [pfs("/foo(?)(?)", group_by="$1"), pfs("/foo(?)(?)", group_by="$2")]},
+                 expect("/foo10/foo20/foo30/foo40",
+                        *["".join(f"/foo{a}{b}" for b in range(10)) + "".join(f"/foo{c}{a}" for c in range(1, 5))
+                          for a in range(1, 5)],
+                        *["".join(f"/foo{c}{b}" for c in range(1, 5)) for b in range(5, 10)]), id="GroupDoubles"),
+    pytest.param({"group": [{"join": [pfs("/foo(?)(?)", "$1$2", "$1"), pfs("/foo(?)(?)", "$2$1", "$2")]}]},
+                 expect(*["".join(f"/foo{a}{b}/foo{b}{a}" for b in range(1, 5)) for a in range(1, 5)]),
+                 id="GroupJoin"),
+    pytest.param({"union": [pfs("/foo(?)(?)"), {"group": [pfs("/foo(?)(?)", group_by="$2")]}]},
+                 expect(*["".join(f"/foo{a}{b}" for a in range(1, 5)) for b in range(10)],
+                        *[f"/foo{i}" for i in range(10, 50)]), id="UnionGroup"),
+])
+def test_iterators(spec, expected):
+    assert keys(spec) == expected
+
+
+def test_join_on_trailing_slash():
+    """TestJoinTrailingSlash: the same glob extracts the key with or without a trailing slash."""
+    files = tuple(FileEntry(f"/foo-{j}", "0" * 64, 3) for j in range(10))
+    for glob in ("/(*)", "/(*)/"):
+        spec = {"join": [{"pfs": {"repo": "a", "glob": glob, "joinOn": "$1"}},
+                         {"pfs": {"repo": "b", "glob": glob, "joinOn": "$1"}}]}
+        got = Counter(stable_key("".join(i.path for i in d.inputs))
+                      for d in datums(spec, lambda p: InputCommit(p["repo"], "master", "c", files)))
+        assert got == expect(*[f"/foo-{j}/foo-{j}" for j in range(10)])
