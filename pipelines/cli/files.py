@@ -1,7 +1,9 @@
 """put | get | list | inspect | delete file — pachctl's syntax: repo@branch:/path."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -47,9 +49,24 @@ def put_file(args) -> int:
     with engine(args) as e:
         c = e.put_files(ref.repo, ref.branch_or_commit or "master", items, description=args.message or "")
         total = sum(Path(s).stat().st_size for _, s in items if isinstance(s, Path))
-        print(f"{ref.repo}@{c.id}: {len(items)} file(s), {size(total)} committed to "
-              f"{ref.repo}@{c.branch}. Process it with `pachmedia run` (or `pachmedia wait commit {ref.repo}@{c.id}`).")
+        print(f"{ref.repo}@{c.id}: {len(items)} file(s), {size(total)} committed to {ref.repo}@{c.branch}.")
+        _process(e, args, c)
     return 0
+
+
+def _process(e, args, c) -> None:
+    """As pachd would, start processing the new commit: a background `pachmedia run`
+    (one at a time: the run lock turns a second away), unless --no-run."""
+    if not args.run or os.environ.get("PACHMEDIA_NO_AUTORUN"):
+        print(f"Process it with `pachmedia run` (or `pachmedia wait commit {c.repo}@{c.id}`).")
+        return
+    log = e.home / "logs" / "autorun.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as out:
+        subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(e.home), "run", "-q"],
+                         stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
+    print(f"Processing in the background: `pachmedia list job` to follow, "
+          f"`pachmedia wait commit {c.repo}@{c.id}` to wait (log: {log}).")
 
 
 def get_file(args) -> int:
@@ -148,6 +165,7 @@ def delete_file(args) -> int:
     with engine(args) as e:
         c = e.delete_files(ref.repo, ref.branch_or_commit or "master", [path])
         print(f"deleted {ref.repo}@{c.branch}:{path} in commit {c.id}")
+        _process(e, args, c)
     return 0
 
 
@@ -157,6 +175,12 @@ def _put_args(p) -> None:
     p.add_argument("-r", "--recursive", action="store_true", help="put a folder recursively")
     p.add_argument("-i", "--input-file", help="a file listing local paths to put, one per line")
     p.add_argument("-m", "--message", help="commit description")
+    _run_arg(p)
+
+
+def _run_arg(p) -> None:
+    p.add_argument("--no-run", dest="run", action="store_false",
+                   help="only commit; do not start processing (also: PACHMEDIA_NO_AUTORUN=1)")
 
 
 def _get_args(p) -> None:
@@ -176,5 +200,5 @@ COMMANDS = [
     Command("list", "file", "List the files in a folder of a commit.", _ref_args, list_file),
     Command("inspect", "file", "Show a file's size, hash and the datum that wrote it.", _ref_args, inspect_file),
     Command("delete", "file", "Delete a file or folder from an input repo (a new commit).",
-            lambda p: p.add_argument("target", metavar="repo@branch:/path"), delete_file),
+            lambda p: (p.add_argument("target", metavar="repo@branch:/path"), _run_arg(p)), delete_file),
 ]

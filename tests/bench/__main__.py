@@ -176,11 +176,12 @@ def bench_memory(work: Path, quick: bool) -> list[Row]:
     with open(big, "wb") as f:
         f.truncate(int(gb * (1 << 30)))
     home = work / "mem-home"
-    put = run([PY, "-m", "pipelines.cli", "--home", str(home), "put", "file", "media@master:/huge.mp4", "-f", str(big)])
+    put = run([PY, "-m", "pipelines.cli", "--home", str(home), "put", "file", "media@master:/huge.mp4", "-f", str(big),
+               "--no-run"])
     small = work / "small.bin"
     small.write_bytes(b"x" * 1000)
     put_small = run([PY, "-m", "pipelines.cli", "--home", str(work / "mem-home2"), "put", "file",
-                     "media@master:/small.mp4", "-f", str(small)])
+                     "media@master:/small.mp4", "-f", str(small), "--no-run"])
     rows = [Row(f"put file peak RSS: {gb:g} GB file vs 1 KB file", put.rss_mb, put_small.rss_mb, "MB",
                 f"{gb * 1024 / put.wall:.0f} MB/s")]
     scan_gb = 0.5 if quick else 1.9  # under clamd's 2000 MiB stream limit, so all of it is streamed

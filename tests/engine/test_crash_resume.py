@@ -62,7 +62,7 @@ def test_kill_during_put_leaves_no_commit(tmp_path):
     big = tmp_path / "big"
     with open(big, "wb") as f:
         f.truncate(400 << 20)  # sparse: fast to make, slow enough to hash and copy
-    proc = _run_cli(home, "put", "file", "in@master:/big", "-f", str(big))
+    proc = _run_cli(home, "put", "file", "in@master:/big", "-f", str(big), "--no-run")
     time.sleep(1.0)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
