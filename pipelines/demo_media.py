@@ -24,6 +24,10 @@ def make_demo_media(dest: Path) -> dict[str, str]:
     if real.is_file():
         shutil.copyfile(real, dest / "megamind.avi")
         made["megamind.avi"] = "real footage (opencv-doc), MPEG-4 in AVI, faces"
+    photo = OPENCV_DOC / "messi5.jpg"
+    if photo.is_file():
+        shutil.copyfile(photo, dest / "messi5.jpg")
+        made["messi5.jpg"] = "a real photo (opencv-doc), JPEG"
     # three shots (cuts at 3 s and 6 s) with a tone: something for the scene detector
     shots = [f"testsrc2=size=1280x720:rate=30:duration=3",
              f"smptehdbars=size=1280x720:rate=30:duration=3",

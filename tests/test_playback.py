@@ -13,7 +13,7 @@ from pipelines.gateway import StoreBackend
 from pipelines.s3.keys import Keys
 from pipelines.s3.server import serve
 from pipelines.web.server import PUBLIC_BUCKETS, serve_player
-from tests.fixtures.media import make_video
+from tests.fixtures.media import OPENCV_DOC, make_audio, make_video
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def site(tmp_path_factory):
     d = tmp_path_factory.mktemp("play")
     clip = make_video(d / "clip.mp4", seconds=6, size="640x360")
+    tone = make_audio(d / "tone.mp3", seconds=4)
     e = Engine(d / "home")
-    e.put_files("media", "master", [("/clip.mp4", clip)])
+    e.put_files("media", "master", [("/clip.mp4", clip), ("/tone.mp3", tone), ("/photo.jpg", OPENCV_DOC / "messi5.jpg")])
     assert all(j.state == "JOB_SUCCESS" for j in e.run(show_progress=False))
     gw = serve(StoreBackend(e), "127.0.0.1", 0, Keys("AKTEST", "secret"), anonymous_buckets=PUBLIC_BUCKETS,
                parts_dir=d / "parts")
@@ -34,16 +35,34 @@ def site(tmp_path_factory):
     e.close()
 
 
+def browse(url: str, asset: str, shot: Path, mode: str) -> dict:
+    r = subprocess.run(["node", str(ROOT / "tests/playback/check.mjs"), url, asset, str(shot), mode],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def test_hls_and_dash_play_in_chromium(site):
     url, d = site
     shot = d / "playback.png"
-    r = subprocess.run(["node", str(ROOT / "tests/playback/check.mjs"), url, "clip.mp4", str(shot)],
-                       capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    got = json.loads(r.stdout.strip().splitlines()[-1])
+    got = browse(url, "clip.mp4", shot, "video")
     assert got["errors"] == [] and got["console"] == [], got
     for player in ("hls", "dash"):
         assert got[player]["currentTime"] > 2, got
         assert got[player]["videoWidth"] > 0 and got[player]["error"] is None, got
-    assert got["assets"] == 1 and got["scenes"] >= 1
+    assert got["assets"] == 3 and got["scenes"] >= 1
     assert shot.stat().st_size > 10_000
+
+
+def test_audio_plays_with_its_waveform(site):
+    url, d = site
+    got = browse(url, "tone.mp3", d / "audio.png", "audio")
+    assert got["errors"] == [] and got["console"] == [], got
+    assert got["hls"]["currentTime"] > 1 and got["dash"]["currentTime"] > 1, got
+    assert got["waveform"] == 1200
+
+
+def test_a_still_is_shown_with_its_labels(site):
+    url, d = site
+    got = browse(url, "photo.jpg", d / "still.png", "image")
+    assert got["errors"] == [] and got["still"] > 0 and got["scenes"] == 1, got

@@ -41,7 +41,7 @@ def summary_rows(e: Engine, set_id: str) -> list[list[str]]:
             + (f": {scan.get('reason')}" if rec["status"] == "unscanned" else "")
         rungs = [r["name"] for r in rec.get("package", {}).get("renditions", []) if r.get("name")]
         if rec.get("package") and not rungs:
-            rungs = ["audio"]
+            rungs = ["stills (s/m/l + webp)"] if rec.get("kind") == "image" else ["audio (aac + opus)"]
         rows.append([rec["name"], verdict, status, ",".join(rungs) or "-",
                      str(rec["labels"]["scenes"]) if rec.get("labels") else "-",
                      f"{times.get(rec['name'], 0):.1f}s"])
@@ -79,7 +79,8 @@ def demo(args) -> int:
           f"  pachmedia get file catalog@master:/interview.mp4.json\n"
           f"  pachmedia lineage transcode@master:/interview.mp4/hls/master.m3u8\n"
           f"  pachmedia list datum probe@{c.id[:12]}\n"
-          f"  pachmedia s3 serve    # then boto3 / a browser on http://127.0.0.1:30600")
+          f"  pachmedia play        # the playback page on http://127.0.0.1:8080 (HLS, DASH, scenes, lineage)\n"
+          f"  pachmedia s3 serve    # boto3 and other S3 clients on http://127.0.0.1:30600")
     return 1 if failed else 0
 
 

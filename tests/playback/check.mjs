@@ -2,7 +2,7 @@
 // for one asset, play HLS and DASH, and report what the players did (JSON on stdout).
 import { chromium } from "playwright-core";
 
-const [pageUrl, asset, shot] = process.argv.slice(2);
+const [pageUrl, asset, shot, mode = "video"] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -14,17 +14,31 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on("console", (m) => { if (m.type() === "error") result.console.push(m.text()); });
   page.on("pageerror", (e) => result.console.push(String(e)));
-  await page.goto(`${pageUrl}/?asset=${encodeURIComponent(asset)}&play=both`);
+  await page.goto(`${pageUrl}/?asset=${encodeURIComponent(asset)}&play=both&goal=${mode === "audio" ? 1 : 2}`);
+  if (mode === "image") {
+    await page.waitForFunction(() => { const i = document.getElementById("still");
+      return (i && i.complete && document.querySelector(".scene img")) || window.__pachmedia.errors.length > 0; },
+                               null, { timeout: 20000 }).catch(() => {});
+    Object.assign(result, await page.evaluate(() => ({
+      still: document.getElementById("still").naturalWidth, errors: window.__pachmedia.errors,
+      scenes: document.querySelectorAll(".scene img").length })));
+    if (shot) await page.screenshot({ path: shot, fullPage: true });
+    console.log(JSON.stringify(result));
+    process.exit(0);
+  }
   await page.waitForSelector("video#hls", { timeout: 20000 });
   await page.waitForFunction(() => {
     const v = (id) => document.getElementById(id);
-    return (v("hls").currentTime > 2 && v("dash").currentTime > 2) || window.__pachmedia.errors.length > 0;
+    const goal = Number(new URLSearchParams(location.search).get("goal") || 2);
+    return (v("hls").currentTime > goal && v("dash").currentTime > goal) || window.__pachmedia.errors.length > 0;
   }, null, { timeout: 45000 }).catch(() => {});
   Object.assign(result, await page.evaluate(() => {
     const info = (id) => { const v = document.getElementById(id);
       return { currentTime: v.currentTime, videoWidth: v.videoWidth, videoHeight: v.videoHeight,
                error: v.error ? v.error.message || String(v.error.code) : null }; };
+    const wave = document.getElementById("waveform");
     return { hls: info("hls"), dash: info("dash"), errors: window.__pachmedia.errors,
+             waveform: wave ? wave.naturalWidth : null,
              assets: document.querySelectorAll("nav div").length,
              scenes: document.querySelectorAll(".scene img").length };
   }));
