@@ -18,13 +18,36 @@ class FsckReport:
         return not self.problems
 
 
+def referenced_objects(engine) -> set[str]:
+    """Every object a commit's file or a recorded datum output names."""
+    refs = {row["hash"] for row in engine.store.q("SELECT DISTINCT hash FROM files")}
+    refs |= {row["hash"] for row in engine.store.q("SELECT DISTINCT hash FROM datum_outputs")}
+    return refs
+
+
+def gc(engine) -> tuple[int, int]:
+    """Delete objects nothing names (left by interrupted writes). Holds the run lock so no
+    job is mid-way; returns (objects, bytes) removed."""
+    removed = size = 0
+    with engine.run_lock():
+        keep = referenced_objects(engine)
+        for oid in list(engine.store.objects.all_ids()):
+            if oid not in keep:
+                path = engine.store.objects.path(oid)
+                size += path.stat().st_size
+                path.unlink()
+                removed += 1
+        for tmp in engine.store.objects.tmp.iterdir():
+            tmp.unlink(missing_ok=True)
+    return removed, size
+
+
 def fsck(engine, *, verify_hashes: bool = True) -> FsckReport:
     s = engine.store
     r = FsckReport()
-    referenced = set()
+    referenced = referenced_objects(engine)
     for row in s.iter_all_files():
         r.files += 1
-        referenced.add(row["hash"])
         if not s.objects.has(row["hash"]):
             r.problems.append(f"missing object {row['hash'][:16]} for {row['repo']}@{row['commit_id']}:{row['path']}")
     for oid in s.objects.all_ids():

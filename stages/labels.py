@@ -53,8 +53,10 @@ def frames(media: Path, demuxer: str, fps: float, w: int, h: int):
 
 def still_frame(media: Path, max_side: int) -> np.ndarray:
     """A still as a BGR array, EXIF orientation applied (Pillow; probe already checked its size)."""
-    from PIL import Image, ImageOps
-    with Image.open(media) as img:
+    from PIL import ImageOps
+
+    from .still import open_still
+    with open_still(media) as img:
         img.seek(0)
         im = ImageOps.exif_transpose(img.convert("RGB"))
     im.thumbnail((max_side, max_side))

@@ -3,7 +3,7 @@ applied, EXIF read into the record and never copied into a published derivative 
 included: the record only says whether the original had it).
 
 Pillow opens the upload only after probe accepted it (size, codec and pixel count from
-the header); its own decompression-bomb guard is set to the same pixel limit."""
+the header); its own decompression-bomb guard is set to the same pixel limit (open_still)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,10 +33,17 @@ def read_exif(img: Image.Image) -> dict[str, Any]:
     return {"tags": tags, "gps_present": GPS_IFD in exif}
 
 
-def derivatives(src: Path, out: Path, sizes: dict[str, int], webp_quality: int, max_pixels: int) -> dict[str, Any]:
-    Image.MAX_IMAGE_PIXELS = max_pixels
+def open_still(src: Path) -> Image.Image:
+    """Pillow on an upload, with its decompression-bomb guard at policy.json's pixel limit
+    (probe already refused bigger headers; this is the second lock on the door)."""
+    from .common import default_settings
+    Image.MAX_IMAGE_PIXELS = default_settings("policy")["max_image_pixels"]
+    return Image.open(src)
+
+
+def derivatives(src: Path, out: Path, sizes: dict[str, int], webp_quality: int) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    with Image.open(src) as img:
+    with open_still(src) as img:
         exif = read_exif(img)
         img.seek(0)  # an animated GIF: its first frame
         oriented = ImageOps.exif_transpose(img.convert("RGBA" if img.mode in ("P", "LA", "RGBA") else "RGB"))

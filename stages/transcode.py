@@ -201,8 +201,7 @@ def publish_still(media: Path, src: dict, settings: dict, out: Path, progress: P
     """A still gets JPEG sizes and a WebP instead of a streaming package."""
     name = media.name
     with staged(out, name) as staging:
-        made = derivatives(media, staging, settings["image_sizes"], settings["webp_quality"],
-                           settings["max_image_pixels"])
+        made = derivatives(media, staging, settings["image_sizes"], settings["webp_quality"])
         images = {k: (v | {"file": f"{name}/{v['file']}"} if isinstance(v, dict) else v)
                   for k, v in made["images"].items()}
         v = src["video"] or {}

@@ -85,6 +85,21 @@ def test_fsck_finds_a_corrupted_object(tmp_path):
         assert not report.ok and "corrupt object" in report.problems[0]
 
 
+def test_gc_drops_only_unreferenced_objects(tmp_path):
+    from pipelines.fsck import gc
+    with Engine(tmp_path / "home", init=False) as e:
+        e.store.create_repo("in")
+        src = tmp_path / "x"
+        src.write_bytes(b"kept")
+        c = e.put_files("in", "master", [("/x", src)])
+        orphan, _ = e.store.objects.add_bytes(b"left by an interrupted put")
+        assert fsck(e).orphans == 1
+        assert gc(e) == (1, len(b"left by an interrupted put"))
+        assert not e.store.objects.has(orphan) and e.store.objects.has(e.store.file("in", c.id, "/x").hash)
+        report = fsck(e)
+        assert report.ok and report.orphans == 0
+
+
 @pytest.mark.parametrize("name,ok", [
     pytest.param("видео интервью.mp4", True, id="unicode"),
     pytest.param("clip (final) [v2] #1 & more.mp4", True, id="punctuation"),

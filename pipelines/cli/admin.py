@@ -19,8 +19,11 @@ def init(args) -> int:
 
 
 def fsck_cmd(args) -> int:
-    from ..fsck import fsck
+    from ..fsck import fsck, gc
     with engine(args) as e:
+        if args.gc:
+            n, size = gc(e)
+            print(f"removed {n} unreferenced object(s), {size} bytes")
         r = fsck(e, verify_hashes=not args.fast)
         for p in r.problems:
             print(f"problem: {p}")
@@ -33,6 +36,8 @@ def fsck_cmd(args) -> int:
 COMMANDS = [
     Command("init", None, "Create the input repos, pipelines and default settings in $PACHMEDIA_HOME.",
             lambda p: None, init),
-    Command("fsck", None, "Verify every object's hash and every commit's tree.",
-            lambda p: p.add_argument("--fast", action="store_true", help="skip re-hashing objects"), fsck_cmd),
+    Command("fsck", None, "Verify every object's hash and every commit's tree (--gc: drop unreferenced objects).",
+            lambda p: (p.add_argument("--fast", action="store_true", help="skip re-hashing objects"),
+                       p.add_argument("--gc", action="store_true", help="first delete objects nothing names")),
+            fsck_cmd),
 ]
