@@ -29,9 +29,9 @@ def make_demo_media(dest: Path) -> dict[str, str]:
         shutil.copyfile(photo, dest / "messi5.jpg")
         made["messi5.jpg"] = "a real photo (opencv-doc), JPEG"
     # three shots (cuts at 3 s and 6 s) with a tone: something for the scene detector
-    shots = [f"testsrc2=size=1280x720:rate=30:duration=3",
-             f"smptehdbars=size=1280x720:rate=30:duration=3",
-             f"mandelbrot=size=1280x720:rate=30,trim=duration=3"]
+    shots = ["testsrc2=size=1280x720:rate=30:duration=3",
+             "smptehdbars=size=1280x720:rate=30:duration=3",
+             "mandelbrot=size=1280x720:rate=30,trim=duration=3"]
     args: list[str] = []
     for s in shots:
         args += ["-f", "lavfi", "-i", s]

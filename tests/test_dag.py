@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,7 @@ from pipelines.explain_summary import summarize as explain
 from pipelines.lineage import trace
 from pipelines.services.signatures import EICAR
 from stages import records
-from tests.fixtures.media import OPENCV_DOC, ffmpeg, make_audio, make_video
+from tests.fixtures.media import OPENCV_DOC, make_audio, make_video
 
 
 def counts(job):

@@ -8,7 +8,6 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -18,24 +17,8 @@ from pipelines.engine import Engine
 from pipelines.errors import PachmediaError
 from pipelines.fsck import fsck
 from pipelines.services.signatures import EICAR
-from stages import records
 from tests.fixtures.media import OPENCV_DOC
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_stage(name: str, media: Path, out: Path, *extra: str) -> None:
-    r = subprocess.run([sys.executable, "-m", f"stages.{name}", "--media", str(media), "--out", str(out), *extra],
-                       capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert r.returncode == 0, r.stderr
-
-
-def record(out: Path, name: str, kind: str) -> dict:
-    [p] = list(out.glob(f"*/{name}.json"))
-    rec = records.read_json(p)
-    records.validate(kind, rec)
-    return rec
-
+from tests.fixtures.stages import ROOT, run_stage, stage_record as record
 
 def nested_zip(depth: int, payload: bytes) -> bytes:
     data = payload

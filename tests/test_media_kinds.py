@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -17,25 +15,7 @@ from pipelines.engine import Engine
 from stages import records
 from stages.still import metadata_of
 from tests.fixtures.media import OPENCV_DOC, ffmpeg, make_audio
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def stage(name: str, media: Path, out: Path, strace: Path | None = None) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-m", f"stages.{name}", "--media", str(media), "--out", str(out)]
-    if strace:
-        args = ["strace", "-f", "-qq", "-e", "trace=open,openat", "-o", str(strace)] + args
-    r = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert r.returncode == 0, r.stderr
-    return r
-
-
-def probe_record(out: Path, name: str) -> dict:
-    [p] = list(out.glob(f"*/{name}.json"))
-    rec = records.read_json(p)
-    records.validate("probe", rec)
-    return rec
-
+from tests.fixtures.stages import run_stage as stage, stage_record
 
 def png_with_header(path: Path, w: int, h: int) -> Path:
     """A tiny PNG whose header claims w x h: a decompression bomb if anything decoded it."""
@@ -63,12 +43,12 @@ def stills(tmp_path_factory):
 def test_probe_accepts_stills_and_refuses_bombs_and_truncation(stills, tmp_path):
     stage("probe", stills, tmp_path / "out")
     for name in ("baboon.jpg", "pic1.png", "frame.webp", "anim.gif"):
-        rec = probe_record(tmp_path / "out", name)
+        rec = stage_record(tmp_path / "out", name, "probe")
         assert rec["status"] == "valid" and rec["kind"] == "image", rec
         assert rec["container"]["demuxer"].endswith("_pipe") or rec["container"]["demuxer"] == "gif"
-    assert probe_record(tmp_path / "out", "truncated.jpg")["reason"] == "decode_error"
-    assert probe_record(tmp_path / "out", "bomb-10k.png")["reason"] == "dimensions_too_large"
-    assert probe_record(tmp_path / "out", "bomb-30k.png")["reason"] in ("bad_dimensions", "dimensions_too_large")
+    assert stage_record(tmp_path / "out", "truncated.jpg", "probe")["reason"] == "decode_error"
+    assert stage_record(tmp_path / "out", "bomb-10k.png", "probe")["reason"] == "dimensions_too_large"
+    assert stage_record(tmp_path / "out", "bomb-30k.png", "probe")["reason"] in ("bad_dimensions", "dimensions_too_large")
 
 
 def test_a_still_named_like_a_sequence_pattern_opens_nothing_else(tmp_path):
@@ -79,7 +59,7 @@ def test_a_still_named_like_a_sequence_pattern_opens_nothing_else(tmp_path):
     shutil.copy(OPENCV_DOC / "baboon.jpg", up / "img001.jpg")
     log = tmp_path / "strace.log"
     stage("probe", up / "img%03d.jpg", tmp_path / "out", strace=log)
-    assert probe_record(tmp_path / "out", "img%03d.jpg")["status"] == "valid"
+    assert stage_record(tmp_path / "out", "img%03d.jpg", "probe")["status"] == "valid"
     assert "img001.jpg" not in log.read_text()
 
 
@@ -163,7 +143,7 @@ def test_a_real_recording_from_debian(tmp_path):
     shutil.copy(REAL_AUDIO, tmp_path / "front-center.oga")
     src = tmp_path / "front-center.oga"
     stage("probe", src, tmp_path / "probe")
-    rec = probe_record(tmp_path / "probe", "front-center.oga")
+    rec = stage_record(tmp_path / "probe", "front-center.oga", "probe")
     assert rec["status"] == "valid" and rec["kind"] == "audio" and rec["container"]["demuxer"] == "ogg"
     stage("transcode", src, tmp_path / "tc")
     pkg = records.read_json(tmp_path / "tc/front-center.oga/package.json")

@@ -32,7 +32,7 @@ def debug_datum(args) -> int:
         shown = {k: v for k, v in env.items() if os.environ.get(k) != v}
         stdin = "\n".join(rewrite_pfs(l, pfs) for l in spec["transform"].get("stdin") or [])
         print(f"# datum {d.id} of {pipeline}@{job_id}, laid out in {sandbox}")
-        print(f"# inputs (read-only): " + ", ".join(dest for dest, _ in run.mounts))
+        print("# inputs (read-only): " + ", ".join(dest for dest, _ in run.mounts))
         print(f"cd {shlex.quote(str(sandbox))}")
         print(" ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(shown.items())) + " \\")
         print("  " + shlex.join(cmd) + (f" <<'EOF'\n{stdin}\nEOF" if stdin else ""))

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import NotFound, UsageError
-from ..names import normalize_path, parse_ref, require_path
+from ..names import parse_ref, require_path
 from .base import Command
 from .fmt import add_raw, engine, raw, size, table
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from ..errors import JobFailed, NotFound, PachmediaError
+from ..errors import JobFailed, PachmediaError
 from ..names import parse_ref
 from .base import Command
 from .fmt import add_raw, ago, duration, engine, raw, size, table

@@ -20,7 +20,7 @@ from stages.ladder import ladder_for
 from stages.source import source_info
 from stages.thumbnails import plan_storyboard
 from stages.transcode import build_command
-from tests.fixtures.media import ffmpeg, make_video
+from tests.fixtures.media import make_video
 
 from .common import PY, ROOT, Row, report, run, timed
 
@@ -230,7 +230,6 @@ def bench_engine(work: Path, quick: bool) -> list[Row]:
 def bench_s3_load(work: Path, quick: bool) -> list[Row]:
     """32 concurrent boto3 clients on loopback for a fixed time: ranged GETs (bytes
     checked), listings and PUTs (each a commit), against the engine's store."""
-    import hashlib
     import random
     import threading
 
