@@ -136,42 +136,50 @@ def summarize_labels(scenes: list[dict], duration: float, audio: dict | None) ->
             "labels": labels}
 
 
+def analyse_still(media: Path, staging: Path, name: str, settings: dict) -> tuple[list[dict], dict]:
+    """A still is one scene: the per-frame detectors on the oriented image."""
+    frame = still_frame(media, settings["analysis_width"] * 2)
+    writer = SceneWriter(staging, name, 1.0, settings)
+    scene = Scene(0, 0, 1)
+    g = ff.gray(frame)
+    scene.add(0, frame, ff.brightness(g), 0.0, ff.sharpness(g))
+    writer.close(scene)
+    return writer.records, {"width": frame.shape[1], "height": frame.shape[0], "fps": 0, "frames": 1}
+
+
+def analyse_video(media: Path, src: dict, staging: Path, name: str, settings: dict,
+                  progress: Progress) -> tuple[list[dict], dict]:
+    """Shots and per-scene features from one downscaled, sampled decode."""
+    v = src["video"]
+    fps = settings["analysis_fps"]
+    w, h = analysis_size(v["width"], v["height"], v.get("rotation", 0), settings["analysis_width"])
+    writer = SceneWriter(staging, name, fps, settings)
+    tracker = ShotTracker(fps, settings["adaptive_threshold"], settings["min_scene_s"], settings["min_content_val"])
+    n = 0
+    for frame in frames(media, src["demuxer"], fps, w, h):
+        before = len(tracker.scenes)
+        tracker.feed(frame)
+        for closed in tracker.scenes[before - 1:-1]:
+            writer.close(closed)
+        n += 1
+        if n % 50 == 0 and src["duration"]:
+            progress.update(min(0.9, n / fps / src["duration"] * 0.9), "shots")
+    for s in tracker.finish():
+        if s.keyframe is not None:
+            writer.close(s)
+    return writer.records, {"width": w, "height": h, "fps": fps, "frames": n}
+
+
 def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: Progress) -> dict[str, Any]:
     name = media.name
     src = source_info(media, probe)
     with staged(out, name) as staging:
         scenes: list[dict] = []
         analysed = None
-        v = src["video"]
         if src["kind"] == "image":
-            frame = still_frame(media, settings["analysis_width"] * 2)
-            writer = SceneWriter(staging, name, 1.0, settings)
-            scene = Scene(0, 0, 1)
-            g = ff.gray(frame)
-            scene.add(0, frame, ff.brightness(g), 0.0, ff.sharpness(g))
-            writer.close(scene)
-            scenes = writer.records
-            analysed = {"width": frame.shape[1], "height": frame.shape[0], "fps": 0, "frames": 1}
-        elif v:
-            fps = settings["analysis_fps"]
-            w, h = analysis_size(v["width"], v["height"], v.get("rotation", 0), settings["analysis_width"])
-            writer = SceneWriter(staging, name, fps, settings)
-            tracker = ShotTracker(fps, settings["adaptive_threshold"], settings["min_scene_s"],
-                                  settings["min_content_val"])
-            n = 0
-            for frame in frames(media, src["demuxer"], fps, w, h):
-                before = len(tracker.scenes)
-                tracker.feed(frame)
-                for closed in tracker.scenes[before - 1:-1]:
-                    writer.close(closed)
-                n += 1
-                if n % 50 == 0 and src["duration"]:
-                    progress.update(min(0.9, n / fps / src["duration"] * 0.9), "shots")
-            for s in tracker.finish():
-                if s.keyframe is not None:
-                    writer.close(s)
-            scenes = writer.records
-            analysed = {"width": w, "height": h, "fps": fps, "frames": n}
+            scenes, analysed = analyse_still(media, staging, name, settings)
+        elif src["video"]:
+            scenes, analysed = analyse_video(media, src, staging, name, settings, progress)
         audio = None
         if src["audio"]:
             progress.update(0.92, "loudness")
