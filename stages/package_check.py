@@ -7,6 +7,7 @@ import math
 import re
 import tempfile
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import media_io
@@ -84,21 +85,21 @@ def check_package(pkg: Path, expect_duration: float, tolerance: float) -> dict:
         for uri in hls_uris(playlist):
             if not (playlist.parent / uri).resolve().is_file():
                 raise PackageInvalid(f"hls/{media} names {uri}, which does not exist")
-    with tempfile.TemporaryDirectory(dir=pkg.parent) as tmp:
-        joined = {}
-        durations = {}
-        for rid, rep in reps.items():
-            joined[rid] = (_join(pkg / "dash", rep["files"], Path(tmp) / f"rep-{rid}"), _kind(rep["mime"]))
-            durations[rid] = _check_duration(*joined[rid], expect_duration, tolerance, rid)
-        # spot-check decoding (first and last two seconds) of every representation at once;
-        # only if that fails, one by one to name the culprit
-        for seek in ([], ["-sseof", "-2"]):
-            if _decodes(list(joined.items()), seek) is None:
+    with tempfile.TemporaryDirectory(dir=pkg.parent) as tmp, ThreadPoolExecutor(max_workers=2) as pool:
+        joined = {rid: (_join(pkg / "dash", rep["files"], Path(tmp) / f"rep-{rid}"), _kind(rep["mime"]))
+                  for rid, rep in reps.items()}
+        # the probes and the two decode spot-checks are independent: run them side by side
+        probes = {rid: pool.submit(_check_duration, *item, expect_duration, tolerance, rid)
+                  for rid, item in joined.items()}
+        spots = {"at the start": [], "at the end": ["-sseof", "-2"]}
+        decodes = {where: pool.submit(_decodes, list(joined.items()), seek) for where, seek in spots.items()}
+        durations = {rid: f.result() for rid, f in probes.items()}
+        for where, f in decodes.items():
+            if f.result() is None:
                 continue
-            for rid, item in joined.items():
-                problem = _decodes([(rid, item)], seek)
+            for rid, item in joined.items():  # one by one, to name the culprit
+                problem = _decodes([(rid, item)], spots[where])
                 if problem:
-                    where = "at the end" if seek else "at the start"
                     raise PackageInvalid(f"representation {rid} does not decode {where}: {problem}")
     return {"representations": len(reps), "durations": durations}
 
