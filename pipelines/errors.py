@@ -29,3 +29,13 @@ class ServiceError(PachmediaError):
 
 class JobFailed(PachmediaError):
     """A job had failed datums (`wait commit` exits with this)."""
+
+
+class Interrupted(PachmediaError):
+    """SIGINT/SIGTERM during a run: queued datums were cancelled, running ones killed,
+    and the job left resumable (the next `run` picks it up)."""
+    exit_code = 130
+
+
+class StoreBusy(PachmediaError):
+    """The object store changed under an operation (e.g. `fsck --gc` ran during a put)."""

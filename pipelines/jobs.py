@@ -8,6 +8,8 @@ one path fail the job with Pachyderm's message.
 """
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -15,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .errors import NotFound
+from .errors import Interrupted, NotFound
 from .datums import Datum, FileEntry, InputCommit, datums as iterate_datums
 from .jobstore import DONE_DATUM_STATES, DatumInfo, JobInfo
 from .progress import Bar
-from .runner import DatumRun, parse_duration, run_datum
+from .runner import DatumRun, kill_orphan, parse_duration, run_datum
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -137,6 +139,9 @@ class JobExecutor:
         prev_job = self.js.previous_job(pipeline, self._set_seq(job))
         previous = self.js.datums(pipeline, prev_job.id) if prev_job else []
         done_here = {d.id: d for d in self.js.datums(pipeline, job_id)}
+        for d in done_here.values():  # a killed engine's datums may still be running: end them first
+            if d.state == "STARTING" and d.pgid:
+                kill_orphan(d.pgid, job_id, d.id)
         decisions = decide(datums, job.salt, previous, prev_job.salt if prev_job else None,
                            done_here, forced)
         self.js.set_job(pipeline, job_id, state="JOB_RUNNING", total=len(decisions))
@@ -173,16 +178,23 @@ class JobExecutor:
         return r["set_seq"]
 
     def _run_all(self, pipeline: str, job: JobInfo, spec: dict, to_run: list[Decision], show: bool) -> None:
+        """Run the datums, `parallelismSpec` at a time. On SIGINT/SIGTERM queued datums are
+        cancelled, running ones killed (their process groups) and left STARTING, so the
+        job stays resumable; Interrupted is raised."""
         if not to_run:
             return
         parallel = max(1, int((spec.get("parallelismSpec") or {}).get("constant") or 1))
         extra_env = self.e.services_env(spec["transform"])
         bar = Bar(len(to_run), f"{pipeline}@{job.id[:8]}") if show else None
         progress: dict[str, float] = {}
+        running: dict[str, int] = {}     # datum id -> process group of its current attempt
         lock = threading.Lock()
+        cancel = threading.Event()
 
         def one(dec: Decision):
             d = dec.datum
+            if cancel.is_set():
+                return None
             run = self.datum_run(pipeline, job.id, spec, d, self.e.work_dir / pipeline / job.id / d.id, extra_env)
             self.js.record_datum(pipeline, job.id, d.id, dec.hash, "STARTING", datum_inputs(d), job.id,
                                  started=time.time(), why=dec.why)
@@ -192,23 +204,52 @@ class JobExecutor:
                     progress[d.id] = f
                 if bar:
                     bar.note(" ".join(f"{k[:6]} {v:.0%}" for k, v in list(progress.items())[:3]))
-            res = run_datum(run, self.s.objects, job.id, on_progress)
-            with lock:
-                progress.pop(d.id, None)
+
+            def on_start(pgid: int) -> None:
+                with lock:
+                    running[d.id] = pgid
+                self.js.set_datum_pgid(pipeline, job.id, d.id, pgid)
+                if cancel.is_set():
+                    _killpg(pgid)
+            try:
+                res = run_datum(run, self.s.objects, job.id, on_progress, on_start=on_start, cancel=cancel)
+            finally:
+                with lock:
+                    progress.pop(d.id, None)
+                    running.pop(d.id, None)
             self.js.record_datum(pipeline, job.id, d.id, dec.hash, res.state, datum_inputs(d), job.id,
                                  started=res.started, finished=res.finished, reason=res.reason, why=dec.why,
                                  tries=res.tries, bytes_in=sum(f.size for i in d.inputs for f in i.files),
                                  outputs=res.outputs)
             return res
 
-        with ThreadPoolExecutor(max_workers=parallel) as pool:
-            futures = [pool.submit(one, dec) for dec in to_run]
-            for fut in as_completed(futures):
-                res = fut.result()
-                if bar:
-                    bar.advance(1, "" if res.state == "SUCCESS" else f"{res.state.lower()}: {res.reason or ''}"[:60])
-        if bar:
-            bar.close()
+        pool = ThreadPoolExecutor(max_workers=parallel)
+        futures: list = []
+        try:
+            with _terminate_as_interrupt():
+                futures.extend(pool.submit(one, dec) for dec in to_run)
+                for fut in as_completed(futures):
+                    try:
+                        res = fut.result()
+                    except Interrupted:
+                        continue
+                    if bar and res is not None:
+                        bar.advance(1, "" if res.state == "SUCCESS" else f"{res.state.lower()}: {res.reason or ''}"[:60])
+        except KeyboardInterrupt:
+            cancel.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            with lock:
+                groups = list(running.values())
+            for pgid in groups:
+                _killpg(pgid)
+            pool.shutdown(wait=True)
+            raise Interrupted(f"interrupted: job {pipeline}@{job.id} stopped with "
+                              f"{sum(1 for f in futures if f.cancelled())} datum(s) not started and "
+                              f"{len(groups)} killed; `pachmedia run` resumes it") from None
+        finally:
+            pool.shutdown(wait=True)
+            if bar:
+                bar.close()
 
     def _finish(self, pipeline: str, job_id: str, decisions: list[Decision]) -> JobInfo:
         states = {d.id: d for d in self.js.datums(pipeline, job_id)}
@@ -240,10 +281,34 @@ class JobExecutor:
         return self.js.job(pipeline, job_id)
 
 
+def _killpg(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class _terminate_as_interrupt:
+    """SIGTERM stops a run as Ctrl-C does (in the main thread; elsewhere a no-op)."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGTERM, _raise_interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+        return False
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def crash_point(name: str) -> None:
     """Fault injection for tests: PACHMEDIA_TEST_CRASH_AT=<name> SIGKILLs this process there."""
-    import os
-    import signal
     if os.environ.get("PACHMEDIA_TEST_CRASH_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
 

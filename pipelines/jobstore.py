@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS jobs(
 CREATE TABLE IF NOT EXISTS datums(
   pipeline TEXT NOT NULL, job TEXT NOT NULL, id TEXT NOT NULL, hash TEXT NOT NULL, state TEXT NOT NULL,
   inputs TEXT NOT NULL, source_job TEXT NOT NULL, started REAL, finished REAL, reason TEXT,
-  why TEXT, tries INTEGER NOT NULL DEFAULT 0, bytes_in INTEGER NOT NULL DEFAULT 0,
+  why TEXT, tries INTEGER NOT NULL DEFAULT 0, bytes_in INTEGER NOT NULL DEFAULT 0, pgid INTEGER,
   PRIMARY KEY(pipeline, job, id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS datum_outputs(
   pipeline TEXT NOT NULL, job TEXT NOT NULL, datum TEXT NOT NULL, path TEXT NOT NULL, hash TEXT NOT NULL,
@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS datum_outputs(
 JOB_STATES = ("JOB_CREATED", "JOB_RUNNING", "JOB_SUCCESS", "JOB_FAILURE", "JOB_UNRUNNABLE", "JOB_KILLED")
 DATUM_STATES = ("STARTING", "SUCCESS", "SKIPPED", "FAILED", "RECOVERED")
 DONE_DATUM_STATES = ("SUCCESS", "SKIPPED", "RECOVERED")
+DATUM_COLUMNS = ("pipeline, job, id, hash, state, inputs, source_job, started, finished, reason, why, tries, "
+                 "bytes_in")
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class DatumInfo:
     why: dict | None
     tries: int
     bytes_in: int
+    pgid: int | None = None       # a STARTING datum's process group (ended on resume if still alive)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +117,9 @@ class JobStore:
     def __init__(self, store: Store) -> None:
         self.s = store
         self.s.db.executescript(SCHEMA)
+        cols = {r["name"] for r in self.s.db.execute("PRAGMA table_info(datums)")}
+        if "pgid" not in cols:  # homes made before datums recorded their process group
+            self.s.db.execute("ALTER TABLE datums ADD COLUMN pgid INTEGER")
 
     # -- pipelines --------------------------------------------------------------------
     def put_pipeline(self, name: str, spec: dict, *, reprocess: bool = False) -> tuple[str, int]:
@@ -226,7 +232,7 @@ class JobStore:
         with self.s.tx():
             self.s.db.execute("DELETE FROM datum_outputs WHERE pipeline=? AND job=? AND datum=?", (pipeline, job, id))
             self.s.db.execute(
-                "INSERT OR REPLACE INTO datums VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO datums({DATUM_COLUMNS}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (pipeline, job, id, hash, state, json.dumps(inputs), source_job, started, finished, reason,
                  json.dumps(why) if why else None, tries, bytes_in))
             self.s.db.executemany("INSERT INTO datum_outputs VALUES(?,?,?,?,?,?)",
@@ -238,9 +244,15 @@ class JobStore:
         now = time.time()
         with self.s.tx():
             self.s.db.executemany(
-                "INSERT OR REPLACE INTO datums VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO datums({DATUM_COLUMNS}) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(pipeline, job, id, h, "SKIPPED", json.dumps(inputs), src, now, now, None, None, 0, 0)
                  for id, h, inputs, src in rows])
+
+    def set_datum_pgid(self, pipeline: str, job: str, id: str, pgid: int) -> None:
+        """A STARTING datum's process group, so a successor of a killed engine can end it."""
+        with self.s.tx():
+            self.s.db.execute("UPDATE datums SET pgid=? WHERE pipeline=? AND job=? AND id=? AND state='STARTING'",
+                              (pgid, pipeline, job, id))
 
     def datums(self, pipeline: str, job: str, state: str | None = None) -> list[DatumInfo]:
         sql, args = "SELECT * FROM datums WHERE pipeline=? AND job=?", [pipeline, job]
@@ -264,4 +276,4 @@ class JobStore:
     def _datum(self, r) -> DatumInfo:
         return DatumInfo(r["pipeline"], r["job"], r["id"], r["hash"], r["state"], json.loads(r["inputs"]),
                          r["source_job"], r["started"], r["finished"], r["reason"],
-                         json.loads(r["why"]) if r["why"] else None, r["tries"], r["bytes_in"])
+                         json.loads(r["why"]) if r["why"] else None, r["tries"], r["bytes_in"], r["pgid"])

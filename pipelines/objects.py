@@ -2,18 +2,23 @@
 
 Writes go to a temp file, are fsynced, then renamed, so an object either exists whole
 or not at all; adding an object we already have costs a hash and nothing else.
-Objects are made read-only: datums get them linked into their /pfs.
+Objects are made read-only, and never handed out by name: a datum's /pfs gets its own
+copy (a reflink where the filesystem can share blocks copy-on-write, else a streamed
+copy), so a stage writing to its input (root ignores the read-only mode) cannot change
+a committed object.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
 CHUNK = 1 << 20
+FICLONE = 0x40049409  # linux/fs.h _IOW(0x94, 9, int): share extents copy-on-write
 
 
 class ObjectStore:
@@ -67,14 +72,16 @@ class ObjectStore:
     def open(self, oid: str) -> BinaryIO:
         return open(self.path(oid), "rb")
 
-    def link(self, oid: str, dest: Path) -> None:
-        """Expose an object at dest (a datum's /pfs): a hard link, else a copy."""
+    def materialize(self, oid: str, dest: Path) -> str:
+        """A private, read-only copy of an object at dest (a datum's /pfs) that cannot
+        alias the store: a reflink (FICLONE) where the filesystem shares blocks
+        copy-on-write, else a streamed copy (copy_file_range, constant memory).
+        Returns "reflink" or "copy"."""
         dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(self.path(oid), dest)
-        except OSError:
-            shutil.copyfile(self.path(oid), dest)
-            os.chmod(dest, 0o444)
+        with open(self.path(oid), "rb") as src, open(dest, "xb") as out:
+            how = "reflink" if _reflink(src, out) else _copy(src, out)
+        os.chmod(dest, 0o444)
+        return how
 
     def verify(self, oid: str) -> bool:
         """True when the object's bytes still hash to its name."""
@@ -92,6 +99,38 @@ class ObjectStore:
             if len(sub.name) == 2 and sub.is_dir():
                 for p in sorted(sub.iterdir()):
                     yield sub.name + p.name
+
+
+def _reflink(src: BinaryIO, out: BinaryIO) -> bool:
+    try:
+        fcntl.ioctl(out.fileno(), FICLONE, src.fileno())
+        return True
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS,
+                       errno.EPERM, errno.EBADF, errno.ENOTSUP):
+            return False
+        raise
+
+
+def _copy(src: BinaryIO, out: BinaryIO) -> str:
+    """Stream src into out in the kernel where possible; read/write chunks otherwise."""
+    size = os.fstat(src.fileno()).st_size
+    done = 0
+    try:
+        while done < size:
+            n = os.copy_file_range(src.fileno(), out.fileno(), min(size - done, 1 << 30))
+            if n == 0:
+                break
+            done += n
+        return "copy"
+    except OSError as e:
+        if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+    src.seek(done)
+    out.seek(done)
+    while chunk := src.read(CHUNK):
+        out.write(chunk)
+    return "copy"
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1,25 +1,36 @@
 """Runs one datum the way a Pachyderm worker does, on this machine.
 
-The datum's files are linked read-only under `<sandbox>/pfs/<input>/<path>`, an empty
-`<sandbox>/pfs/out` is made, and the spec's `transform.cmd` (and `stdin`) runs with
+Each attempt gets a fresh folder `<sandbox>/try<N>-<token>/`: the datum's files are
+private read-only copies (reflinks where possible, never links to the store) under
+`pfs/<input>/<path>`, an empty `pfs/out` is made, and the spec's `transform.cmd` (and `stdin`) runs with
 every `/pfs` in its arguments, stdin and env rewritten to the sandbox, plus the env
 Pachyderm sets (`<input>`, `<input>_COMMIT`, `PACH_JOB_ID`, `PACH_DATUM_ID`,
 `PACH_OUTPUT_COMMIT_ID`). `datumTries` retries, `datumTimeout` kills, `errCmd` may
 recover a failed datum. What the datum wrote under out/ goes into the object store.
+
+stdout goes to the datum's log; stderr goes there too and to `<log>.stderr`, and a
+failed datum's reason is the last lines of its stderr. The datum runs in its own
+process group (its id is handed to `on_start`, so a killed engine's successor can end
+it with `kill_orphan`); setting `cancel` ends the attempt and raises Interrupted.
 """
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass, field
+import uuid
+from collections import deque
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from . import PROJECT_ROOT
+from .errors import Interrupted
 from .objects import ObjectStore
 
 _PFS = re.compile(r"(?<![\w.-])/pfs(?=/|$|\s|\")")
@@ -81,12 +92,12 @@ def environment(run: DatumRun, pfs: Path, output_commit: str) -> dict[str, str]:
 
 
 def prepare_sandbox(run: DatumRun, objects: ObjectStore) -> Path:
-    """Lay out <sandbox>/pfs: inputs linked read-only, out empty. Returns pfs."""
+    """Lay out <sandbox>/pfs: inputs as private read-only copies, out empty. Returns pfs."""
     if run.sandbox.exists():
         shutil.rmtree(run.sandbox)
     pfs = run.sandbox / "pfs"
     for dest, oid in run.mounts:
-        objects.link(oid, pfs / dest)
+        objects.materialize(oid, pfs / dest)
     (pfs / "out").mkdir(parents=True, exist_ok=True)
     return pfs
 
@@ -102,21 +113,32 @@ def collect_outputs(out: Path, objects: ObjectStore) -> list[tuple[str, str, int
     return outputs
 
 
+def stderr_path(log: Path) -> Path:
+    return log.with_name(log.name + ".stderr")
+
+
 def run_datum(run: DatumRun, objects: ObjectStore, output_commit: str,
-              on_progress: Callable[[float], None] | None = None) -> DatumResult:
+              on_progress: Callable[[float], None] | None = None, *,
+              on_start: Callable[[int], None] | None = None,
+              cancel: threading.Event | None = None) -> DatumResult:
     started = time.time()
     run.log.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(run.sandbox, ignore_errors=True)  # what an earlier, killed engine left
     reason = None
     tries = max(1, run.tries)
     for attempt in range(1, tries + 1):
-        pfs = prepare_sandbox(run, objects)
+        trial = replace(run, sandbox=run.sandbox / f"try{attempt}-{uuid.uuid4().hex[:8]}")
+        try:
+            pfs = prepare_sandbox(trial, objects)
+        except OSError as e:
+            reason = f"cannot lay out the datum's /pfs: {e.strerror or e}"
+            shutil.rmtree(trial.sandbox, ignore_errors=True)
+            continue
         cmd = command_for(run.transform, pfs)
-        env = environment(run, pfs, output_commit)
+        env = environment(trial, pfs, output_commit)
         stdin = "\n".join(rewrite_pfs(line, pfs) for line in run.transform.get("stdin") or []) or None
-        with open(run.log, "a") as log:
-            log.write(f"--- try {attempt}/{tries}: {' '.join(cmd)}\n")
-            log.flush()
-            rc, reason = _execute(cmd, env, stdin, run, log, on_progress)
+        _log_line(run.log, f"--- try {attempt}/{tries}: {' '.join(cmd)}\n")
+        rc, reason = _execute(cmd, env, stdin, trial, on_progress, on_start, cancel)
         if rc == 0:
             try:
                 outputs = collect_outputs(pfs / "out", objects)
@@ -125,26 +147,53 @@ def run_datum(run: DatumRun, objects: ObjectStore, output_commit: str,
             else:
                 shutil.rmtree(run.sandbox, ignore_errors=True)
                 return DatumResult("SUCCESS", attempt, None, outputs, started, time.time())
+        if attempt < tries:
+            shutil.rmtree(trial.sandbox, ignore_errors=True)
     # Pachyderm runs errCmd once the tries are used up; success there means "recovered".
-    if run.transform.get("errCmd"):
+    if run.transform.get("errCmd") and trial.sandbox.exists():
         err = [rewrite_pfs(a, pfs) for a in run.transform["errCmd"]]
-        with open(run.log, "a") as log:
-            rc, _ = _execute(err, env, "\n".join(run.transform.get("errStdin") or []) or None, run, log, None)
+        rc, _ = _execute(err, env, "\n".join(run.transform.get("errStdin") or []) or None, trial, None,
+                         on_start, cancel)
         if rc == 0:
+            shutil.rmtree(run.sandbox, ignore_errors=True)
             return DatumResult("RECOVERED", tries, reason, [], started, time.time())
+    shutil.rmtree(run.sandbox, ignore_errors=True)
     return DatumResult("FAILED", tries, reason, [], started, time.time())
 
 
-def _execute(cmd, env, stdin, run: DatumRun, log, on_progress) -> tuple[int, str | None]:
+def _log_line(log: Path, text: str) -> None:
+    with open(log, "a") as f:
+        f.write(text)
+
+
+def _pump_stderr(pipe, log: Path, tail: deque) -> None:
+    """Copy the datum's stderr, line by line, to its log and its .stderr file; keep the tail."""
+    with pipe, open(log, "ab") as both, open(stderr_path(log), "ab") as err:
+        for line in iter(pipe.readline, b""):
+            both.write(line)
+            both.flush()
+            err.write(line)
+            err.flush()
+            tail.append(line.decode(errors="replace").rstrip("\n"))
+
+
+def _execute(cmd, env, stdin, run: DatumRun, on_progress, on_start=None,
+             cancel: threading.Event | None = None) -> tuple[int, str | None]:
+    tail: deque[str] = deque(maxlen=20)
     try:
-        proc = subprocess.Popen(cmd, cwd=run.sandbox, env=env, stdout=log, stderr=log,
-                                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL, text=True,
-                                start_new_session=True)
+        with open(run.log, "ab") as out:
+            proc = subprocess.Popen(cmd, cwd=run.sandbox, env=env, stdout=out, stderr=subprocess.PIPE,
+                                    stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                    start_new_session=True)
     except OSError as e:
         return 127, f"cannot start {cmd[0]}: {e.strerror}"
+    pump = threading.Thread(target=_pump_stderr, args=(proc.stderr, run.log, tail), daemon=True)
+    pump.start()
+    if on_start:
+        on_start(proc.pid)  # start_new_session: the pid is the process group id
     if stdin:
         try:
-            proc.stdin.write(stdin + "\n")
+            proc.stdin.write((stdin + "\n").encode())
             proc.stdin.close()
         except BrokenPipeError:
             pass
@@ -155,6 +204,10 @@ def _execute(cmd, env, stdin, run: DatumRun, log, on_progress) -> tuple[int, str
             rc = proc.wait(timeout=0.5)
             break
         except subprocess.TimeoutExpired:
+            if cancel is not None and cancel.is_set():
+                _kill(proc)
+                pump.join(timeout=2)
+                raise Interrupted("interrupted")
             if on_progress and progress_file.exists():
                 try:
                     on_progress(float(progress_file.read_text().split()[0]))
@@ -162,14 +215,20 @@ def _execute(cmd, env, stdin, run: DatumRun, log, on_progress) -> tuple[int, str
                     pass
             if deadline and time.monotonic() > deadline:
                 _kill(proc)
+                pump.join(timeout=2)
                 return -9, f"datum timed out after {run.timeout:g}s (datumTimeout)"
+    pump.join(timeout=5)  # a background child may still hold stderr open
+    if cancel is not None and cancel.is_set():
+        raise Interrupted("interrupted")
     if rc == 0:
         return 0, None
-    return rc, f"exit status {rc}: {_tail(run.log)}" if rc > 0 else f"killed by signal {-rc}"
+    if rc < 0:
+        return rc, f"killed by signal {-rc}"
+    said = " | ".join(line for line in list(tail)[-3:] if line.strip())[-500:]
+    return rc, f"exit status {rc}" + (f": {said}" if said else "")
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    import signal
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -177,9 +236,45 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _tail(log: Path, lines: int = 3) -> str:
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in process group pgid, from /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            members.append(int(entry))
+    return members
+
+
+def _environ(pid: int) -> dict[str, str]:
     try:
-        text = log.read_text(errors="replace").strip().splitlines()
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            raw = f.read()
     except OSError:
-        return ""
-    return " | ".join(line for line in text[-lines:] if not line.startswith("--- try"))[-500:]
+        return {}
+    return dict(kv.decode(errors="replace").partition("=")[::2] for kv in raw.split(b"\0") if b"=" in kv)
+
+
+def kill_orphan(pgid: int, job: str, datum_id: str, timeout: float = 10.0) -> bool:
+    """End the process group a killed engine left running for this datum. It is ours only
+    if one of its members carries this datum's PACH_JOB_ID and PACH_DATUM_ID (a reused
+    group id of someone else's is left alone). Returns True when a group was killed."""
+    members = group_members(pgid)
+    if not any((env := _environ(pid)).get("PACH_DATUM_ID") == datum_id and env.get("PACH_JOB_ID") == job
+               for pid in members):
+        return False
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return True

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from pipelines.engine import Engine
+from pipelines.runner import stderr_path
 
 from .helpers import new_engine, pfs, put, sh_spec
 
@@ -73,3 +74,19 @@ def test_list_job_shows_progress_and_inspect_shows_inputs(tmp_path):
     assert "picky" in r.stdout and "2/2" in r.stdout and "JOB_FAILURE (1 failed)" in r.stdout
     r = cli(home, "inspect", "job", f"picky@{cid}")
     assert f"Input: in = in@{cid}" in r.stdout
+
+
+def test_a_failed_datums_reason_is_its_stderr_and_logs_show_both_streams(tmp_path):
+    e = new_engine(tmp_path, "in")
+    e.create_pipeline(sh_spec("noisy", pfs("in", "/*"),
+                              'for i in 1 2 3 4 5; do echo "progress $i"; done; echo "real problem" >&2; '
+                              'echo "more chatter"; exit 3'))
+    cid = put(e, "in", {"/x": b"x"}, tmp_path / "s")
+    [job] = e.run(show_progress=False)
+    [d] = e.jobs.datums("noisy", job.id)
+    assert d.state == "FAILED"
+    assert d.reason == "exit status 3: real problem", d.reason
+    log = e.log_path("noisy", cid, d.id).read_text()  # what `logs` prints: both streams, in one file
+    assert "progress 5" in log and "real problem" in log and "more chatter" in log
+    assert stderr_path(e.log_path("noisy", cid, d.id)).read_text() == "real problem\n"
+    e.close()

@@ -1,0 +1,134 @@
+"""A datum cannot reach the store, and a run that is stopped leaves nothing behind:
+stages that write to their inputs get private copies; datums a kill -9'd engine left
+running are ended before their job resumes; Ctrl-C / SIGTERM stop a run cleanly."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipelines.engine import Engine
+from pipelines.fsck import fsck
+from pipelines.objects import ObjectStore
+from pipelines.runner import group_members
+
+from .helpers import counts, new_engine, pfs, put, sh_spec, tree
+
+
+def _cli(home, *args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _wait_for(cond, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_stage_writing_to_its_input_cannot_change_the_committed_upload(tmp_path):
+    e = new_engine(tmp_path, "in")
+    # as root the read-only mode does not stop this: only a private copy does
+    e.create_pipeline(sh_spec("vandal", pfs("in", "/*"), 'chmod u+w "$in" 2>/dev/null; echo tampered >> "$in"; '
+                                                         'cp "$in" /pfs/out/'))
+    cid = put(e, "in", {"/clip": b"original bytes\n"}, tmp_path / "s")
+    [job] = e.run(show_progress=False)
+    assert job.state == "JOB_SUCCESS", job.reason
+    assert tree(e, "vandal") == {"/clip": b"original bytes\ntampered\n"}  # the datum saw its own copy
+    assert tree(e, "in", cid) == {"/clip": b"original bytes\n"}
+    assert fsck(e).ok, fsck(e).problems
+    home = e.home
+    e.close()
+    got = subprocess.run([sys.executable, "-m", "pipelines.cli", "--home", str(home), "get", "file", "in@master:/clip"],
+                         capture_output=True, timeout=60)
+    assert got.returncode == 0 and got.stdout == b"original bytes\n", got.stderr
+
+
+def test_materialize_is_a_private_read_only_copy(tmp_path):
+    objects = ObjectStore(tmp_path / "objects")
+    oid, _ = objects.add_bytes(b"x" * 3_000_000)
+    dest = tmp_path / "pfs" / "in" / "x"
+    how = objects.materialize(oid, dest)
+    assert how in ("reflink", "copy")
+    assert dest.read_bytes() == b"x" * 3_000_000
+    assert os.stat(dest).st_ino != os.stat(objects.path(oid)).st_ino
+    assert oct(os.stat(dest).st_mode & 0o777) == oct(0o444)
+    os.chmod(dest, 0o644)
+    with open(dest, "r+b") as f:
+        f.write(b"y")
+    assert objects.verify(oid)
+
+
+def test_kill_9_engine_then_resume_ends_the_orphaned_datum_and_completes(tmp_path):
+    marker = tmp_path / "first-try"
+    e = new_engine(tmp_path, "in")
+    # the first run of the datum sleeps (long enough to outlive its engine); later runs are quick
+    e.create_pipeline(sh_spec("slow", pfs("in", "/*"),
+                              f'if [ ! -e {marker} ]; then touch {marker}; sleep 120; echo late > /pfs/out/late; fi; '
+                              'cp "$in" /pfs/out/'))
+    put(e, "in", {"/a": b"A"}, tmp_path / "s")
+    home = e.home
+    e.close()
+    proc = _cli(home, "run", "-q")
+
+    def recorded_pgid():
+        with Engine(home, init=False) as e2:
+            rows = [d for j in e2.jobs.jobs(pipeline="slow") for d in e2.jobs.datums("slow", j.id)]
+        return rows[0].pgid if rows and rows[0].state == "STARTING" else None
+    _wait_for(lambda: marker.exists() and recorded_pgid(), what="the datum to start")
+    pgid = recorded_pgid()
+    _wait_for(lambda: group_members(pgid), what="the datum's process group")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.2)
+    assert group_members(pgid), "the datum should have outlived its engine (own session)"
+
+    out, err = _cli(home, "run", "-q").communicate(timeout=120)
+    assert "JOB_SUCCESS" in out, out + err
+    assert group_members(pgid) == [], "the orphaned datum must be ended before its job resumes"
+    with Engine(home, init=False) as e:
+        [job] = e.jobs.jobs(pipeline="slow")
+        assert counts(job) == (1, 0, 0)
+        assert tree(e, "slow") == {"/a": b"A"}  # nothing from the orphan ("late")
+        assert fsck(e).ok
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupting_a_run_cancels_queued_datums_and_leaves_the_job_resumable(tmp_path, sig):
+    ran, quick = tmp_path / "ran.log", tmp_path / "quick"
+    e = new_engine(tmp_path, "in")
+    e.create_pipeline(sh_spec("slow", pfs("in", "/*"),
+                              f'echo "$$ $in" >> {ran}; [ -e {quick} ] || sleep 30; cp "$in" /pfs/out/'))
+    put(e, "in", {f"/f{i}": str(i).encode() for i in range(4)}, tmp_path / "s")
+    home = e.home
+    e.close()
+    proc = _cli(home, "run", "-q")
+    _wait_for(lambda: ran.exists() and ran.read_text().strip(), what="the first datum to start")
+    pid = int(ran.read_text().split()[0])
+    t0 = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 10, "the run must stop promptly, not finish its datums"
+    assert proc.returncode == 130, (out, err)
+    lines = [line for line in err.splitlines() if line.strip() and "commit set(s) to process" not in line]
+    assert len(lines) == 1 and "interrupted" in lines[0] and "resumes" in lines[0], err
+    assert len(ran.read_text().splitlines()) == 1, "queued datums must not start after the interrupt"
+    assert group_members(pid) == [], "the running datum's process group must be killed"
+    with Engine(home, init=False) as e:
+        [job] = e.jobs.jobs(pipeline="slow")
+        assert job.state == "JOB_RUNNING" and counts(job) == (0, 0, 0)
+        assert e.store.head("slow") is None
+        assert e.pending(), "the commit set stays pending: the next run resumes it"
+    quick.touch()
+    out, err = _cli(home, "run", "-q").communicate(timeout=60)
+    assert "JOB_SUCCESS" in out, out + err
+    with Engine(home, init=False) as e:
+        assert tree(e, "slow") == {f"/f{i}": str(i).encode() for i in range(4)}
+        assert fsck(e).ok
