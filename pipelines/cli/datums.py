@@ -1,11 +1,12 @@
 """list | inspect datum: each datum's state, inputs, time and (failed) reason."""
 from __future__ import annotations
 
+from .. import shapes
 from ..errors import UsageError
 from ..jobs import JobExecutor
 from ..spec import load_spec
 from .base import Command
-from .fmt import add_raw, duration, engine, raw, table
+from .fmt import add_raw, duration, engine, job_ref, raw, table
 
 
 def _inputs_text(d) -> str:
@@ -17,17 +18,34 @@ def _inputs_text(d) -> str:
     return ", ".join(parts)
 
 
+def why_text(why: dict) -> str:
+    """A datum's recorded reason for running, in words."""
+    r = why.get("reason", "?")
+    names = lambda key: ", ".join(why.get(key) or [])
+    if r == "new":
+        return f"new datum ({names('inputs')})" if why.get("inputs") else "new datum"
+    if r == "changed":
+        parts = [f"changed {names('inputs')}"] if why.get("inputs") else []
+        parts += [f"removed {names('removed')}"] if why.get("removed") else []
+        return "input " + "; ".join(parts) if parts else "inputs changed"
+    if r == "retry":
+        return "retry: it failed in the previous job" + (f" ({why['previous']})" if why.get("previous") else "")
+    return {"salt": "the pipeline's salt changed (update pipeline --reprocess)",
+            "pipeline": "the pipeline changed (new version)",
+            "reprocess": "asked for: run --reprocess",
+            "resumed": "resumed an interrupted job"}.get(r, r)
+
+
 def list_datum(args) -> int:
     with engine(args) as e:
         if args.file:  # dry run: the datums a spec would get on the current heads
             return _dry_run(e, args)
         if not args.target:
             raise UsageError("list datum takes pipeline@job (or -f spec.json for a dry run)")
-        pipeline, _, job_id = args.target.partition("@")
-        job = e.jobs.job(pipeline, job_id) if job_id else e.jobs.jobs(pipeline=pipeline, limit=1)[0]
+        pipeline, job = job_ref(e, args.target, verb="list datum")
         datums = e.jobs.datums(pipeline, job.id, state=args.state.upper() if args.state else None)
         if args.raw:
-            raw([d.to_dict() for d in datums])
+            raw([shapes.datum_info(d, e.jobs.datum_outputs(pipeline, d.source_job, d.id)) for d in datums])
             return 0
         table(["ID", "STATE", "INPUTS", "TIME", "REASON"],
               [[d.id[:16], d.state, _inputs_text(d)[:90], duration(d.started, d.finished) if d.state != "SKIPPED" else "-",
@@ -47,8 +65,7 @@ def _dry_run(e, args) -> int:
     fake = JobInfo(spec["pipeline"]["name"], "dry-run", "JOB_CREATED", None, None, "", 0, inputs, None, 0)
     ds = iterate(spec["input"], JobExecutor(e).resolver(fake))
     if args.raw:
-        raw([{"datum": {"id": d.id}, "data": [{"file": {"commit": {"repo": {"name": i.repo}, "id": i.commit},
-                                                        "path": i.path}} for i in d.inputs]} for d in ds])
+        raw([shapes.planned_datum(spec["pipeline"]["name"], d.id, d.inputs) for d in ds])
     else:
         table(["ID", "FILES"], [[d.id[:16], ", ".join(f"{i.name}:{i.path}" for i in d.inputs)] for d in ds])
         print(f"{len(ds)} datum(s)")
@@ -56,19 +73,17 @@ def _dry_run(e, args) -> int:
 
 
 def inspect_datum(args) -> int:
-    pipeline, _, job_id = args.target.partition("@")
-    if not job_id:
-        raise UsageError("inspect datum takes pipeline@job DATUM")
     with engine(args) as e:
-        d = e.jobs.datum(pipeline, job_id, args.datum)
+        pipeline, job = job_ref(e, args.target, verb="inspect datum", need_job=True)
+        d = e.jobs.datum(pipeline, job.id, args.datum)
         outputs = e.jobs.datum_outputs(pipeline, d.source_job, d.id)
         if args.raw:
-            raw(d.to_dict() | {"outputs": [{"path": p, "hash": h, "sizeBytes": str(n)} for p, h, n in outputs]})
+            raw(shapes.datum_info(d, outputs))
             return 0
         print(f"ID: {d.id}\nJob: {pipeline}@{d.job}\nState: {d.state}\nHash: {d.hash}\nTries: {d.tries}\n"
               f"Time: {duration(d.started, d.finished)}\nOutputs made by job: {d.source_job}")
         if d.why:
-            print(f"Why it ran: {d.why}")
+            print(f"Why it ran: {why_text(d.why)}")
         if d.reason:
             print(f"Reason: {d.reason}")
         print("Inputs:")
@@ -88,7 +103,8 @@ def inspect_datum(args) -> int:
 def _list_args(p) -> None:
     p.add_argument("target", nargs="?", metavar="pipeline@job")
     p.add_argument("-f", "--file", help="dry run: the datums this spec would get on the current heads")
-    p.add_argument("--state", help="only datums in this state (success, skipped, failed, recovered)")
+    p.add_argument("--state", help="only datums in this state (success, skipped, failed, recovered); "
+                   "a pachmedia extension: pachctl's list datum has no --state")
     add_raw(p)
 
 

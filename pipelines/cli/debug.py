@@ -8,18 +8,16 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from ..errors import UsageError
 from ..jobs import JobExecutor
 from ..runner import command_for, environment, prepare_sandbox, rewrite_pfs
 from .base import Command
-from .fmt import engine
+from .fmt import engine, job_ref
 
 
 def debug_datum(args) -> int:
-    pipeline, _, job_id = args.target.partition("@")
-    if not job_id:
-        raise UsageError("debug datum takes pipeline@job DATUM")
     with engine(args) as e:
+        pipeline, job = job_ref(e, args.target, verb="debug datum", need_job=True)
+        job_id = job.id  # the full id, whatever prefix was given
         ex = JobExecutor(e)
         spec, d = ex.find_datum(pipeline, job_id, args.datum)
         sandbox = Path(args.dir or f"debug-{pipeline}-{d.id[:12]}").absolute()

@@ -26,7 +26,7 @@ def explain(args) -> int:
 
 def _args(p) -> None:
     p.add_argument("target", metavar="pipeline[@job]")
-    add_raw(p)
+    add_raw(p, "pachmedia's own summary (no Pachyderm message)")
 
 
 COMMANDS = [Command("explain", None, "Why a job's datums ran: new, changed inputs, settings, "

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .. import shapes
 from ..errors import NotFound, UsageError
 from ..names import parse_ref, require_path
 from .base import Command
@@ -132,8 +133,8 @@ def list_file(args) -> int:
             if not rows and path != "/":
                 raise NotFound(f"{ref.repo}@{ref.branch_or_commit}:{path}: no such file or directory")
         if args.raw:
-            raw([{"file": {"commit": {"repo": {"name": ref.repo}, "id": c.id}, "path": n},
-                  "fileType": t.upper(), "sizeBytes": str(s)} for n, t, s in rows])
+            hashes = {f.path: f.hash for f in files}
+            raw([shapes.file_info(ref.repo, c.id, n, t, s, hashes.get(n), c.finished) for n, t, s in rows])
         else:
             table(["NAME", "TYPE", "SIZE"], [[n, t, size(s)] for n, t, s in rows])
     return 0
@@ -147,11 +148,8 @@ def inspect_file(args) -> int:
         f = e.store.file(ref.repo, c.id, path)
         if f is None:
             raise NotFound(f"{ref.repo}@{ref.branch_or_commit}:{path}: no such file")
-        info = {"file": {"commit": {"repo": {"name": ref.repo}, "id": c.id}, "path": path},
-                "fileType": "FILE", "sizeBytes": str(f.size), "hash": f.hash,
-                "datum": {"job": f.job, "id": f.datum} if f.job else None}
         if args.raw:
-            raw(info)
+            raw(shapes.file_info(ref.repo, c.id, path, "file", f.size, f.hash, c.finished, f.datum))
         else:
             print(f"Path: {path}\nCommit: {ref.repo}@{c.id}\nSize: {size(f.size)}\nsha256: {f.hash}")
             if f.job:

@@ -7,14 +7,42 @@ import time
 from pathlib import Path
 
 from ..engine import Engine
+from ..errors import NotFound, UsageError
 
 
 def engine(args) -> Engine:
     return Engine(Path(args.home) if getattr(args, "home", None) else None)
 
 
-def add_raw(p) -> None:
-    p.add_argument("--raw", action="store_true", help="JSON on stdout, in Pachyderm's message shapes")
+def add_raw(p, message: str | None = None) -> None:
+    """--raw; `message` names what is printed when it is not one of Pachyderm's messages."""
+    p.add_argument("--raw", action="store_true", help=f"JSON on stdout: {message}" if message else
+                   "JSON on stdout, in Pachyderm 2.12's message shapes (protojson)")
+
+
+def job_ref(e: Engine, target: str | None, *, verb: str, need_job: bool = False):
+    """`pipeline[@job]` as pachctl takes it (a job id or a unique prefix of it), resolved
+    once to (pipeline, JobInfo): every command that takes P@<job> uses this, so a
+    prefix means the same job everywhere. Without @job: the pipeline's latest job."""
+    pipeline, sep, prefix = (target or "").partition("@")
+    if not pipeline or (need_job and not prefix):
+        raise UsageError(f"{verb} takes pipeline@job" + ("" if need_job else " (or a pipeline: its latest job)"))
+    e.jobs.pipeline(pipeline)  # NotFound lists the pipelines there are
+    if not sep:
+        jobs = e.jobs.jobs(pipeline=pipeline, limit=1)
+        if not jobs:
+            raise NotFound(f"pipeline {pipeline} has no jobs yet")
+        return pipeline, jobs[0]
+    if not prefix:
+        raise UsageError(f"{verb}: no job id after {pipeline}@")
+    if "%" in prefix or "_" in prefix:  # ids are hex; these would be LIKE wildcards
+        raise NotFound(f"job {pipeline}@{prefix} not found")
+    hits = e.jobs.jobs(pipeline=pipeline, id=prefix, limit=2)
+    exact = [j for j in hits if j.id == prefix]
+    if exact or len(hits) == 1:
+        return pipeline, (exact or hits)[0]
+    raise NotFound(f"job {pipeline}@{prefix} " + ("is ambiguous: give more of its id" if hits else
+                                                   f"not found (`pachmedia list job -p {pipeline}` lists them)"))
 
 
 def raw(objs) -> None:

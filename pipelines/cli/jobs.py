@@ -1,12 +1,15 @@
 """run, list | inspect job, logs."""
 from __future__ import annotations
 
+import json
 import sys
 import time
 
+from .. import shapes
 from ..errors import UsageError
+from ..jobstore import JOB_STATES
 from .base import Command
-from .fmt import add_raw, ago, duration, engine, raw, size, table
+from .fmt import add_raw, ago, duration, engine, job_ref, raw, size, table
 
 
 def run(args) -> int:
@@ -48,12 +51,52 @@ def _eta(j) -> str:
     return f"{rate * (j.total - j.done):.0f}s"
 
 
+def _history_floor(arg: str, version: int) -> int:
+    """pachctl's --history: none (the current version's jobs), all (-1), or N versions back."""
+    if arg in ("all", "-1"):
+        return 0
+    if arg == "none":
+        return version
+    try:
+        n = int(arg)
+    except ValueError:
+        raise UsageError(f"--history takes none, all or a number of versions back, not {arg!r}") from None
+    return max(version - n, 0)
+
+
+def _input_commits(e, specs: list[str]) -> set[tuple[str, str]]:
+    out = set()
+    for spec in specs:
+        repo, sep, ref = spec.partition("@")
+        if not sep or not ref:
+            raise UsageError(f"--input takes repo@branch-or-commit, not {spec!r}")
+        out.add((repo, e.resolve(repo, ref).id))
+    return out
+
+
 def list_job(args) -> int:
     with engine(args) as e:
         pipeline, _, id = (args.target or "").partition("@")
-        jobs = e.jobs.jobs(pipeline=pipeline or args.pipeline, id=id or None, limit=args.number)
+        pipeline = pipeline or args.pipeline
+        if pipeline:
+            e.jobs.pipeline(pipeline)  # NotFound lists the pipelines there are
+        jobs = e.jobs.jobs(pipeline=pipeline, id=id or None)
+        versions = {p["name"]: p["version"] for p in e.jobs.pipelines()}
+        if not id:
+            jobs = [j for j in jobs if j.spec_version >= _history_floor(args.history, versions.get(j.pipeline, 0))]
+        states = {("JOB_" + s.upper()).replace("JOB_JOB_", "JOB_") for s in args.state or []}
+        if states - set(JOB_STATES):
+            raise UsageError(f"--state: unknown state {sorted(states - set(JOB_STATES))[0]} "
+                             f"(one of {', '.join(s[4:].lower() for s in JOB_STATES)})")
+        if states:
+            jobs = [j for j in jobs if j.state in states]
+        if args.input:
+            wanted = _input_commits(e, args.input)
+            jobs = [j for j in jobs if wanted <= {(i["repo"], i["commit"]) for i in j.inputs}]
+        jobs = jobs[:args.number] if args.number else jobs
         if args.raw:
-            raw([j.to_dict() for j in jobs])
+            specs = {p["name"]: p["spec"] for p in e.jobs.pipelines()}
+            raw([shapes.job_info(j, specs.get(j.pipeline)) for j in jobs])
             return 0
         table(["PIPELINE", "ID", "STARTED", "DURATION", "PROGRESS", "DL", "ETA", "STATE"],
               [[j.pipeline, j.id, ago(j.started), duration(j.started, j.finished or time.time()), _progress(j),
@@ -64,13 +107,10 @@ def list_job(args) -> int:
 
 
 def inspect_job(args) -> int:
-    pipeline, _, id = args.target.partition("@")
-    if not id:
-        raise UsageError("inspect job takes pipeline@job")
     with engine(args) as e:
-        j = e.jobs.job(pipeline, id)
+        pipeline, j = job_ref(e, args.target, verb="inspect job", need_job=True)
         if args.raw:
-            raw(j.to_dict())
+            raw(shapes.job_info(j, e.jobs.pipeline(pipeline)["spec"]))
             return 0
         c = j.counts
         print(f"ID: {j.id}\nPipeline: {j.pipeline}\nState: {j.state}\nStarted: {ago(j.started)}\n"
@@ -83,20 +123,41 @@ def inspect_job(args) -> int:
     return 0
 
 
+def _master_lines(j) -> list[str]:
+    """What a Pachyderm pipeline master logs about a job: its state and counts."""
+    c = j.counts
+    return [f"job {j.id} {j.state}: processed {c.get('SUCCESS', 0)}, skipped {c.get('SKIPPED', 0)}, "
+            f"failed {c.get('FAILED', 0)}, recovered {c.get('RECOVERED', 0)} of {j.total}"
+            + (f"; reason: {j.reason}" if j.reason else "")]
+
+
 def logs(args) -> int:
+    if args.pipeline and args.job:
+        raise UsageError("only one of --pipeline or --job should be given (--job takes pipeline@job)")
+    if not (args.pipeline or args.job):
+        raise UsageError("logs needs --pipeline PIPELINE or --job PIPELINE@JOB")
+    if args.master and not args.pipeline:
+        raise UsageError("--master needs --pipeline")
     with engine(args) as e:
-        jobs = [e.jobs.job(args.pipeline, args.job)] if args.job else e.jobs.jobs(pipeline=args.pipeline, limit=1)
-        if not jobs:
-            raise UsageError(f"pipeline {args.pipeline} has no jobs yet")
-        for j in jobs:
-            datums = [e.jobs.datum(args.pipeline, j.id, args.datum)] if args.datum else e.jobs.datums(args.pipeline, j.id)
+        pipeline, job = job_ref(e, args.job or args.pipeline, verb="logs --job", need_job=bool(args.job))
+        out: list[tuple[str, str, str]] = []  # (job, datum, line)
+        if args.master:
+            out = [(job.id, "", line) for line in _master_lines(job)]
+        else:
+            datums = [e.jobs.datum(pipeline, job.id, args.datum)] if args.datum else e.jobs.datums(pipeline, job.id)
             for d in datums:
                 if d.state == "SKIPPED":
                     continue
-                path = e.log_path(args.pipeline, d.source_job, d.id)
+                path = e.log_path(pipeline, d.source_job, d.id)
                 if path.exists():
-                    for line in path.read_text(errors="replace").splitlines():
-                        print(f"[{d.id[:12]}] {line}")
+                    out += [(d.source_job, d.id, line) for line in path.read_text(errors="replace").splitlines()]
+        if args.tail:
+            out = out[-args.tail:]
+        for job_id, datum_id, line in out:
+            if args.raw:
+                print(json.dumps(shapes.log_message(pipeline, job_id, datum_id, line)))
+            else:
+                print(f"[{datum_id[:12]}] {line}" if datum_id else line)
     return 0
 
 
@@ -112,7 +173,14 @@ def _run_args(p) -> None:
 def _list_args(p) -> None:
     p.add_argument("target", nargs="?", metavar="[pipeline[@job]]")
     p.add_argument("-p", "--pipeline", help="only this pipeline's jobs")
-    p.add_argument("-n", "--number", type=int, default=50)
+    p.add_argument("-i", "--input", action="append", metavar="REPO@BRANCH-OR-COMMIT",
+                   help="only jobs that read this input commit (repeatable)")
+    p.add_argument("--state", action="append", metavar="STATE",
+                   help="only jobs in this state (created, running, success, failure, unrunnable, killed); repeatable")
+    p.add_argument("--history", default="none", help="jobs of earlier pipeline versions too: none (default), "
+                   "all, or a number of versions back")
+    p.add_argument("-n", "--number", type=int, default=50,
+                   help="at most this many (default 50; a pachmedia extension, pachctl pages instead)")
     add_raw(p)
 
 
@@ -122,9 +190,14 @@ def _inspect_args(p) -> None:
 
 
 def _logs_args(p) -> None:
-    p.add_argument("-p", "--pipeline", required=True)
-    p.add_argument("--job", help="job id (default: the latest)")
-    p.add_argument("--datum", help="datum id (or prefix)")
+    p.add_argument("-p", "--pipeline", help="logs of this pipeline's latest job")
+    p.add_argument("-j", "--job", metavar="PIPELINE@JOB", help="logs of this job (id or a unique prefix)")
+    p.add_argument("--datum", help="only this datum (id or a unique prefix)")
+    p.add_argument("--master", action="store_true", help="the pipeline master's lines (job state and counts) "
+                   "instead of user code's; needs --pipeline")
+    p.add_argument("-t", "--tail", type=int, default=0, metavar="N", help="only the last N lines (pachctl 2.12 "
+                   "refuses --tail and points to --since; here it works)")
+    p.add_argument("--raw", action="store_true", help="one pps.LogMessage (JSON) per line")
 
 
 COMMANDS = [

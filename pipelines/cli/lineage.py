@@ -25,7 +25,7 @@ def lineage(args) -> int:
 
 def _args(p) -> None:
     p.add_argument("target", metavar="repo@branch:/path")
-    add_raw(p)
+    add_raw(p, "pachmedia's own lineage tree (no Pachyderm message)")
 
 
 COMMANDS = [Command("lineage", None, "Trace an output file back through every pipeline to the "

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from .. import shapes
 from ..spec import load_spec
 from .base import Command
 from .fmt import add_raw, ago, engine, raw, table
@@ -21,8 +22,7 @@ def list_pipeline(args) -> int:
     with engine(args) as e:
         rows = e.jobs.pipelines()
         if args.raw:
-            raw([{"pipeline": {"name": p["name"], "project": {"name": "default"}}, "version": str(p["version"]),
-                  "details": p["spec"] | {"salt": p["salt"]}} for p in rows])
+            raw([shapes.pipeline_info(p, _last_state(e, p["name"])) for p in rows])
             return 0
         out = []
         for p in rows:
@@ -32,6 +32,11 @@ def list_pipeline(args) -> int:
                         p["spec"].get("description", "")[:50]])
         table(["NAME", "VERSION", "INPUT", "CREATED", "LAST JOB", "DESCRIPTION"], out)
     return 0
+
+
+def _last_state(e, name: str) -> str | None:
+    last = e.jobs.jobs(pipeline=name, limit=1)
+    return last[0].state if last else None
 
 
 def _input_text(node: dict) -> str:
@@ -47,7 +52,7 @@ def inspect_pipeline(args) -> int:
     with engine(args) as e:
         p = e.jobs.pipeline(args.pipeline)
         if args.raw:
-            raw({"pipeline": {"name": p["name"]}, "version": str(p["version"]), "details": p["spec"] | {"salt": p["salt"]}})
+            raw(shapes.pipeline_info(p, _last_state(e, p["name"])))
         else:
             print(f"Name: {p['name']}\nVersion: {p['version']}\nSalt: {p['salt']}\nCreated: {ago(p['created'])}\n"
                   f"Input: {_input_text(p['spec']['input'])}\nSpec:")

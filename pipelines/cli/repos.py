@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from .. import shapes
 from ..errors import JobFailed, PachmediaError
 from ..names import parse_ref
 from .base import Command
@@ -23,10 +24,7 @@ def list_repo(args) -> int:
             head = e.store.head(r["name"])
             rows.append((r, head, e.store.commit_size(r["name"], head) if head else 0))
         if args.raw:
-            raw([{"repo": {"name": r["name"], "type": r["type"], "project": {"name": "default"}},
-                  "created": e.store.commit(r["name"], h).to_dict()["started"] if h else None,
-                  "description": r["description"], "sizeBytesUpperBound": str(n),
-                  "branches": [{"name": b["name"]} for b in e.store.branches(r["name"])]} for r, h, n in rows])
+            raw([shapes.repo_info(r, n, [b["name"] for b in e.store.branches(r["name"])]) for r, _, n in rows])
         else:
             table(["NAME", "TYPE", "CREATED", "SIZE (MASTER)", "DESCRIPTION"],
                   [[r["name"], r["type"], ago(r["created"]), size(n), r["description"][:60]] for r, _, n in rows])
@@ -43,7 +41,7 @@ def list_commit(args) -> int:
             commits = [c for r in e.store.repos() for c in e.store.commits(r["name"], limit=args.number)]
             commits.sort(key=lambda c: -c.seq)
         if args.raw:
-            raw([c.to_dict(e.store.commit_size(c.repo, c.id)) for c in commits])
+            raw([_commit_info(e, c) for c in commits])
             return 0
         table(["REPO", "BRANCH", "COMMIT", "FINISHED", "SIZE", "ORIGIN", "DESCRIPTION"],
               [[c.repo, c.branch, c.id, ago(c.finished) if c.finished else "open",
@@ -52,13 +50,19 @@ def list_commit(args) -> int:
     return 0
 
 
+def _commit_info(e, c) -> dict:
+    children = [(r["id"], r["branch"]) for r in e.store.q(
+        "SELECT id, branch FROM commits WHERE repo=? AND parent=? ORDER BY seq", (c.repo, c.id))]
+    return shapes.commit_info(c, e.store.commit_size(c.repo, c.id), children)
+
+
 def inspect_commit(args) -> int:
     ref = parse_ref(args.target)
     with engine(args) as e:
         c = e.resolve(ref.repo, ref.branch_or_commit)
         n = e.store.commit_size(c.repo, c.id)
         if args.raw:
-            raw(c.to_dict(n))
+            raw(_commit_info(e, c))
             return 0
         print(f"Commit: {c.repo}@{c.id}\nOriginal Branch: {c.branch}\nParent: {c.parent or '<none>'}\n"
               f"Origin: {c.origin}\nStarted: {ago(c.started)}\nFinished: {ago(c.finished) if c.finished else 'open'}\n"
