@@ -4,9 +4,14 @@ from __future__ import annotations
 from collections import Counter
 
 
-def summarize(datums) -> dict:
+def summarize(datums, removed: list[list[str]] = ()) -> dict:
+    """`removed`: for each datum the previous job had and this one has not (its outputs
+    left the output commit), the input files ("repo:/path") that are gone."""
     reasons: Counter = Counter()
     detail: dict[str, list[str]] = {}
+    if removed:
+        reasons["removed"] = len(removed)
+        detail["removed"] = [f for files in removed for f in files]
     for d in datums:
         if d.state == "SKIPPED":
             reasons["skipped"] += 1
@@ -33,8 +38,8 @@ def line(summary: dict) -> str:
         shown = f" ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})" if names and n else ""
         return f"{n} {label}{shown}"
     parts = [part("new", "new"), part("changed", "changed")]
-    for key, label in (("salt", "salt change"), ("pipeline", "pipeline change"), ("retry", "retried"),
-                       ("reprocess", "reprocessed"), ("resumed", "resumed")):
+    for key, label in (("removed", "removed"), ("salt", "salt change"), ("pipeline", "pipeline change"),
+                       ("retry", "retried"), ("reprocess", "reprocessed"), ("resumed", "resumed")):
         if c.get(key):
             parts.append(part(key, label))
     parts.append(f"{c.get('skipped', 0)} skipped")

@@ -2,20 +2,35 @@
 salt/spec change, retry or reprocess; and how many were skipped."""
 from __future__ import annotations
 
-from ..errors import UsageError
 from ..explain_summary import line, summarize
 from .base import Command
-from .fmt import add_raw, engine, raw
+from .fmt import add_raw, engine, job_ref, raw
+
+
+def removed_datums(e, pipeline: str, j, datums) -> list[list[str]]:
+    """Datums of the previous job (the one this job skipped against) that this job does
+    not have, each as the input files that are gone ("repo:/path"; all its files when
+    none is, e.g. after a glob change)."""
+    row = e.store.q1("SELECT set_seq FROM jobs WHERE pipeline=? AND id=?", (pipeline, j.id))
+    prev = e.jobs.previous_job(pipeline, row["set_seq"]) if row else None
+    if prev is None:
+        return []
+    here = {d.id for d in datums}
+    present = {f"{i['repo']}:{f['path']}" for d in datums for i in d.inputs for f in i["files"]}
+    out = []
+    for d in e.jobs.datums(pipeline, prev.id):
+        if d.id in here:
+            continue
+        files = sorted(f"{i['repo']}:{f['path']}" for i in d.inputs for f in i["files"])
+        out.append([f for f in files if f not in present] or files)
+    return out
 
 
 def explain(args) -> int:
-    pipeline, _, job_id = args.target.partition("@")
     with engine(args) as e:
-        jobs = [e.jobs.job(pipeline, job_id)] if job_id else e.jobs.jobs(pipeline=pipeline, limit=1)
-        if not jobs:
-            raise UsageError(f"pipeline {pipeline} has no jobs yet")
-        j = jobs[0]
-        s = summarize(e.jobs.datums(pipeline, j.id))
+        pipeline, j = job_ref(e, args.target, verb="explain")
+        datums = e.jobs.datums(pipeline, j.id)
+        s = summarize(datums, removed_datums(e, pipeline, j, datums))
         if args.raw:
             raw({"job": {"pipeline": {"name": pipeline}, "id": j.id}} | s)
         else:
