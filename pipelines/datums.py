@@ -4,10 +4,13 @@ file listings of the input commits.
 - pfs: one datum per path the glob matches (a directory brings every file under it);
 - cross: every combination (first input varies slowest); an empty input -> no datums;
 - union: the datums of each input, one after another;
-- join: inputs' paths grouped by the `joinOn` key their capture groups give; each key
-  makes the cross of its groups. A key missing from some input still makes a datum if
-  an input that has it sets `outerJoin`;
-- group: every path of every input with the same `groupBy` key in one datum.
+- join: every input of every child datum keyed by its own `joinOn` (a multi-input child
+  datum is split, as Pachyderm's processKeyTask does); each key makes the cross of its
+  children's inputs. When a key is missing from some child, only the `outerJoin`
+  inputs of each combination make a datum (processMergeTask's filter), so with three
+  or more inputs an inner input never rides along on an outer one;
+- group: every input with the same `groupBy` key, from every child, in one datum.
+(src/server/worker/datum/worker.go: processPFSTask, processKeyTask, processMergeTask.)
 
 `DatumID` and `HashDatum` are computed as Pachyderm's worker does: sha256 over each
 input's name, repo, branch and path, each followed by its length (8 bytes, big
@@ -16,6 +19,7 @@ the pipeline salt.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import struct
@@ -118,15 +122,28 @@ class Datum:
 Resolver = Callable[[dict], InputCommit]
 
 
+def _under(paths: list[str], files: list[FileEntry], path: str) -> tuple[FileEntry, ...]:
+    """The file at `path` and every file below it, from files sorted by path: the exact
+    match, then the contiguous run of paths starting with `path/` (bisect, not a scan)."""
+    if path == "/":
+        return tuple(files)
+    lo = bisect.bisect_left(paths, path + "/")
+    hi = bisect.bisect_left(paths, path + "0", lo)  # "0" is the character after "/"
+    i = bisect.bisect_left(paths, path)
+    exact = (files[i],) if i < len(paths) and paths[i] == path else ()
+    return exact + tuple(files[lo:hi])
+
+
 def _pfs(spec: dict, resolve: Resolver) -> list[Datum]:
     c = resolve(spec)
     name = spec.get("name") or spec["repo"]
     glob = spec["glob"]
     rx = compile_glob(glob)
-    files = c.files
+    files = sorted(c.files, key=lambda f: f.path)
+    paths = [f.path for f in files]
     out = []
-    for path in glob_paths(glob, (f.path for f in files)):
-        under = tuple(f for f in files if f.path == path or path == "/" or f.path.startswith(path + "/"))
+    for path in glob_paths(glob, paths):
+        under = _under(paths, files, path)
         m = rx.match(path)
         out.append(Datum((DatumInput(
             name, c.repo, c.branch, c.commit, glob, path, under,
@@ -141,23 +158,21 @@ def _cross(children: list[list[Datum]]) -> list[Datum]:
     return [Datum(tuple(i for d in combo for i in d.inputs)) for combo in itertools.product(*children)]
 
 
-def _key(d: Datum, attr: str) -> str:
-    return getattr(d.inputs[0], attr) if len(d.inputs) == 1 else "".join(getattr(i, attr) for i in d.inputs)
-
-
 def _join(children: list[list[Datum]]) -> list[Datum]:
-    keys: dict[str, list[list[Datum]]] = {}
+    keys: dict[str, list[list[DatumInput]]] = {}
     for idx, datums in enumerate(children):
         for d in datums:
-            keys.setdefault(_key(d, "join_on"), [[] for _ in children])[idx].append(d)
-    out = []
+            for i in d.inputs:
+                keys.setdefault(i.join_on, [[] for _ in children])[idx].append(i)
+    out, seen = [], set()
     for key in sorted(keys):
-        groups = keys[key]
-        present = [g for g in groups if g]
-        if len(present) != len(groups):
-            if not any(i.outer_join for g in present for d in g for i in d.inputs):
-                continue
-        out.extend(_cross(present))
+        present = [g for g in keys[key] if g]
+        for combo in itertools.product(*present):
+            inputs = combo if len(present) == len(children) else tuple(i for i in combo if i.outer_join)
+            d = Datum(tuple(inputs))
+            if inputs and d.id not in seen:  # a datum set holds one datum per id
+                seen.add(d.id)
+                out.append(d)
     return out
 
 
@@ -165,7 +180,8 @@ def _group(children: list[list[Datum]]) -> list[Datum]:
     keys: dict[str, list[DatumInput]] = {}
     for datums in children:
         for d in datums:
-            keys.setdefault(_key(d, "group_by"), []).extend(d.inputs)
+            for i in d.inputs:
+                keys.setdefault(i.group_by, []).append(i)
     return [Datum(tuple(keys[k])) for k in sorted(keys)]
 
 

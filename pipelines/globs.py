@@ -2,7 +2,13 @@
 
 `*` and `?` stay within one path segment, `**` crosses segments, `[...]` is a class
 (`[!...]` negates), `{a,b}` alternatives, `( )` capture groups, `\\x` a literal.
-A pattern matches files and directories; `/` matches the root (the whole commit).
+A pattern matches files and directories; `/` matches the root (the whole commit), and
+only when the commit has a file: an empty commit has no root to match, as in pachd's
+globFile, which walks only the entries the commit holds.
+`(a|b)` is a capture group of alternatives, as in Pachyderm's ohmyglob. Its extended
+globs (`!(x)`, `@(x)`, `+(x)`, `*(x)`, `?(x)`: ohmyglob's lexer reads `*(` and `?(` as
+a capture with a repeat, not as `*` then a group) are refused with a message rather
+than matched differently.
 """
 from __future__ import annotations
 
@@ -11,6 +17,11 @@ import re
 from typing import Iterable
 
 _TEMPLATE = re.compile(r"\$(\d+)|\$\{(\d+)\}")
+_EXTGLOB = re.compile(r"(?<!\\)[!@+*?](?=\()")
+
+
+class GlobError(ValueError):
+    """A pattern that does not compile (the message says why)."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -19,7 +30,11 @@ def compile_glob(pattern: str) -> re.Pattern:
         pattern = "/" + pattern
     if pattern != "/":
         pattern = pattern.rstrip("/")
-    out, i, depth = [], 0, 0
+    ext = _EXTGLOB.search(pattern)
+    if ext:
+        raise GlobError(f"glob {pattern!r}: extended glob {pattern[ext.start():ext.start() + 2]}...) is not "
+                        f"supported by the embedded engine; write the alternatives with {{a,b}} or [...]")
+    out, i, depth, groups = [], 0, 0, 0
     while i < len(pattern):
         c = pattern[i]
         if c == "\\" and i + 1 < len(pattern):
@@ -37,7 +52,7 @@ def compile_glob(pattern: str) -> re.Pattern:
         elif c == "[":
             end = pattern.find("]", i + 2 if pattern[i + 1:i + 2] in ("!", "^") else i + 1)
             if end < 0:
-                raise ValueError(f"glob {pattern!r}: unclosed '['")
+                raise GlobError(f"glob {pattern!r}: unclosed '['")
             body = pattern[i + 1:end]
             if body[:1] in ("!", "^"):
                 body = "^" + body[1:]
@@ -52,15 +67,21 @@ def compile_glob(pattern: str) -> re.Pattern:
             out.append(")")
         elif c == "," and depth:
             out.append("|")
-        elif c in "()":
+        elif c == "(":
+            groups += 1
             out.append(c)
+        elif c == ")" and groups:
+            groups -= 1
+            out.append(c)
+        elif c == "|" and groups:
+            out.append("|")
         else:
             out.append(re.escape(c))
         i += 1
     try:
         return re.compile("".join(out) + r"\Z", re.DOTALL)
     except re.error as e:
-        raise ValueError(f"glob {pattern!r}: {e}") from None
+        raise GlobError(f"glob {pattern!r}: {e}") from None
 
 
 def glob_match(pattern: str, path: str) -> bool:
@@ -76,6 +97,11 @@ def expand(template: str, m: re.Match) -> str:
     return _TEMPLATE.sub(lambda t: m.group(int(t.group(1) or t.group(2))) or "", template)
 
 
+def template_groups(template: str) -> list[int]:
+    """The capture group numbers a joinOn/groupBy template refers to."""
+    return [int(t.group(1) or t.group(2)) for t in _TEMPLATE.finditer(template)]
+
+
 def candidate_paths(files: Iterable[str]) -> list[str]:
     """Every path a glob can match: the root, each file and each directory above one."""
     paths = {"/"}
@@ -89,6 +115,7 @@ def candidate_paths(files: Iterable[str]) -> list[str]:
 def glob_paths(pattern: str, files: Iterable[str]) -> list[str]:
     """Matched paths (files and implied directories), sorted."""
     if pattern.strip("/") == "":
-        return ["/"]  # only `/` names the root; `/*` never matches it
+        files = list(files)
+        return ["/"] if files else []  # only `/` names the root, and an empty commit has none
     rx = compile_glob(pattern)
     return [p for p in candidate_paths(files) if p != "/" and rx.match(p)]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import Interrupted, NotFound
 from .datums import Datum, FileEntry, InputCommit, datums as iterate_datums
-from .jobstore import DONE_DATUM_STATES, DatumInfo, JobInfo
+from .jobstore import DONE_DATUM_STATES, SKIPPABLE_DATUM_STATES, DatumInfo, JobInfo
 from .progress import Bar
 from .runner import DatumRun, kill_orphan, parse_duration, run_datum
 
@@ -64,7 +64,7 @@ def explain(d: Datum, base: DatumInfo | None, salt_changed: bool) -> dict:
     removed = sorted(f"{r}:{p}" for (r, p) in old if (r, p) not in files)
     if changed or removed:
         return {"reason": "changed", "inputs": changed, "removed": removed}
-    if base.state == "FAILED":
+    if base.state in ("FAILED", "RECOVERED"):
         return {"reason": "retry", "inputs": [], "previous": base.reason}
     if salt_changed:
         return {"reason": "salt", "inputs": []}
@@ -74,7 +74,7 @@ def explain(d: Datum, base: DatumInfo | None, salt_changed: bool) -> dict:
 def decide(datums: list[Datum], salt: str, previous: list[DatumInfo], previous_salt: str | None,
            done_here: dict[str, DatumInfo], forced: set[str]) -> list[Decision]:
     """Pure: what each datum of a job does. `forced` holds datum ids to re-run anyway."""
-    by_hash = {p.hash: p for p in previous if p.state in DONE_DATUM_STATES}
+    by_hash = {p.hash: p for p in previous if p.state in SKIPPABLE_DATUM_STATES}
     by_id = {p.id: p for p in previous}
     out = []
     for d in datums:

@@ -39,7 +39,11 @@ CREATE TABLE IF NOT EXISTS datum_outputs(
 # Pachyderm's enums, as --raw prints them.
 JOB_STATES = ("JOB_CREATED", "JOB_RUNNING", "JOB_SUCCESS", "JOB_FAILURE", "JOB_UNRUNNABLE", "JOB_KILLED")
 DATUM_STATES = ("STARTING", "SUCCESS", "SKIPPED", "FAILED", "RECOVERED")
-DONE_DATUM_STATES = ("SUCCESS", "SKIPPED", "RECOVERED")
+DONE_DATUM_STATES = ("SUCCESS", "SKIPPED", "RECOVERED")   # finished within its job (a resume keeps them)
+# What a later job may skip: Pachyderm's skippableDatum (src/server/worker/pipeline/transform/
+# worker.go) wants the same hash with State_PROCESSED; a SKIPPED row here is a datum whose
+# source job processed it. RECOVERED (errCmd made up for a failure) runs again next time.
+SKIPPABLE_DATUM_STATES = ("SUCCESS", "SKIPPED")
 DATUM_COLUMNS = ("pipeline, job, id, hash, state, inputs, source_job, started, finished, reason, why, tries, "
                  "bytes_in")
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from .errors import SpecError
+from .globs import GlobError, compile_glob, template_groups
 from .spec_schema import check_structure
 
 
@@ -67,6 +68,15 @@ def check_input(node: dict, path: str) -> None:
             raise SpecError(f"{path}.pfs.repo: required")
         if not str(pfs.get("glob", "")).startswith("/"):
             raise SpecError(f"{path}.pfs.glob: required, and must start with '/' (got {pfs.get('glob')!r})")
+        try:
+            rx = compile_glob(pfs["glob"])
+        except GlobError as e:
+            raise SpecError(f"{path}.pfs.glob: {e}") from None
+        for key in ("joinOn", "groupBy"):
+            wanted = max(template_groups(str(pfs.get(key) or "")), default=0)
+            if wanted > rx.groups:
+                raise SpecError(f"{path}.pfs.{key}: {pfs[key]!r} uses capture group ${wanted} but the glob "
+                                f"{pfs['glob']!r} has {rx.groups}")
         return
     children = node[kind]
     if not children:

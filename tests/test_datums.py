@@ -15,6 +15,7 @@ REPOS = {
     "b": ["/1.json", "/3.json"],
     "c": ["/x", "/y", "/z"],
     "empty": [],
+    "k": ["/1.k", "/2.k", "/4.k"],
 }
 
 
@@ -80,6 +81,30 @@ def test_pfs_directory_datum_carries_every_file_under_it():
                             pfs("c", "/x")]},
                  [(("a", "/a-1.txt"), ("b", "/1.json"), ("c", "/x")), (("a", "/b-1.txt"), ("b", "/1.json"), ("c", "/x"))],
                  id="cross-of-join"),
+    # src/server/worker/datum/worker.go processMergeTask: when a key misses an input, only
+    # the outerJoin inputs of each combination are kept (inner ones never ride along)
+    pytest.param({"join": [pfs("a", "/*-(?).txt", joinOn="$1", outerJoin=True), pfs("b", "/(?).json", joinOn="$1"),
+                           pfs("k", "/(?).k", joinOn="$1")]},
+                 [(("a", "/a-1.txt"), ("b", "/1.json"), ("k", "/1.k")), (("a", "/b-1.txt"), ("b", "/1.json"), ("k", "/1.k")),
+                  (("a", "/c-2.txt"),)], id="outer-join-3-inputs-keeps-only-outer"),
+    pytest.param({"join": [pfs("a", "/*-(?).txt", joinOn="$1", outerJoin=True), pfs("b", "/(?).json", joinOn="$1"),
+                           pfs("k", "/(?).k", joinOn="$1", outerJoin=True)]},
+                 [(("a", "/a-1.txt"), ("b", "/1.json"), ("k", "/1.k")), (("a", "/b-1.txt"), ("b", "/1.json"), ("k", "/1.k")),
+                  (("a", "/c-2.txt"), ("k", "/2.k")), (("k", "/4.k"),)], id="outer-join-3-inputs-two-outer"),
+    # src/server/pfs/server/server_file.go globFile walks only the commit's entries: an empty
+    # commit has no root, so "/" gives no datum, and a cross with it none either
+    pytest.param(pfs("empty", "/"), [], id="root-glob-on-empty-commit"),
+    pytest.param({"cross": [pfs("c", "/*"), pfs("empty", "/")]}, [], id="cross-with-empty-root"),
+    pytest.param(pfs("c", "/"), [(("c", "/"),)], id="root-glob"),
+    # worker.go processKeyTask keys each input of a multi-input datum by its own key
+    pytest.param({"group": [{"join": [pfs("a", "/(?)-(?).txt", joinOn="$2", groupBy="$1"),
+                                      pfs("b", "/(?).json", joinOn="$1", groupBy="$1")]}]},
+                 [(("b", "/1.json"), ("b", "/1.json")), (("a", "/a-1.txt"),), (("a", "/b-1.txt"),)],
+                 id="group-of-a-join-splits-its-inputs"),
+    pytest.param({"join": [{"cross": [pfs("b", "/(?).json", joinOn="$1"), pfs("c", "/x")]},
+                           pfs("k", "/(?).k", joinOn="$1")]},
+                 [(("b", "/1.json"), ("k", "/1.k"))], id="join-of-a-cross-keys-each-input"),
+    pytest.param(pfs("a", "/(a|c)-*"), [(("a", "/a-1.txt"),), (("a", "/c-2.txt"),)], id="capture-alternatives"),
 ])
 def test_datum_sets(spec, expected):
     assert shape(datums(spec, resolve)) == expected

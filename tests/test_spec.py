@@ -64,6 +64,14 @@ DELETE = object()
                  id="bool"),
     pytest.param("resourceRequests.cpu", "lots", "resourceRequests.cpu: expected a number", id="float"),
     pytest.param("wat", 1, "wat: unknown key", id="unknown-top"),
+    pytest.param("input.cross.1.pfs.glob", "/[abc", "input.cross[1].pfs.glob: glob '/[abc': unclosed '['",
+                 id="bad-glob-class"),
+    pytest.param("input.cross.1.pfs.glob", "/{a,b", "input.cross[1].pfs.glob: glob '/{a,b'", id="bad-glob-brace"),
+    pytest.param("input.cross.1.pfs.glob", "/!(x)", "input.cross[1].pfs.glob: glob '/!(x)': extended glob !(",
+                 id="extglob-not"),
+    pytest.param("input.cross.1.pfs.glob", "/*(x)", "extended glob *(...) is not supported", id="extglob-star"),
+    pytest.param("input.cross.0.join.0.pfs.joinOn", "$2", "input.cross[0].join[0].pfs.joinOn: '$2' uses capture "
+                 "group $2 but the glob", id="join-on-missing-group"),
 ])
 def test_broken_specs_name_the_key(path, value, message):
     with pytest.raises(SpecError) as err:
@@ -83,3 +91,13 @@ def test_a_cycle_is_refused():
     b = mutate("input", {"pfs": {"repo": "a", "glob": "/*"}}, mutate("pipeline.name", "b"))
     with pytest.raises(SpecError, match="cycle"):
         dag_order({"a": a, "b": b})
+
+
+def test_a_bad_glob_is_refused_at_create_pipeline_not_as_a_traceback(tmp_path):
+    from pipelines.engine import Engine
+    spec = {"pipeline": {"name": "p"}, "transform": {"cmd": ["true"]}, "input": {"pfs": {"repo": "in", "glob": "/[abc"}}}
+    with Engine(tmp_path / "home", specs_dir=tmp_path / "none", init=False) as e:
+        e.store.create_repo("in")
+        with pytest.raises(SpecError, match=r"input\.pfs\.glob: glob '/\[abc': unclosed"):
+            e.create_pipeline(spec)
+        assert e.jobs.pipelines() == []

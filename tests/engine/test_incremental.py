@@ -144,3 +144,22 @@ def test_parallelism_spec_runs_datums_side_by_side(tmp_path):
     spans = sorted((d.started, d.finished) for d in e.jobs.datums("wide", job.id))
     assert all(spans[i + 1][0] < spans[i][1] for i in range(2)), spans  # each started before the last ended
     assert job.finished - job.started < 1.7
+
+
+def test_a_recovered_datum_is_not_skipped_by_the_next_job(tmp_path):
+    """Pachyderm's skippableDatum (src/server/worker/pipeline/transform/worker.go) skips
+    only a datum the parent job PROCESSED: one errCmd recovered runs again."""
+    ran = tmp_path / "ran.log"
+    e = new_engine(tmp_path, "in")
+    spec = sh_spec("lenient", pfs("in", "/*"), f'echo "$in" >> {ran}; grep -q bad "$in" && exit 3; cp "$in" /pfs/out/')
+    spec["transform"]["errCmd"] = ["true"]
+    e.create_pipeline(spec)
+    put(e, "in", {"/good": b"good", "/bad": b"bad"}, tmp_path / "s")
+    [job] = e.run(show_progress=False)
+    assert job.state == "JOB_SUCCESS" and job.counts.get("RECOVERED") == 1
+    put(e, "in", {"/new": b"new"}, tmp_path / "s")
+    [job] = e.run(show_progress=False)
+    assert counts(job) == (1, 1, 0) and job.counts.get("RECOVERED") == 1
+    [again] = e.jobs.datums("lenient", job.id, state="RECOVERED")
+    assert again.why["reason"] == "retry"
+    assert [p.rsplit("/", 1)[1] for p in ran.read_text().split()].count("bad") == 2
