@@ -31,24 +31,25 @@ def analysis_size(src_w: int, src_h: int, rotation: int, width: int) -> tuple[in
     return w, even(w * dh / dw)
 
 
-def frames(media: Path, demuxer: str, fps: float, w: int, h: int):
-    """Yields BGR frames (h, w, 3) from one allow-listed ffmpeg decoder."""
-    args = [media_io.FFMPEG, "-nostdin", "-hide_banner", "-v", "error",
-            *media_io.ffmpeg_input_args(media, demuxer), "-map", "0:v:0",
+def frames(media: Path, demuxer: str, stream: int, fps: float, w: int, h: int):
+    """Yields BGR frames (h, w, 3) of stream `stream` (the probed index) from one
+    allow-listed ffmpeg decoder. Its stderr is drained as it runs (a damaged upload can
+    write megabytes of decoder errors; unread, they would stall the decoder); decoder
+    errors it conceals are not fatal, as the probe accepted the file. A decoder that
+    fails outright is a StageError with its last words."""
+    args = [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(media, demuxer), "-map", f"0:{stream}",
             "-vf", f"fps={fps},scale={w}:{h}:flags=area", "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     size = w * h * 3
-    try:
+    with media_io.Piped(args) as proc:  # leaving early (the consumer stopped) kills the decoder
         while True:
             buf = proc.stdout.read(size)
             if len(buf) < size:
                 break
             yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
-    finally:
-        proc.stdout.close()
-        err = proc.stderr.read().decode(errors="replace")
-        if proc.wait() not in (0, -15) and not err.strip().endswith("Broken pipe"):
-            raise StageError(f"{media.name}: decoding for analysis failed: {err.strip()[-300:]}")
+        rc, err = proc.finish()
+    if rc != 0:
+        raise StageError(f"{media.name}: decoding for analysis failed (exit {rc}): "
+                         f"{media_io.last_complaint(err, 3) or 'no message'}")
 
 
 def still_frame(media: Path, max_side: int) -> np.ndarray:
@@ -156,7 +157,7 @@ def analyse_video(media: Path, src: dict, staging: Path, name: str, settings: di
     writer = SceneWriter(staging, name, fps, settings)
     tracker = ShotTracker(fps, settings["adaptive_threshold"], settings["min_scene_s"], settings["min_content_val"])
     n = 0
-    for frame in frames(media, src["demuxer"], fps, w, h):
+    for frame in frames(media, src["demuxer"], v["index"], fps, w, h):
         before = len(tracker.scenes)
         tracker.feed(frame)
         for closed in tracker.scenes[before - 1:-1]:

@@ -10,9 +10,10 @@ chose (never a URL or name taken from user data).
 from __future__ import annotations
 
 import os
+import subprocess
+import threading
+from collections import deque
 from pathlib import Path
-
-import ffmpeg  # ffmpeg-python, for callers whose filter graphs read better with it
 
 FFPROBE = os.environ.get("PACHMEDIA_FFPROBE", "ffprobe")
 FFMPEG = os.environ.get("PACHMEDIA_FFMPEG", "ffmpeg")
@@ -72,25 +73,94 @@ def ffmpeg_input_args(path: str | os.PathLike, demuxer: str) -> list[str]:
     return [*_SAFE_INPUT, "-f", demuxer_of(demuxer), "-i", file_url(path)]
 
 
-def ffmpeg_base(*, progress: bool = False) -> list[str]:
-    """Start of every ffmpeg command line: no stdin, no banner, optional progress."""
-    args = [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+def ffmpeg_base(*, progress: bool = False, loglevel: str = "error", xerror: bool = False) -> list[str]:
+    """Start of every ffmpeg command line: no stdin, no banner, no stats, overwrite,
+    `-loglevel error` (only problems reach stderr; `info` for filters that report there,
+    e.g. ebur128), `-xerror` where any decoder error must stop the run (decode checks),
+    `-progress pipe:1` for runs whose stdout is the progress channel."""
+    args = [FFMPEG, "-nostdin", "-hide_banner", "-nostats", "-loglevel", loglevel, "-y"]
+    if xerror:
+        args.append("-xerror")
     if progress:
-        args += ["-progress", "pipe:1", "-nostats"]
+        args += ["-progress", "pipe:1"]
     return args
 
 
-def ffmpeg_input_stream(path: str | os.PathLike, demuxer: str, **options):
-    """ffmpeg-python input node with the same safety options as `ffmpeg_input_args`."""
-    return ffmpeg.input(file_url(path), f=demuxer_of(demuxer),
-                        protocol_whitelist=PROTOCOL_WHITELIST,
-                        format_whitelist=FORMAT_WHITELIST, **options)
+class StderrTail(threading.Thread):
+    """Reads a process's stderr to its end in the background, keeping only the last
+    `limit` bytes and counting lines. A process whose stdout we read (progress, raw
+    frames, PCM) can then write megabytes of decoder errors without blocking on a full
+    stderr pipe (64 KB), and memory stays bounded."""
+
+    def __init__(self, stream, limit: int = 16384) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.limit = stream, limit
+        self.lines = 0
+        self._chunks: deque[bytes] = deque()
+        self._held = 0
+
+    def run(self) -> None:
+        while chunk := self.stream.read1(65536):
+            self.lines += chunk.count(b"\n")
+            self._chunks.append(chunk)
+            self._held += len(chunk)
+            while self._held - len(self._chunks[0]) >= self.limit:
+                self._held -= len(self._chunks.popleft())
+
+    def text(self) -> str:
+        """The kept tail, from its first whole line."""
+        data = b"".join(self._chunks)[-self.limit:]
+        if self._held > self.limit and b"\n" in data:
+            data = data.split(b"\n", 1)[1]
+        return data.decode(errors="replace")
+
+
+def last_complaint(err: str, lines: int = 1) -> str:
+    """ffmpeg's last real messages (not "Last message repeated n times"), each shortened,
+    joined with " | "."""
+    kept = [ln.strip()[:200] for ln in err.strip().splitlines()
+            if ln.strip() and not ln.strip().startswith("Last message repeated")]
+    return " | ".join(kept[-lines:])
+
+
+class Piped:
+    """An ffmpeg whose stdout we read as it runs, its stderr drained by a StderrTail.
+    `with Piped(args) as p: ... p.stdout.read(n) ...; rc, err = p.finish()`; leaving the
+    block early (an exception, a generator closed) kills the process."""
+
+    def __init__(self, args: list[str], tail_bytes: int = 16384) -> None:
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.stdout = self.proc.stdout
+        self.stderr = StderrTail(self.proc.stderr, tail_bytes)
+        self.stderr.start()
+
+    def finish(self, timeout: float | None = None) -> tuple[int, str]:
+        """Wait for the end: (exit status, the tail of stderr). A timeout kills it (status -9)."""
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.stderr.join()
+            return -9, f"timed out after {timeout:g}s"
+        self.stderr.join()
+        return rc, self.stderr.text()
+
+    def __enter__(self) -> "Piped":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.stderr.join()
+        for f in (self.proc.stdout, self.proc.stderr):
+            f.close()
 
 
 def run_tool(args: list[str], timeout: float) -> tuple[int, str, str]:
     """Run ffprobe/ffmpeg (built by the functions above), bounded in time.
     Returns (exit status, stdout, stderr); a timeout is status -9 with a note."""
-    import subprocess
     try:
         p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
                            errors="replace")

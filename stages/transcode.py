@@ -72,18 +72,26 @@ def build_command(media: Path, src: dict, ladder: list[Rendition], settings: dic
     return args + outputs_after
 
 
-def run_ffmpeg(args: list[str], duration: float, progress: Progress) -> None:
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            text=True, errors="replace")
-    for line in proc.stdout:
-        if line.startswith("out_time_us=") and duration > 0:
-            try:
-                progress.update(min(0.95, int(line.split("=", 1)[1]) / 1e6 / duration * 0.95), "encoding")
-            except ValueError:
-                pass
-    err = proc.stderr.read()
-    if proc.wait() != 0:
-        raise StageError(f"ffmpeg failed (exit {proc.returncode}): {err.strip()[-500:]}")
+def run_ffmpeg(name: str, args: list[str], duration: float, progress: Progress) -> dict[str, Any]:
+    """Run the command, reporting `-progress` (stdout) as it goes. stderr is drained
+    alongside (a long upload with a damaged middle writes megabytes of decoder errors;
+    read only at the end, a full pipe would stall ffmpeg and the stage for ever).
+    Decoder errors are not fatal: ffmpeg conceals them as a player does, and the
+    package check decides whether the result is publishable. Returns what stderr said:
+    {"lines": n, "last": its last line} (empty when ffmpeg was quiet)."""
+    with media_io.Piped(args) as proc:
+        for raw in proc.stdout:
+            line = raw.decode(errors="replace")
+            if line.startswith("out_time_us=") and duration > 0:
+                try:
+                    progress.update(min(0.95, int(line.split("=", 1)[1]) / 1e6 / duration * 0.95), "encoding")
+                except ValueError:
+                    pass
+        rc, err = proc.finish()
+        lines = proc.stderr.lines
+    if rc != 0:
+        raise StageError(f"{name}: ffmpeg failed (exit {rc}): {media_io.last_complaint(err, 3) or 'no message'}")
+    return {"lines": lines, "last": media_io.last_complaint(err)} if lines else {}
 
 
 def split_hls(work: Path, ladder: list[Rendition], has_audio: bool, seg: float, duration: float) -> None:
@@ -177,7 +185,8 @@ def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progre
     try:
         with staged(out, name) as staging:
             (staging / "dash").mkdir()
-            run_ffmpeg(build_command(media, src, ladder, settings, staging, board), src["duration"], progress)
+            errors = run_ffmpeg(name, build_command(media, src, ladder, settings, staging, board), src["duration"],
+                                progress)
             split_hls(staging, ladder, src["audio"] is not None, settings["segment_seconds"], src["duration"])
             if board:
                 (staging / "storyboard.vtt").write_text(board.vtt("storyboard.jpg", src["duration"]))
@@ -190,6 +199,8 @@ def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progre
                                                                         settings["segment_seconds"] / 2))
             record = package_record(name, src, ladder, settings, staging, board, verified)
             record |= {key: f"{name}/{file}" for key, file in waveform.items()}
+            if errors:
+                record["decoder_errors"] = errors
             records.write_record(staging / "package.json", "transcode", record)
     except PackageInvalid as e:
         raise StageError(f"{name}: package failed verification, not published: {e}") from None
