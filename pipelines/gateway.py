@@ -26,6 +26,17 @@ class StoreBackend:
         self.e = engine
         self.s = engine.store
         self.on_write = on_write or (lambda: None)
+        self._branch_locks: dict[tuple[str, str], threading.RLock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _branch_lock(self, repo: str, branch: str) -> threading.RLock:
+        """One writer per branch at a time. A commit starts as a copy of the head's tree,
+        so two puts racing on one branch would each finish a tree without the other's
+        file, and the later head would lose the earlier PUT (found by the load test).
+        Bodies are spooled to local disk before they get here, so a slow client does not
+        hold the lock."""
+        with self._locks_lock:
+            return self._branch_locks.setdefault((repo, branch), threading.RLock())
 
     def list_repos(self) -> list[RepoRef]:
         out = []
@@ -100,7 +111,8 @@ class StoreBackend:
         if r["type"] != "user":
             raise ReadOnlyRepo(f"{repo} is the output of pipeline {repo}: only input repos take writes")
         try:
-            c = self.e.put_files(repo, branch, items, deletes=deletes, description="s3 gateway")
+            with self._branch_lock(repo, branch):
+                c = self.e.put_files(repo, branch, items, deletes=deletes, description="s3 gateway")
         except InvalidName as e:
             raise InvalidKey(str(e)) from None
         except UsageError as e:
@@ -117,10 +129,11 @@ class StoreBackend:
 
     def delete(self, project: str, repo: str, branch: str, keys: list[str]) -> None:
         keys = [check_key(k) for k in keys]
-        head = self.s.head(repo, branch)
-        present = [k for k in keys if head and self.s.file(repo, head, "/" + k)]
-        if present:  # S3: deleting what is not there succeeds and changes nothing
-            self._write(project, repo, branch, [], ["/" + k for k in present])
+        with self._branch_lock(repo, branch):  # what is there and its removal: one step
+            head = self.s.head(repo, branch)
+            present = [k for k in keys if head and self.s.file(repo, head, "/" + k)]
+            if present:  # S3: deleting what is not there succeeds and changes nothing
+                self._write(project, repo, branch, [], ["/" + k for k in present])
 
 
 class _Exact:
