@@ -132,6 +132,10 @@ class Engine:
         self.check_writable(repo)
         items = [(self.check_path(repo, p), src) for p, src in items]
         deletes = [normalize_path(p) for p in deletes]
+        with self.store.objects.writing():  # fsck --gc waits: these objects are not named yet
+            return self._put_files(repo, branch, items, description, deletes)
+
+    def _put_files(self, repo: str, branch: str, items, description: str, deletes) -> Commit:
         c = self.store.start_commit(repo, branch, description=description)
         try:
             for path in deletes:

@@ -27,9 +27,10 @@ def referenced_objects(engine) -> set[str]:
 
 def gc(engine) -> tuple[int, int]:
     """Delete objects nothing names (left by interrupted writes). Holds the run lock so no
-    job is mid-way; returns (objects, bytes) removed."""
+    job is mid-way and the store's lock exclusively so no put is (see objects.py); returns
+    (objects, bytes) removed."""
     removed = size = 0
-    with engine.run_lock():
+    with engine.run_lock(), engine.store.objects.collecting():
         keep = referenced_objects(engine)
         for oid in list(engine.store.objects.all_ids()):
             if oid not in keep:

@@ -6,6 +6,11 @@ Objects are made read-only, and never handed out by name: a datum's /pfs gets it
 copy (a reflink where the filesystem can share blocks copy-on-write, else a streamed
 copy), so a stage writing to its input (root ignores the read-only mode) cannot change
 a committed object.
+
+Writers and the collector of unreferenced objects (`fsck --gc`) share `<root>/lock`
+(flock): a put holds it shared from its first object until its commit names them, gc
+holds it exclusive, so gc never deletes a temp file being written or an object whose
+file row is not written yet.
 """
 from __future__ import annotations
 
@@ -14,8 +19,12 @@ import fcntl
 import hashlib
 import os
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from .errors import StoreBusy
 
 CHUNK = 1 << 20
 FICLONE = 0x40049409  # linux/fs.h _IOW(0x94, 9, int): share extents copy-on-write
@@ -26,6 +35,29 @@ class ObjectStore:
         self.root = Path(root)
         self.tmp = self.root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def writing(self):
+        """Held (shared) by a put from its first object until a commit row names them."""
+        with open(self.root / "lock", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_SH)
+            yield
+
+    @contextmanager
+    def collecting(self, wait: float = 10.0):
+        """Held (exclusive) by gc: no put is between writing an object and naming it."""
+        with open(self.root / "lock", "a") as f:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StoreBusy(f"a put is writing to {self.root}; run fsck --gc again when it "
+                                        "has finished") from None
+                    time.sleep(0.05)
+            yield
 
     def path(self, oid: str) -> Path:
         return self.root / oid[:2] / oid[2:]
@@ -49,6 +81,12 @@ class ObjectStore:
             oid = h.hexdigest()
             self._place(Path(tmp), oid)
             return oid, size
+        except FileNotFoundError as e:
+            if e.filename != tmp and not str(e.filename or "").startswith(str(self.root)):
+                raise
+            raise StoreBusy(f"a file being written to the object store vanished ({e.filename}): was "
+                            "`fsck --gc` run at the same time by a pachmedia without the store lock? "
+                            "Nothing was committed; put again") from None
         finally:
             Path(tmp).unlink(missing_ok=True)
 

@@ -125,3 +125,73 @@ def test_upload_names(tmp_path, name, ok):
                 e.put_files("media", "master", [(f"/{name}", src)])
             assert "unsafe file name" in str(err.value)
             assert e.store.commits("media") == []
+
+
+class _HeldStream:
+    """A stream that gives one chunk, then waits (a put in flight) until released."""
+
+    def __init__(self) -> None:
+        self.started, self.release, self.sent = threading.Event(), threading.Event(), 0
+
+    def read(self, n: int = -1) -> bytes:
+        if self.sent == 0:
+            self.sent = 1
+            return b"first chunk "
+        self.started.set()
+        self.release.wait(30)
+        if self.sent == 1:
+            self.sent = 2
+            return b"and the rest"
+        return b""
+
+
+def test_gc_waits_for_a_put_in_flight_and_spares_its_objects(tmp_path):
+    from pipelines.fsck import gc
+    with Engine(tmp_path / "home", init=False) as e:
+        e.store.create_repo("in")
+        stream, result = _HeldStream(), {}
+
+        def put():
+            try:
+                result["commit"] = e.put_files("in", "master", [("/x", stream)])
+            except Exception as err:  # noqa: BLE001 - the test reports it
+                result["error"] = err
+        putter = threading.Thread(target=put)
+        putter.start()
+        assert stream.started.wait(10)
+        assert list(e.store.objects.tmp.iterdir()), "the put's temp object exists"
+        collector = threading.Thread(target=lambda: result.setdefault("gc", gc(e)))
+        collector.start()
+        collector.join(0.5)
+        assert collector.is_alive(), "gc must wait while a put holds the store lock"
+        stream.release.set()
+        putter.join(10)
+        collector.join(10)
+        assert "error" not in result, result.get("error")
+        assert result["gc"] == (0, 0)
+        c = result["commit"]
+        with e.store.objects.open(e.store.file("in", c.id, "/x").hash) as f:
+            assert f.read() == b"first chunk and the rest"
+        assert fsck(e).ok
+
+
+def test_a_temp_object_removed_under_a_put_is_a_clear_error(tmp_path):
+    from pipelines.errors import StoreBusy
+
+    class Vanishing:
+        """Gives one chunk, then removes the temp file under it, as an unlocked gc did."""
+        reads = 0
+
+        def read(self, n=-1):
+            self.reads += 1
+            if self.reads == 1:
+                return b"data"
+            for p in e.store.objects.tmp.iterdir():
+                p.unlink()
+            return b""
+
+    with Engine(tmp_path / "home", init=False) as e:
+        e.store.create_repo("in")
+        with pytest.raises(StoreBusy, match="vanished.*Nothing was committed"):
+            e.put_files("in", "master", [("/x", Vanishing())])
+        assert e.store.commits("in") == []
