@@ -274,8 +274,10 @@ class JobExecutor:
                 self.s.db.executemany(
                     "INSERT OR REPLACE INTO files(repo, commit_id, path, hash, size, job, datum) VALUES(?,?,?,?,?,?,?)",
                     [(pipeline, job_id, p, h, n, src, d) for d, files, src in outputs for p, h, n in files])
+            crash_point("finish-commit-files")  # the files written, the commit not finished
             prov = [(i["repo"], i["branch"], i["commit"]) for i in job.inputs if i["commit"]]
             self.s.finish_commit(pipeline, job_id, error=reason, provenance=prov, move_head=not reason)
+            crash_point("finish-commit-head")  # the head moved, the job's state not yet written
             self.js.set_job(pipeline, job_id, state="JOB_FAILURE" if reason else "JOB_SUCCESS",
                             finished=time.time(), reason=reason)
         return self.js.job(pipeline, job_id)

@@ -1,6 +1,6 @@
 """Faults: ffmpeg killed mid-encode (the datum is retried and the job completes), clamd
-dying mid-stream (never a clean verdict), a corrupted object (fsck names it), and unsafe
-or unusual names at put."""
+dying mid-stream (never a clean verdict), a corrupted object (fsck names it), gc racing
+a put, a full disk under a job's datums, and unsafe or unusual names at put."""
 from __future__ import annotations
 
 import os
@@ -195,3 +195,43 @@ def test_a_temp_object_removed_under_a_put_is_a_clear_error(tmp_path):
         with pytest.raises(StoreBusy, match="vanished.*Nothing was committed"):
             e.put_files("in", "master", [("/x", Vanishing())])
         assert e.store.commits("in") == []
+
+
+@pytest.fixture
+def small_work_dir(tmp_path):
+    """An engine whose datum sandboxes sit on a 4 MB tmpfs (the store stays on the big disk)."""
+    from tests.engine.helpers import new_engine
+    e = new_engine(tmp_path, "in")
+    e.work_dir.mkdir(parents=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(e.work_dir)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        e.close()
+        pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.strip()}): disk-full needs root")
+    yield e
+    e.close()
+    subprocess.run(["umount", "-l", str(e.work_dir)], check=False)
+
+
+def test_disk_full_during_a_job_fails_the_datum_clearly_and_a_rerun_completes(tmp_path, small_work_dir):
+    from tests.engine.helpers import pfs, put, sh_spec, tree
+    e = small_work_dir
+    ballast = e.work_dir / "ballast"
+    with open(ballast, "wb") as f:
+        f.write(b"\0" * (3 << 20))  # 3 of the 4 MB taken by something else
+    e.create_pipeline(sh_spec("fill", pfs("in", "/*"), 'head -c 2000000 /dev/zero > /pfs/out/big && cp "$in" /pfs/out/'))
+    cid = put(e, "in", {"/a": b"A"}, tmp_path / "s")
+    [job] = e.run(show_progress=False)
+    assert job.state == "JOB_FAILURE"
+    [d] = e.jobs.datums("fill", job.id)
+    assert d.state == "FAILED" and "No space left on device" in d.reason, d.reason
+    assert e.store.head("fill") is None, "a failed job moves no head"
+    assert e.store.files("fill", cid) == [], "nothing half-written in the job's commit"
+    assert fsck(e).ok
+    assert not list(e.work_dir.rglob("big")), "the failed datum's sandbox is cleared"
+    ballast.unlink()  # space freed
+    e.request_reprocess("fill", failed=True)
+    jobs = e.run(show_progress=False)
+    assert [j.state for j in jobs] == ["JOB_SUCCESS"], [j.reason for j in jobs]
+    assert tree(e, "fill") == {"/a": b"A", "/big": b"\0" * 2000000}
+    assert fsck(e).ok

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from pipelines.engine import Engine
 from pipelines.fsck import fsck
 
@@ -63,7 +65,12 @@ def test_kill_during_put_leaves_no_commit(tmp_path):
     with open(big, "wb") as f:
         f.truncate(400 << 20)  # sparse: fast to make, slow enough to hash and copy
     proc = _run_cli(home, "put", "file", "in@master:/big", "-f", str(big), "--no-run")
-    time.sleep(1.0)
+    tmp = home / "objects" / "tmp"
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None and not any(p.stat().st_size for p in tmp.iterdir()):
+        time.sleep(0.01)  # until the put is mid-object: its open commit exists and bytes are landing
+    assert proc.poll() is None, "the put finished before it could be killed"
+    assert any(tmp.iterdir())
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     e = Engine(home, init=False)
@@ -73,13 +80,14 @@ def test_kill_during_put_leaves_no_commit(tmp_path):
     e.close()
 
 
-def test_kill_inside_the_output_commit_transaction(tmp_path):
+@pytest.mark.parametrize("point", ["finish-commit", "finish-commit-files", "finish-commit-head"])
+def test_kill_inside_the_output_commit_transaction(tmp_path, point):
     e = new_engine(tmp_path, "in")
     e.create_pipeline(sh_spec("copy", pfs("in", "/*"), 'cp "$in" /pfs/out/'))
     put(e, "in", {"/a": b"A", "/b": b"B"}, tmp_path / "s")
     home = e.home
     e.close()
-    proc = _run_cli(home, "run", "-q", env=os.environ | {"PACHMEDIA_TEST_CRASH_AT": "finish-commit"})
+    proc = _run_cli(home, "run", "-q", env=os.environ | {"PACHMEDIA_TEST_CRASH_AT": point})
     proc.communicate(timeout=60)
     assert proc.returncode == -9
     e = Engine(home, init=False)
@@ -87,6 +95,7 @@ def test_kill_inside_the_output_commit_transaction(tmp_path):
     [job] = e.jobs.jobs(pipeline="copy")
     assert job.state == "JOB_RUNNING" and counts(job) == (2, 0, 0)  # its datums were done and recorded
     assert e.store.files("copy", job.id) == []  # the half-written commit rolled back
+    assert e.store.commit("copy", job.id).finished is None
     assert fsck(e).ok
     e.close()
     out = _run_cli(home, "run", "-q").communicate(timeout=60)[0]
