@@ -96,9 +96,24 @@ class Engine:
         with self.store.tx():
             action, version = self.jobs.put_pipeline(name, spec, reprocess=reprocess)
             self.store.create_repo(name, "pipeline", spec.get("description", ""))
+            self._open_output_branch(name, spec)
             if action != "unchanged" and self._would_have_datums(spec):
                 self.jobs.add_commit_set(new_id(), self.store._next_seq(), f"pipeline {name} {action}", name)
         return action, version
+
+    def _open_output_branch(self, name: str, spec: dict) -> None:
+        """pachd makes the output branch at create pipeline, headed by an empty commit, so
+        `name@master` (and the S3 bucket `master.<name>`) exists before any job."""
+        if self.store.q1("SELECT 1 FROM branches WHERE repo=? AND name='master'", (name,)):
+            return
+        c = self.store.start_commit(name, "master", origin="AUTO", copy_parent=False,
+                                    description=f"output branch of pipeline {name}")
+        prov = []
+        for p in pfs_inputs(spec["input"]):
+            head = self.store.head(p["repo"], p["branch"])
+            if head and (p["repo"], p["branch"], head) not in prov:
+                prov.append((p["repo"], p["branch"], head))
+        self.store.finish_commit(name, c.id, provenance=prov)
 
     def _would_have_datums(self, spec: dict) -> bool:
         """A new or changed pipeline gets a job only if its inputs give it datums now."""
