@@ -1,5 +1,7 @@
-"""The whole DAG on the embedded engine, from the real specs: real and hostile media
-in; verdicts, packages, labels, catalog records and lineage out; then a settings
+"""The whole DAG on the embedded engine, from the real specs: real and hostile media in
+ONE commit (EICAR, a truncated MP4, a playlist posing as an MP4, a zero-byte file beside
+good clips, which must come out whole); verdicts, packages, labels, catalog records and
+lineage out; then a settings
 commit, a delete and a reprocess, each re-running only what it should."""
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ def dag(tmp_path_factory):
     (up / "eicar.mp4").write_bytes(EICAR)
     data = (up / "clip.mp4").read_bytes()
     (up / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    (up / "empty.mp4").write_bytes(b"")
     (up / "playlist.mp4").write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3,\n{up / 'clip.mp4'}\n#EXT-X-ENDLIST\n")
     e = Engine(d / "home")
     c = e.put_files("media", "master", [(f"/{p.name}", p) for p in sorted(up.iterdir())])
@@ -54,8 +57,8 @@ def test_every_pipeline_ran_once_and_succeeded(dag):
         ("transcode", "JOB_SUCCESS"), ("catalog", "JOB_SUCCESS")]
     assert {j.id for j in jobs} == {cid}
     by = {j.pipeline: counts(j) for j in jobs}
-    assert by == {"scan": (6, 0, 0), "probe": (5, 0, 0), "labels": (3, 0, 0), "transcode": (3, 0, 0),
-                  "catalog": (6, 0, 0)}
+    assert by == {"scan": (7, 0, 0), "probe": (6, 0, 0), "labels": (3, 0, 0), "transcode": (3, 0, 0),
+                  "catalog": (7, 0, 0)}
 
 
 def test_catalog_records_say_what_happened_to_each_upload(dag):
@@ -69,10 +72,24 @@ def test_catalog_records_say_what_happened_to_each_upload(dag):
     assert status == {
         "clip.mp4": ("ready", None), "megamind.avi": ("ready", None), "tone.mp3": ("ready", None),
         "eicar.mp4": ("infected", "Pachmedia.Test.EICAR.UNOFFICIAL"),
-        "truncated.mp4": ("rejected", "truncated"), "playlist.mp4": ("rejected", "unsupported_container")}
+        "truncated.mp4": ("rejected", "truncated"), "playlist.mp4": ("rejected", "unsupported_container"),
+        "empty.mp4": ("rejected", "empty_file")}
     clip = json.loads(read(e, "catalog", "/clip.mp4.json"))
     assert clip["package"]["hls"] == "clip.mp4/hls/master.m3u8" and clip["labels"]["scenes"] >= 1
     assert clip["provenance"]["commits"]["transcode"] == cid
+
+
+def test_good_clips_beside_hostile_files_are_fully_processed(dag):
+    e, cid, _, _ = dag
+    for name in ("clip.mp4", "megamind.avi", "tone.mp3"):
+        pkg = json.loads(read(e, "transcode", f"/{name}/package.json"))
+        assert pkg["renditions"] or pkg["audio"], name  # tone.mp3: an audio-only package
+        for path in (f"/{name}/hls/master.m3u8", f"/{name}/dash/manifest.mpd"):
+            assert read(e, "transcode", path), path
+        assert json.loads(read(e, "labels", f"/{name}/labels.json"))
+        assert json.loads(read(e, "catalog", f"/{name}.json"))["status"] == "ready"
+    made = {f.path.split("/")[1] for repo in ("transcode", "labels") for f in e.store.files(repo, cid)}
+    assert made == {"clip.mp4", "megamind.avi", "tone.mp3"}, "hostile uploads reach no package or labels"
 
 
 def test_lineage_of_a_transcode_output_reaches_the_upload_and_settings(dag):
@@ -94,7 +111,7 @@ def test_settings_commit_reruns_only_transcode(dag, tmp_path):
     c = e.put_files("settings", "master", [("/transcode.json", p)])
     by = {j.pipeline: counts(j) for j in e.run(show_progress=False)}
     assert by["transcode"] == (3, 0, 0)
-    assert by["scan"] == (0, 6, 0) and by["probe"] == (0, 5, 0) and by["labels"] == (0, 3, 0)
+    assert by["scan"] == (0, 7, 0) and by["probe"] == (0, 6, 0) and by["labels"] == (0, 3, 0)
     pkg = json.loads(read(e, "transcode", "/clip.mp4/package.json"))
     assert [r["name"] for r in pkg["renditions"]] == ["360p"] and pkg["settings_commit"] == c.id
     why = explain(e.jobs.datums("transcode", c.id))
@@ -117,4 +134,4 @@ def test_reprocess_one_path_reruns_one_datum_per_pipeline_downstream(dag):
     set_id, chosen = e.request_reprocess("transcode", paths=["media:/clip.mp4"])
     assert len(chosen) == 1
     by = {j.pipeline: counts(j) for j in e.run(show_progress=False)}
-    assert by == {"transcode": (1, 1, 0), "catalog": (1, 4, 0)}, by
+    assert by == {"transcode": (1, 1, 0), "catalog": (1, 5, 0)}, by
