@@ -141,7 +141,7 @@ class JobExecutor:
         done_here = {d.id: d for d in self.js.datums(pipeline, job_id)}
         for d in done_here.values():  # a killed engine's datums may still be running: end them first
             if d.state == "STARTING" and d.pgid:
-                kill_orphan(d.pgid, job_id, d.id)
+                kill_orphan(d.pgid, job_id, d.id, self.sandbox(pipeline, job_id, d.id))
         decisions = decide(datums, job.salt, previous, prev_job.salt if prev_job else None,
                            done_here, forced)
         self.js.set_job(pipeline, job_id, state="JOB_RUNNING", total=len(decisions))
@@ -162,6 +162,10 @@ class JobExecutor:
                         d.env("/pfs"), sandbox, self.e.log_path(pipeline, job_id, d.id),
                         tries=int(spec.get("datumTries") or 3), timeout=parse_duration(spec.get("datumTimeout")),
                         extra_env=extra_env)
+
+    def sandbox(self, pipeline: str, job_id: str, datum_id: str) -> Path:
+        """Where a datum's tries are laid out (each in a fresh try<N>-<token> folder)."""
+        return self.e.work_dir / pipeline / job_id / datum_id
 
     def find_datum(self, pipeline: str, job_id: str, datum_id: str) -> tuple[dict, Datum]:
         """Rebuild a recorded datum exactly (mounts and env) from its job's inputs."""
@@ -195,7 +199,7 @@ class JobExecutor:
             d = dec.datum
             if cancel.is_set():
                 return None
-            run = self.datum_run(pipeline, job.id, spec, d, self.e.work_dir / pipeline / job.id / d.id, extra_env)
+            run = self.datum_run(pipeline, job.id, spec, d, self.sandbox(pipeline, job.id, d.id), extra_env)
             self.js.record_datum(pipeline, job.id, d.id, dec.hash, "STARTING", datum_inputs(d), job.id,
                                  started=time.time(), why=dec.why)
 

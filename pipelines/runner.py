@@ -262,13 +262,27 @@ def _environ(pid: int) -> dict[str, str]:
     return dict(kv.decode(errors="replace").partition("=")[::2] for kv in raw.split(b"\0") if b"=" in kv)
 
 
-def kill_orphan(pgid: int, job: str, datum_id: str, timeout: float = 10.0) -> bool:
+def _cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
+def kill_orphan(pgid: int, job: str, datum_id: str, sandbox: Path | None = None, timeout: float = 10.0) -> bool:
     """End the process group a killed engine left running for this datum. It is ours only
-    if one of its members carries this datum's PACH_JOB_ID and PACH_DATUM_ID (a reused
-    group id of someone else's is left alone). Returns True when a group was killed."""
+    if one of its members carries this datum's PACH_JOB_ID and PACH_DATUM_ID, or works
+    inside its sandbox (a reused group id of someone else's is left alone). Returns True
+    when a group was killed."""
     members = group_members(pgid)
-    if not any((env := _environ(pid)).get("PACH_DATUM_ID") == datum_id and env.get("PACH_JOB_ID") == job
-               for pid in members):
+    inside = str(sandbox) + os.sep if sandbox else None
+
+    def ours(pid: int) -> bool:
+        env = _environ(pid)
+        if env.get("PACH_DATUM_ID") == datum_id and env.get("PACH_JOB_ID") == job:
+            return True
+        return bool(inside) and (_cwd(pid) + os.sep).startswith(inside)
+    if not any(ours(pid) for pid in members):
         return False
     try:
         os.killpg(pgid, signal.SIGKILL)

@@ -132,3 +132,18 @@ def test_interrupting_a_run_cancels_queued_datums_and_leaves_the_job_resumable(t
     with Engine(home, init=False) as e:
         assert tree(e, "slow") == {f"/f{i}": str(i).encode() for i in range(4)}
         assert fsck(e).ok
+
+
+def test_kill_orphan_leaves_a_process_group_that_is_not_ours(tmp_path):
+    from pipelines.runner import kill_orphan
+    other = subprocess.Popen(["sleep", "30"], start_new_session=True, cwd=tmp_path)
+    try:
+        assert not kill_orphan(other.pid, "job", "datum", tmp_path / "sandbox")
+        assert other.poll() is None, "someone else's group (reused id) must not be killed"
+        mine = subprocess.Popen(["sleep", "30"], start_new_session=True, env=os.environ | {
+            "PACH_JOB_ID": "job", "PACH_DATUM_ID": "datum"})
+        assert kill_orphan(mine.pid, "job", "datum")
+        assert mine.wait(5) == -signal.SIGKILL
+    finally:
+        other.kill()
+        other.wait()
