@@ -308,7 +308,25 @@ class Engine:
         return self._services_addr
 
     def log_path(self, pipeline: str, job: str, datum: str) -> Path:
+        """A datum's log: stdout and stderr, every try, as they came."""
         return self.logs_dir / pipeline / job / f"{datum}.log"
+
+    def stderr_path(self, pipeline: str, job: str, datum: str) -> Path:
+        """Only the datum's stderr (its failure reason is the last lines of it)."""
+        from .runner import stderr_path
+        return stderr_path(self.log_path(pipeline, job, datum))
+
+    def running(self) -> bool:
+        """Whether some process holds the run lock now (a JOB_RUNNING job with no run
+        holding it was stopped: Ctrl-C or a kill, and the next `run` resumes it)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / "run.lock", "w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+            return False
 
     # -- reading ----------------------------------------------------------------------------
     def resolve(self, repo: str, ref: str | None) -> Commit:

@@ -111,6 +111,8 @@ def test_interrupting_a_run_cancels_queued_datums_and_leaves_the_job_resumable(t
     e.close()
     proc = _cli(home, "run", "-q")
     _wait_for(lambda: ran.exists() and ran.read_text().strip(), what="the first datum to start")
+    with Engine(home, init=False) as e:
+        assert e.running()
     pid = int(ran.read_text().split()[0])
     t0 = time.monotonic()
     proc.send_signal(sig)
@@ -124,6 +126,7 @@ def test_interrupting_a_run_cancels_queued_datums_and_leaves_the_job_resumable(t
     with Engine(home, init=False) as e:
         [job] = e.jobs.jobs(pipeline="slow")
         assert job.state == "JOB_RUNNING" and counts(job) == (0, 0, 0)
+        assert not e.running(), "no run holds the lock: the job is stopped, not running"
         assert e.store.head("slow") != job.id and tree(e, "slow") == {}
         assert e.pending(), "the commit set stays pending: the next run resumes it"
     quick.touch()

@@ -89,4 +89,5 @@ def test_a_failed_datums_reason_is_its_stderr_and_logs_show_both_streams(tmp_pat
     log = e.log_path("noisy", cid, d.id).read_text()  # what `logs` prints: both streams, in one file
     assert "progress 5" in log and "real problem" in log and "more chatter" in log
     assert stderr_path(e.log_path("noisy", cid, d.id)).read_text() == "real problem\n"
+    assert e.stderr_path("noisy", cid, d.id).read_text() == "real problem\n"
     e.close()
