@@ -21,8 +21,9 @@ from .common import StageError, add_input, files_under, load_settings, required,
 _FOUND = re.compile(r"^(?:stream|[^:]*): (.+) FOUND$")
 
 
-def decide_verdict(reply: str | None, error: str | None, size: int, max_bytes: int) -> dict[str, Any]:
-    """clamd's reply (or what broke) -> verdict fields. Pure; nothing unclear is clean."""
+def decide_verdict(reply: str | None, error: str | None, size: int, max_bytes: int, sent: int) -> dict[str, Any]:
+    """clamd's reply (or what broke) and how many of the file's `size` bytes were `sent`
+    -> verdict fields. Pure; nothing unclear is clean: OK means clean only for the whole file."""
     if size > max_bytes:
         return {"verdict": "unscanned", "reason": "too_large",
                 "message": f"{size} bytes is over the scan limit of {max_bytes} bytes; it was not sent to ClamAV"}
@@ -30,6 +31,9 @@ def decide_verdict(reply: str | None, error: str | None, size: int, max_bytes: i
         return {"verdict": "unscanned", "reason": "stream_broken",
                 "message": f"the stream to clamd broke before a verdict ({error or 'no reply'})"}
     if reply.endswith("OK") and reply.split(":", 1)[-1].strip() == "OK":
+        if sent != size:  # clamd vouches only for what it got; the file was cut or grew while read
+            return {"verdict": "unscanned", "reason": "incomplete_stream",
+                    "message": f"clamd answered OK for {sent} of the file's {size} bytes; the rest was never scanned"}
         return {"verdict": "clean"}
     if "size limit exceeded" in reply:
         return {"verdict": "unscanned", "reason": "too_large",
@@ -53,7 +57,7 @@ def scan_file(path: Path, clamd: Clamd, settings: dict, engine: str) -> dict[str
         result = StreamResult(None, None, records.sha256_file(path), 0)
     else:
         result = clamd.instream(path, chunk=settings["chunk_bytes"])
-    fields = decide_verdict(result.reply, result.error, size, settings["max_bytes"])
+    fields = decide_verdict(result.reply, result.error, size, settings["max_bytes"], result.sent)
     engine_version, _, db = engine.partition("/")
     return {"name": path.name, "size": size, "sha256": result.sha256, "scanner": "clamd",
             "engine": engine_version, "database": db or "unknown", "reply": result.reply or "",

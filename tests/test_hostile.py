@@ -1,4 +1,4 @@
-"""Hostile uploads beyond the basics: nested archives past ClamAV's limits, a polyglot
+"""Hostile uploads beyond the basics: nested archives past ClamAV's limits, zip bombs, a polyglot
 JPEG+ZIP hiding EICAR, an archive posing as a video, an MP4 whose header claims 10 hours;
 and a full disk, which must lose nothing."""
 from __future__ import annotations
@@ -8,6 +8,7 @@ import os
 import shutil
 import struct
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from pipelines.fsck import fsck
 from pipelines.services.signatures import EICAR
 from tests.fixtures.media import OPENCV_DOC
 from tests.fixtures.stages import ROOT, run_stage, stage_record as record
+from tests.fixtures.zipcrypto import zip_bomb
 
 def nested_zip(depth: int, payload: bytes) -> bytes:
     data = payload
@@ -46,6 +48,30 @@ def test_scan_verdicts_for_archives_and_polyglots(tmp_path, clamd):
     poly = record(tmp_path / "out", "polyglot.jpg", "scan")
     assert poly["verdict"] == "infected", poly
     assert record(tmp_path / "out", "shallow.zip", "scan")["verdict"] == "clean"
+
+
+def test_zip_bombs_are_unscanned_quickly_not_clean(tmp_path, limited_clamd):
+    """3 GiB of zeros in a 3 MB zip, with honest and with lying headers. ClamAV cuts the member
+    at MaxFileSize without an alert; the project's MaxScanSize (below MaxFileSize) is what makes
+    that cut reported. With the real 2000 MiB limit the same bomb takes ~7 s and ~2 GB of temp
+    files; under the defaults (MaxScanSize > MaxFileSize) it came back `stream: OK` after 28 s."""
+    media = tmp_path / "media"
+    media.mkdir()
+    zip_bomb(media / "bomb.zip", 3072)
+    zip_bomb(media / "liar.zip", 3072, declared=1000)
+    zip_bomb(media / "zeros.zip", 4)  # 4 MiB of zeros: within every limit, so scanned and clean
+    assert (media / "bomb.zip").stat().st_size < 4 << 20 < limited_clamd.limit
+    with zipfile.ZipFile(media / "bomb.zip") as z:
+        assert z.infolist()[0].file_size == 3 << 30
+    started = time.monotonic()
+    run_stage("scan", media, tmp_path / "out", "--clamd", limited_clamd.address)
+    took = time.monotonic() - started
+    for name in ("bomb.zip", "liar.zip"):
+        rec = record(tmp_path / "out", name, "scan")
+        assert rec["verdict"] == "unscanned" and rec["reason"] == "limits_exceeded", rec
+        assert rec["signature"].startswith("Heuristics.Limits.Exceeded."), rec
+    assert record(tmp_path / "out", "zeros.zip", "scan")["verdict"] == "clean"
+    assert took < 15, f"bombs took {took:.1f}s to scan"
 
 
 def mp4_claiming_hours(path: Path, src: Path, hours: int) -> Path:
