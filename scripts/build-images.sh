@@ -14,5 +14,9 @@ for dir in images/*/; do
   image=$("$PY" -c "from pipelines.images import image_for; print(image_for('$stage'))")
   echo "building $image"
   docker build -f "$dir/Dockerfile" -t "$image" .
-  [ "${PUSH:-0}" = 1 ] && docker push "$image"
+  # an if, not `[ ... ] && docker push`: as the loop's last command a false test would
+  # make the loop, and so the script, exit 1 after a good build
+  if [ "${PUSH:-0}" = 1 ]; then
+    docker push "$image"
+  fi
 done
