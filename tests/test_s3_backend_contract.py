@@ -1,14 +1,11 @@
 """What the gateway relies on from an `S3Backend`, checked through the interface only.
 
-Run here against MemoryBackend. To check another backend (the engine's StoreBackend),
-in your own test module:
+Every test runs against both backends: MemoryBackend (the protocol tests' fixture) and
+the engine's StoreBackend (SQLite + object files, what `pachmedia s3 serve` runs). To
+add another, give `s3_backend` a param returning Target(backend, project, repo, branch)
+for a writable repo whose branch has no files.
 
-    from tests.test_s3_backend_contract import *  # noqa: F401,F403  (the tests)
-
-    @pytest.fixture
-    def s3_backend(tmp_path):  # overrides the one below
-        ...
-        return Target(backend, "default", "media", "master")  # a writable repo, branch with no files
+`store_backend` and `seed_output` are shared with the fuzz and paging tests.
 """
 from __future__ import annotations
 
@@ -49,11 +46,36 @@ class BoundedReader(io.RawIOBase):
         return self._buf.read(n)
 
 
-@pytest.fixture
-def s3_backend(tmp_path):
-    b = MemoryBackend()
-    b.create_repo("media")
-    return Target(b, "default", "media", "master")
+def store_backend(home, inputs=("media",)):
+    """(engine, StoreBackend) over a fresh engine home with these input repos."""
+    from pipelines.engine import Engine
+    from pipelines.gateway import StoreBackend
+    e = Engine(home, init=False)
+    for r in inputs:
+        e.store.create_repo(r)
+    return e, StoreBackend(e)
+
+
+def seed_output(e, repo: str, files: dict[str, bytes], branch: str = "master") -> str:
+    """A pipeline output repo (read-only over S3) holding files, as a job would leave it."""
+    e.store.create_repo(repo, "pipeline")
+    c = e.store.start_commit(repo, branch, origin="AUTO", copy_parent=False)
+    for key, data in files.items():
+        oid, size = e.store.objects.add_bytes(data)
+        e.store.put_file(repo, c.id, "/" + key, oid, size)
+    return e.store.finish_commit(repo, c.id).id
+
+
+@pytest.fixture(params=["memory", "store"])
+def s3_backend(request, tmp_path):
+    if request.param == "memory":
+        b = MemoryBackend()
+        b.create_repo("media")
+        yield Target(b, "default", "media", "master")
+        return
+    e, b = store_backend(tmp_path / "home", inputs=("data",))  # "media" takes flat names only (engine policy)
+    yield Target(b, "default", "data", "master")
+    e.close()
 
 
 def test_repo_is_listed_writable(s3_backend):

@@ -1,6 +1,7 @@
 """Property-based fuzzing of the S3 gateway over real HTTP: whatever arrives (methods,
 paths, queries, headers, bodies, broken signatures), the answer is never a 5xx and the
-server keeps serving a valid signed request."""
+server keeps serving a valid signed request. Over MemoryBackend and over the engine's
+StoreBackend."""
 from __future__ import annotations
 
 import http.client
@@ -14,18 +15,29 @@ from hypothesis import strategies as st
 from pipelines.s3.backend import MemoryBackend
 from pipelines.s3.keys import Keys
 from pipelines.s3.server import serve
+from tests.test_s3_backend_contract import seed_output, store_backend
 
 
-@pytest.fixture(scope="module")
-def gw(tmp_path_factory):
-    b = MemoryBackend()
-    b.create_repo("media")
-    b.create_repo("out", writable=False)
-    b.commit_files("out", {"a/b.m3u8": b"#EXTM3U\n", "x.json": b"{}"})
+OUT = {"a/b.m3u8": b"#EXTM3U\n", "x.json": b"{}"}
+
+
+@pytest.fixture(scope="module", params=["memory", "store"])
+def gw(request, tmp_path_factory):
+    e = None
+    if request.param == "memory":
+        b = MemoryBackend()
+        b.create_repo("media")
+        b.create_repo("out", writable=False)
+        b.commit_files("out", OUT)
+    else:
+        e, b = store_backend(tmp_path_factory.mktemp("fuzz") / "home")
+        seed_output(e, "out", OUT)
     srv = serve(b, "127.0.0.1", 0, Keys("AKFUZZ", "fuzzsecret"), anonymous_buckets=("master.out",),
                 parts_dir=tmp_path_factory.mktemp("parts"))
     yield srv
     srv.stop()
+    if e:
+        e.close()
 
 
 SEGMENT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)

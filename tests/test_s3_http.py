@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import re
 import socket
 import xml.etree.ElementTree as ET
 
@@ -269,3 +270,70 @@ def test_absolute_form_request_target(gateway):
         s.sendall(b"GET http://example/transcode/top.json HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n")
         reply = s.makefile("rb").read()
     assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"\r\n\r\n{}")
+
+
+def _exchange(gateway, raw: bytes) -> bytes:
+    """Send raw bytes, then read until the server closes (or 5 s of silence)."""
+    host, port = gateway[0].server_address[:2]
+    with socket.create_connection((host, port), timeout=5) as s:
+        s.sendall(raw)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return got
+
+
+def _statuses(reply: bytes) -> list[int]:
+    return [int(m) for m in re.findall(rb"HTTP/1\.[01] (\d{3}) ", reply)]
+
+
+def _still_serving(gateway) -> None:
+    c = http.client.HTTPConnection(*gateway[0].server_address[:2], timeout=10)
+    r, body = request(c, "GET", "/transcode/top.json")
+    c.close()
+    assert r.status == 200 and body == b"{}"
+
+
+@pytest.mark.parametrize("raw, allowed", [
+    pytest.param(b"GET /transcode/" + b"k" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", {414}, id="huge-url"),
+    pytest.param(b"GET /transcode/top.json HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 70_000 + b"\r\n\r\n",
+                 {431, 400}, id="huge-header"),
+    pytest.param(b"GET /transcode/top.json HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(200))
+                 + b"\r\n", {431, 400}, id="too-many-headers"),
+])
+def test_huge_requests_are_refused_and_the_server_stays_up(gateway, raw, allowed):
+    reply = _exchange(gateway, raw)
+    assert _statuses(reply) and _statuses(reply)[0] in allowed, reply[:200]
+    assert len(_statuses(reply)) == 1
+    _still_serving(gateway)
+
+
+SMUGGLED = b"GET /transcode/x.json HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+@pytest.mark.parametrize("headers", [
+    pytest.param(b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", id="cl-then-te"),
+    pytest.param(b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", id="te-then-cl"),
+    pytest.param(b"Content-Length: 5\r\nTransfer-Encoding: gzip, chunked\r\n", id="te-list"),
+    pytest.param(b"Content-Length: 5\r\nTransfer-Encoding:\tchunked\r\n", id="te-tab"),
+    pytest.param(b"Content-Length: 5\r\nContent-Length: 0\r\n", id="two-lengths"),
+    pytest.param(b"Content-Length: 5, 0\r\n", id="length-list"),
+    pytest.param(b"Content-Length: +5\r\n", id="signed-length"),
+    pytest.param(b"Content-Length: \xb2\r\n", id="superscript-digit"),
+    pytest.param(b"Content-Length: 5\r\nTransfer-Encoding : chunked\r\n", id="te-space-before-colon"),
+    pytest.param(b"Transfer-Encoding: chunked\r\n", id="te-only"),
+])
+def test_smuggled_second_request_is_never_answered(gateway, headers):
+    """A body framed two ways (CL and TE, or two lengths) hiding a second request: the
+    server answers once (or 400) and closes; the hidden request never gets a response."""
+    body = b"0\r\n\r\n" + SMUGGLED
+    reply = _exchange(gateway, b"PUT /media/k HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n" + body)
+    statuses = _statuses(reply)
+    assert len(statuses) == 1, reply
+    assert statuses[0] in (400, 403, 411, 501), reply[:300]
+    assert b"x.json" not in reply and b"NoSuchKey" not in reply
+    _still_serving(gateway)

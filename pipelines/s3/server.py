@@ -6,6 +6,7 @@ returns the server; `server.stop()` shuts it down cleanly (tests, `pachmedia s3 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +23,9 @@ from .payload import PIECE, LimitedReader
 log = logging.getLogger(__name__)
 DRAIN_LIMIT = 1 << 20  # an unread request body up to this size is drained to keep the connection
 CORS_EXPOSE = "ETag, Content-Length, Content-Range, Content-Type, Accept-Ranges, Last-Modified, x-amz-version-id, x-amz-request-id"
+
+
+_DECIMAL = re.compile(r"[0-9]{1,18}")
 
 
 class S3Server(ThreadingHTTPServer):
@@ -90,12 +94,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._start(200, headers)
 
     def _dispatch(self) -> None:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True  # unknown body length: we cannot find the next request
-        length = self._content_length()
-        if length is None:  # the request's end is unknown: answer and drop the connection
+        refusal = self._framing_error()
+        if refusal is not None:  # the request's end is unknown: answer once and drop the connection
             self.close_connection = True
-            return self._send(error_response(errors.invalid_argument("Content-Length must be a number"), "-"))
+            return self._send(error_response(refusal, "-"))
+        length = self._content_length()
         body = LimitedReader(self.rfile, length, self._send_continue if self._expecting else None)
         target = self.path
         if not target.startswith("/"):  # absolute-form (through a proxy): keep path and query
@@ -122,9 +125,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         self.wfile.flush()
 
-    def _content_length(self) -> int | None:
-        text = self.headers.get("Content-Length") or "0"
-        return int(text) if text.isdigit() else None
+    def _framing_error(self):
+        """Where this request's body ends must be certain, or a second request hidden in
+        it could be answered (request smuggling, RFC 9112 6.3). Refused: a field name
+        with whitespace before its colon, Transfer-Encoding (S3 bodies are sized; with a
+        Content-Length too it is the classic smuggling pair), several or non-decimal
+        Content-Lengths."""
+        names = list(self.headers.keys())
+        # the stdlib stops reading fields at a malformed line ("Name : v") and keeps the
+        # rest as a "payload": those fields are unread, so nothing about the body is known
+        if self.headers.defects or self.headers.get_payload() or any(n != n.strip() or " " in n or "\t" in n
+                                                                     for n in names):
+            return errors.invalid_request("malformed header field (whitespace before its colon?)")
+        te = self.headers.get_all("Transfer-Encoding") or []
+        cl = self.headers.get_all("Content-Length") or []
+        if te and cl:
+            return errors.invalid_request("Content-Length and Transfer-Encoding together")
+        if te:
+            return errors.missing_content_length()
+        if len(cl) > 1:
+            return errors.invalid_request("more than one Content-Length")
+        if cl and not _DECIMAL.fullmatch(cl[0].strip()):
+            return errors.invalid_argument("Content-Length must be a number")
+        return None
+
+    def _content_length(self) -> int:
+        return int((self.headers.get("Content-Length") or "0").strip())
 
     def _drain_unread(self, body: LimitedReader) -> None:
         expecting, self._expecting = self._expecting, False  # never carried into the next request
