@@ -35,11 +35,14 @@ def parse_audio_log(log: str, duration: float) -> dict:
     return {"loudness": loudness, "silences": silences}
 
 
-def analyse_audio(path: Path, demuxer: str, duration: float, silence_db: float, silence_min_s: float,
+def analyse_audio(path: Path, demuxer: str, stream: int, duration: float, silence_db: float, silence_min_s: float,
                   timeout: float = 3600) -> dict:
-    args = [media_io.FFMPEG, "-nostdin", "-hide_banner", "-nostats", "-v", "info",
-            *media_io.ffmpeg_input_args(path, demuxer), "-map", "0:a:0", "-vn",
-            "-af", f"ebur128=peak=true,silencedetect=noise={silence_db}dB:d={silence_min_s}", "-f", "null", "-"]
+    """Loudness and silences of audio stream `stream` (the probed index). ebur128 and
+    silencedetect report at log level info; ebur128's per-frame lines go to verbose
+    (framelog), so a 4-hour upload leaves a summary, not 14 MB of log."""
+    args = [*media_io.ffmpeg_base(loglevel="info"), *media_io.ffmpeg_input_args(path, demuxer),
+            "-map", f"0:{stream}", "-vn",
+            "-af", f"ebur128=peak=true:framelog=verbose,silencedetect=noise={silence_db}dB:d={silence_min_s}", "-f", "null", "-"]
     rc, _, err = media_io.run_tool(args, timeout)
     if rc != 0:
         return {"loudness": None, "silences": [], "error": (err.strip().splitlines() or ["ffmpeg failed"])[-1][:200]}

@@ -184,7 +184,7 @@ def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: 
         audio = None
         if src["audio"]:
             progress.update(0.92, "loudness")
-            audio = analyse_audio(media, src["demuxer"], src["duration"], settings["silence_db"],
+            audio = analyse_audio(media, src["demuxer"], src["audio"]["index"], src["duration"], settings["silence_db"],
                                   settings["silence_min_s"])
         sheet = contact_sheet(staging, scenes, settings["contact_sheet_columns"]) if scenes else None
         if not scenes:

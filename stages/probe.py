@@ -104,35 +104,46 @@ def check_still(video: list[dict], policy: dict[str, Any]) -> dict[str, Any] | N
 
 
 def decode_check(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any] | None:
-    """Decode a few seconds of the main video and audio streams at the start and at the
-    end: broken or truncated media fails here though its header looked fine. A broken
-    audio track beside good video is kept out (`decodable: false`), not fatal."""
+    """Decode a few seconds of the main video stream and of an audio stream at the start
+    and at the end: broken or truncated media fails here though its header looked fine.
+    Streams are named by index (`0:<index>`), so cover art or a broken first track is
+    never what gets checked in place of the stream the other stages will use. A broken
+    audio track is marked `decodable: false` and the next one tried; beside good video,
+    no decodable audio is a warning, not a rejection."""
     if policy["decode_check_s"] <= 0:
         return None
     demuxer = meta["container"]["demuxer"]
     spots = [0.0]
     if meta["duration"] > policy["decode_check_s"] * 2:
         spots.append(max(0.0, meta["duration"] - policy["decode_check_s"]))
-    kinds = [("video", "v"), ("audio", "a")]
-    present = {k: next((s for s in meta["streams"] if s["codec_type"] == k and not s.get("attached_pic")), None)
-               for k, _ in kinds}
-    for kind, letter in kinds:
-        stream = present[kind]
-        if stream is None:
-            continue
+    strict = meta["kind"] == "image"
+
+    def problem_of(stream: dict) -> tuple[str, float] | None:
         for start in spots:
-            problem = _decodes(path, demuxer, f"0:{letter}:0", start, policy, strict=meta["kind"] == "image")
-            if problem is None:
-                continue
-            where = "at the start" if not start else f"near the end ({start:.1f}s)"
-            other = present["audio" if kind == "video" else "video"]
-            if kind == "audio" and other is not None and other.get("decodable", True):
-                stream["decodable"] = False
-                meta.setdefault("warnings", []).append(f"audio stream {stream['index']} does not decode {where} "
-                                                       f"({problem}); it is left out")
-                break
-            label = "image" if meta["kind"] == "image" else kind
-            return reject("truncated" if start else "decode_error", f"{label} decoding failed {where}: {problem}")
+            problem = _decodes(path, demuxer, f"0:{stream['index']}", start, policy, strict=strict)
+            if problem is not None:
+                return problem, start
+        return None
+
+    def where(start: float) -> str:
+        return "at the start" if not start else f"near the end ({start:.1f}s)"
+
+    video = next((s for s in meta["streams"] if s["codec_type"] == "video" and not s.get("attached_pic")), None)
+    if video is not None and (bad := problem_of(video)):
+        label = "image" if strict else "video"
+        return reject("truncated" if bad[1] else "decode_error", f"{label} decoding failed {where(bad[1])}: {bad[0]}")
+    first_failure = None
+    for stream in (s for s in meta["streams"] if s["codec_type"] == "audio"):
+        bad = problem_of(stream)
+        if bad is None:
+            return None
+        first_failure = first_failure or bad
+        stream["decodable"] = False
+        meta.setdefault("warnings", []).append(f"audio stream {stream['index']} does not decode {where(bad[1])} "
+                                               f"({bad[0]}); it is left out")
+    if first_failure and video is None:
+        problem, start = first_failure
+        return reject("truncated" if start else "decode_error", f"audio decoding failed {where(start)}: {problem}")
     return None
 
 

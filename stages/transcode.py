@@ -29,14 +29,16 @@ SABOTAGE_ENV = "PACHMEDIA_TEST_SABOTAGE"  # tests only: "truncate-rendition" bre
 
 def build_command(media: Path, src: dict, ladder: list[Rendition], settings: dict, work: Path,
                   board: Storyboard | None) -> list[str]:
-    """The single ffmpeg command line (pure apart from paths)."""
+    """The single ffmpeg command line (pure apart from paths). Streams are mapped by the
+    index source_info chose (`0:<index>`), never `0:v:0`/`0:a:0`: the first video stream
+    can be cover art and the first audio one the probe found broken."""
     seg = settings["segment_seconds"]
     args = media_io.ffmpeg_base(progress=True) + media_io.ffmpeg_input_args(media, src["demuxer"])
     outputs_after: list[str] = []
     maps: list[str] = []
     if src["video"] and ladder:
         branches = len(ladder) + 2  # renditions + poster + storyboard
-        graph = [f"[0:v:0]split={branches}" + "".join(f"[s{i}]" for i in range(branches))]
+        graph = [f"[0:{src['video']['index']}]split={branches}" + "".join(f"[s{i}]" for i in range(branches))]
         for i, r in enumerate(ladder):
             graph.append(f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,format=yuv420p[v{i}]")
             maps += ["-map", f"[v{i}]"]
@@ -61,7 +63,8 @@ def build_command(media: Path, src: dict, ladder: list[Rendition], settings: dic
     if src["audio"]:
         # the same audio twice: AAC (HLS and DASH) and Opus (DASH only: the muxer puts it in
         # WebM, which the HLS master leaves out)
-        args += ["-map", "0:a:0", "-map", "0:a:0"]
+        a = f"0:{src['audio']['index']}"
+        args += ["-map", a, "-map", a]
         args += ["-c:a:0", "aac", "-b:a:0", f"{settings['audio_kbps']}k", "-c:a:1", "libopus",
                  "-b:a:1", f"{settings['opus_kbps']}k", "-ac", "2", "-ar", "48000"]
     args += ["-f", "dash", "-seg_duration", str(seg), "-use_template", "1", "-use_timeline", "0",
@@ -190,7 +193,7 @@ def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progre
             split_hls(staging, ladder, src["audio"] is not None, settings["segment_seconds"], src["duration"])
             if board:
                 (staging / "storyboard.vtt").write_text(board.vtt("storyboard.jpg", src["duration"]))
-            waveform = make_waveform(media, src["demuxer"], staging) if (not v and settings["waveform"]) else {}
+            waveform = make_waveform(media, src["demuxer"], src["audio"]["index"], staging) if (not v and settings["waveform"]) else {}
             sabotage(staging)
             progress.update(0.96, "verifying")
             verified = None
