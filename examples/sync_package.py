@@ -29,17 +29,40 @@ def client(endpoint: str, access_key: str, secret_key: str):
                         config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
 
 
+class UnsafeKey(ValueError):
+    """A listed key whose local path would land outside the destination folder."""
+
+
+def local_target(dest: Path, asset: str, key: str) -> Path:
+    """Where `key` (under `<asset>/`) is written: inside dest, or UnsafeKey. The server
+    chooses the keys; a key like `<asset>/../../.bashrc` or `<asset>//etc/passwd` must
+    never write outside dest."""
+    rest = key[len(asset) + 1:] if key.startswith(asset + "/") else None
+    parts = rest.split("/") if rest else []
+    if (not parts or rest.startswith("/") or "\\" in rest or "\0" in rest
+            or any(p in ("", ".", "..") for p in parts)):
+        raise UnsafeKey(f"refusing key {key!r}: its local path would not be a plain path inside {dest} "
+                        f"(absolute, empty, '.' or '..' segments, or a backslash)")
+    target = dest / Path(*parts)
+    root = dest.resolve()
+    if not target.resolve().is_relative_to(root):  # e.g. through a symlink already in dest
+        raise UnsafeKey(f"refusing key {key!r}: {target} resolves outside {dest}")
+    return target
+
+
 def sync(s3, asset: str, dest: Path, branch: str = "master") -> list[str]:
-    """Every object under <asset>/ in the transcode repo, plus the catalog record."""
+    """Every object under <asset>/ in the transcode repo, plus the catalog record. Every
+    key is checked (local_target) before anything is downloaded."""
     dest.mkdir(parents=True, exist_ok=True)
-    got = []
     paginator = s3.get_paginator("list_objects")  # v1: what pachd's gateway answers
-    for page in paginator.paginate(Bucket=f"{branch}.transcode", Prefix=f"{asset}/"):
-        for obj in page.get("Contents", []):
-            target = dest / obj["Key"][len(asset) + 1:]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(f"{branch}.transcode", obj["Key"], str(target))
-            got.append(obj["Key"])
+    keys = [obj["Key"] for page in paginator.paginate(Bucket=f"{branch}.transcode", Prefix=f"{asset}/")
+            for obj in page.get("Contents", [])]
+    targets = [(key, local_target(dest, asset, key)) for key in keys]
+    got = []
+    for key, target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(f"{branch}.transcode", key, str(target))
+        got.append(key)
     record = s3.get_object(Bucket=f"{branch}.catalog", Key=f"{asset}.json")["Body"].read()
     (dest / "catalog.json").write_bytes(record)
     return got
@@ -58,7 +81,11 @@ def main() -> int:
         print("error: give --access-key/--secret-key (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY); "
               "`pachmedia s3 keys` shows the embedded gateway's", file=sys.stderr)
         return 2
-    keys = sync(client(args.endpoint, args.access_key, args.secret_key), args.asset, args.dest, args.branch)
+    try:
+        keys = sync(client(args.endpoint, args.access_key, args.secret_key), args.asset, args.dest, args.branch)
+    except UnsafeKey as e:
+        print(f"error: {e}; nothing was downloaded", file=sys.stderr)
+        return 1
     status = json.loads((args.dest / "catalog.json").read_text())["status"]
     print(f"{len(keys)} files of {args.asset} ({status}) -> {args.dest}; play {args.dest}/hls/master.m3u8")
     return 0
