@@ -52,12 +52,12 @@ def frames(media: Path, demuxer: str, stream: int, fps: float, w: int, h: int):
                          f"{media_io.last_complaint(err, 3) or 'no message'}")
 
 
-def still_frame(media: Path, max_side: int) -> np.ndarray:
-    """A still as a BGR array, EXIF orientation applied (Pillow; probe already checked its size)."""
+def still_frame(media: Path, src: dict, max_side: int) -> np.ndarray:
+    """A still as a BGR array, EXIF orientation applied (Pillow, held to the pixels probe accepted)."""
     from PIL import ImageOps
 
-    from .still import open_still
-    with open_still(media) as img:
+    from .still import open_still, pixel_limit
+    with open_still(media, pixel_limit(src, media.name)) as img:
         img.seek(0)
         im = ImageOps.exif_transpose(img.convert("RGB"))
     im.thumbnail((max_side, max_side))
@@ -137,9 +137,9 @@ def summarize_labels(scenes: list[dict], duration: float, audio: dict | None) ->
             "labels": labels}
 
 
-def analyse_still(media: Path, staging: Path, name: str, settings: dict) -> tuple[list[dict], dict]:
+def analyse_still(media: Path, src: dict, staging: Path, name: str, settings: dict) -> tuple[list[dict], dict]:
     """A still is one scene: the per-frame detectors on the oriented image."""
-    frame = still_frame(media, settings["analysis_width"] * 2)
+    frame = still_frame(media, src, settings["analysis_width"] * 2)
     writer = SceneWriter(staging, name, 1.0, settings)
     scene = Scene(0, 0, 1)
     g = ff.gray(frame)
@@ -178,7 +178,7 @@ def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: 
         scenes: list[dict] = []
         analysed = None
         if src["kind"] == "image":
-            scenes, analysed = analyse_still(media, staging, name, settings)
+            scenes, analysed = analyse_still(media, src, staging, name, settings)
         elif src["video"]:
             scenes, analysed = analyse_video(media, src, staging, name, settings, progress)
         audio = None

@@ -11,8 +11,10 @@ from .probe_metadata import summarize
 
 
 def source_info(media: Path, probe: dict | None) -> dict[str, Any]:
-    """demuxer, duration, the first decodable video and audio streams, sha256."""
-    if not probe or "streams" not in probe:
+    """demuxer, duration, the first decodable video and audio streams, sha256, and
+    whether a probe record (held to the committed policy) said so (`probed`)."""
+    probed = bool(probe and "streams" in probe)
+    if not probed:
         ff, complaint = media_io.probe(media)
         if ff is None:
             raise StageError(f"{media.name}: ffprobe cannot read it ({complaint[-200:]}); was it probed valid?")
@@ -25,4 +27,4 @@ def source_info(media: Path, probe: dict | None) -> dict[str, Any]:
         raise StageError(f"{media.name}: no decodable video or audio stream (probe should have rejected it)")
     return {"demuxer": probe["container"]["demuxer"], "duration": float(probe.get("duration") or 0),
             "video": video, "audio": audio, "sha256": probe.get("sha256"),
-            "kind": probe.get("kind") or ("video" if video else "audio")}
+            "kind": probe.get("kind") or ("video" if video else "audio"), "probed": probed}

@@ -3,13 +3,19 @@ applied, EXIF read into the record and never copied into a published derivative 
 included: the record only says whether the original had it).
 
 Pillow opens the upload only after probe accepted it (size, codec and pixel count from
-the header); its own decompression-bomb guard is set to the same pixel limit (open_still)."""
+the header, against the committed policy); its own decompression-bomb guard is then set
+to exactly the pixel count probe accepted (open_still), so what probe accepts opens, and
+anything else (a file whose size Pillow reads differently) is a StageError, never a
+DecompressionBombError traceback."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 from PIL import ExifTags, Image, ImageOps
+
+from .common import StageError, default_settings
 
 GPS_IFD = 0x8825
 _SAFE_TAGS = {"Make", "Model", "Software", "DateTime", "DateTimeOriginal", "Orientation", "ExposureTime", "FNumber",
@@ -33,17 +39,44 @@ def read_exif(img: Image.Image) -> dict[str, Any]:
     return {"tags": tags, "gps_present": GPS_IFD in exif}
 
 
-def open_still(src: Path) -> Image.Image:
-    """Pillow on an upload, with its decompression-bomb guard at policy.json's pixel limit
-    (probe already refused bigger headers; this is the second lock on the door)."""
-    from .common import default_settings
-    Image.MAX_IMAGE_PIXELS = default_settings("policy")["max_image_pixels"]
-    return Image.open(src)
+def pixel_limit(src: dict[str, Any], name: str) -> int:
+    """The pixels Pillow may open for this still: width x height as the probe record gives
+    them (probe held them to the committed policy). A stage run without a probe record
+    (source_info probed it itself, no policy seen) holds them to the default policy too."""
+    v = src.get("video") or {}
+    w, h = v.get("width") or 0, v.get("height") or 0
+    if w <= 0 or h <= 0:
+        raise StageError(f"{name}: the probe gives no image size; was it probed valid?")
+    if not src.get("probed"):
+        limit = default_settings("policy")["max_image_pixels"]
+        if w * h > limit:
+            raise StageError(f"{name}: {w}x{h} is {w * h} pixels, over the default policy's {limit} "
+                             "(decompression-bomb guard); probe it under the committed policy first")
+    return w * h
 
 
-def derivatives(src: Path, out: Path, sizes: dict[str, int], webp_quality: int) -> dict[str, Any]:
+def open_still(src: Path, max_pixels: int) -> Image.Image:
+    """Pillow on an upload, its decompression-bomb guard at `max_pixels` (pixel_limit).
+    Pillow only warns between 1x and 2x its limit: here that refuses too."""
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(src)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise StageError(f"{src.name}: Pillow refuses it as a decompression bomb against the {max_pixels} "
+                         f"pixels the probe accepted ({e})") from None
+    w, h = img.size
+    if w * h > max_pixels:
+        img.close()
+        raise StageError(f"{src.name}: Pillow reads {w}x{h} ({w * h} pixels), more than the {max_pixels} pixels "
+                         "the probe accepted; not decoded (decompression-bomb guard)")
+    return img
+
+
+def derivatives(src: Path, out: Path, sizes: dict[str, int], webp_quality: int, max_pixels: int) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    with open_still(src) as img:
+    with open_still(src, max_pixels) as img:
         exif = read_exif(img)
         img.seek(0)  # an animated GIF: its first frame
         oriented = ImageOps.exif_transpose(img.convert("RGBA" if img.mode in ("P", "LA", "RGBA") else "RGB"))

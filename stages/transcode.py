@@ -20,7 +20,7 @@ from .common import Progress, StageError, media_stage_args, run_main, staged
 from .ladder import Rendition, display_size, gop_frames, ladder_for
 from .package_check import PackageInvalid, check_package
 from .source import source_info
-from .still import derivatives
+from .still import derivatives, pixel_limit
 from .waveform import make_waveform
 from .thumbnails import Storyboard, plan_storyboard
 
@@ -215,7 +215,8 @@ def publish_still(media: Path, src: dict, settings: dict, out: Path, progress: P
     """A still gets JPEG sizes and a WebP instead of a streaming package."""
     name = media.name
     with staged(out, name) as staging:
-        made = derivatives(media, staging, settings["image_sizes"], settings["webp_quality"])
+        made = derivatives(media, staging, settings["image_sizes"], settings["webp_quality"],
+                           pixel_limit(src, name))
         images = {k: (v | {"file": f"{name}/{v['file']}"} if isinstance(v, dict) else v)
                   for k, v in made["images"].items()}
         v = src["video"] or {}
