@@ -1,10 +1,25 @@
 """ffprobe's JSON -> the metadata a probe record carries (pure)."""
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from typing import Any
 
 IMAGE_DEMUXERS = {"png_pipe", "jpeg_pipe", "webp_pipe", "gif"}
+
+
+# Where phones and cameras put the place a video was shot: QuickTime `location`
+# (`©xyz`, also `location-eng`), `com.apple.quicktime.location.ISO6709` and friends,
+# Android's `com.android.*location*`, XMP-ish GPS keys. A value that is an ISO 6709
+# point is a location whatever its key.
+_LOCATION_KEY = re.compile(r"location|gps|geo|latitude|longitude|xyz", re.I)
+_ISO6709 = re.compile(r"^\s*[+-]\d{1,3}(\.\d+)?[+-]\d{1,3}(\.\d+)?([+-]\d+(\.\d+)?)?(CRS[^/]*)?/?\s*$")
+
+
+def split_location(tags: dict[str, str]) -> tuple[dict[str, str], bool]:
+    """(the tags without any location, whether there was one) (pure)."""
+    kept = {k: v for k, v in tags.items() if not (_LOCATION_KEY.search(k) or _ISO6709.match(v))}
+    return kept, len(kept) < len(tags)
 
 
 def _num(v: Any) -> float | None:
@@ -80,13 +95,16 @@ def summarize(ff: dict) -> dict[str, Any]:
         kind = "audio"
     else:
         kind = "unknown"
-    tags = {str(k): str(v)[:500] for k, v in (fmt.get("tags") or {}).items()}
+    tags, gps = split_location({str(k): str(v)[:500] for k, v in (fmt.get("tags") or {}).items()})
+    gps = gps or any(split_location({str(k): str(v) for k, v in (s.get("tags") or {}).items()})[1]
+                     for s in ff.get("streams") or [])  # stream tags are not kept; a location there still counts
     return {
         "container": {"format_name": fmt.get("format_name", ""), "demuxer": demuxer,
                       "long_name": fmt.get("format_long_name", "")},
         "duration": _num(fmt.get("duration")) or max((s.get("duration") or 0 for s in streams), default=0.0),
         "bitrate": _int(fmt.get("bit_rate")) or 0,
         "streams": streams,
-        "tags": tags,
+        "tags": tags,  # never a location: gps_present says there was one
+        "gps_present": gps,
         "kind": kind,
     }

@@ -56,8 +56,9 @@ def build_command(media: Path, src: dict, ladder: list[Rendition], settings: dic
             args += [f"-maxrate:v:{i}", f"{r.maxrate_kbps}k", f"-bufsize:v:{i}", f"{r.bufsize_kbps}k"]  # capped CRF
         n = len(ladder)
         sets = "id=0,streams=v" + (f" id=1,streams={n} id=2,streams={n + 1}" if src["audio"] else "")
-        outputs_after = ["-map", "[poster]", "-frames:v", "1", "-update", "1", str(work / "poster.jpg"),
-                         "-map", "[board]", "-frames:v", "1", "-update", "1", str(work / "storyboard.jpg")]
+        bare = ["-map_metadata", "-1", "-map_chapters", "-1", "-frames:v", "1", "-update", "1"]
+        outputs_after = ["-map", "[poster]", *bare, str(work / "poster.jpg"),
+                         "-map", "[board]", *bare, str(work / "storyboard.jpg")]
     else:
         sets = "id=0,streams=0 id=1,streams=1"
     if src["audio"]:
@@ -67,6 +68,9 @@ def build_command(media: Path, src: dict, ladder: list[Rendition], settings: dic
         args += ["-map", a, "-map", a]
         args += ["-c:a:0", "aac", "-b:a:0", f"{settings['audio_kbps']}k", "-c:a:1", "libopus",
                  "-b:a:1", f"{settings['opus_kbps']}k", "-ac", "2", "-ar", "48000"]
+    # nothing of the upload's metadata (title, GPS location, encoder, chapters) reaches a
+    # published file: the dash muxer would put the title tag into the MPD's <Title>
+    args += ["-map_metadata", "-1", "-map_chapters", "-1"]
     args += ["-f", "dash", "-seg_duration", str(seg), "-use_template", "1", "-use_timeline", "0",
              "-hls_playlist", "1", "-adaptation_sets", sets,
              "-init_seg_name", "init-$RepresentationID$.m4s",
