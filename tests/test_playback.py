@@ -2,6 +2,7 @@
 hls.js and the DASH output with dash.js from the S3 gateway, in Debian's Chromium."""
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -42,14 +43,22 @@ def browse(url: str, asset: str, shot: Path, mode: str) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def test_hls_and_dash_play_in_chromium(site):
+def test_hls_and_dash_play_in_chromium(site, tmp_path_factory):
     url, d = site
-    shot = d / "playback.png"
+    shot = tmp_path_factory.getbasetemp() / "playback" / "clip-hls-dash.png"  # stable: <basetemp>/playback/
+    shot.parent.mkdir(exist_ok=True)
     got = browse(url, "clip.mp4", shot, "video")
+    print(f"\nplayback screenshot: {shot}")
     assert got["errors"] == [] and got["console"] == [], got
     for player in ("hls", "dash"):
         assert got[player]["currentTime"] > 2, got
         assert got[player]["videoWidth"] > 0 and got[player]["error"] is None, got
+    # Chromium can play HLS natively now: the page must be using hls.js (MSE, a blob: source)
+    assert got["hlsEngine"] == "hls.js" and got["hlsJs"] and got["hlsSrcScheme"] == "blob", got
+    assert got["verdict"].split() == ["Verdict:", "clean"], got["verdict"]
+    sha = hashlib.sha256((d / "clip.mp4").read_bytes()).hexdigest()
+    assert f"upload media:/clip.mp4  sha256:{sha}" in got["lineage"], got["lineage"]
+    assert "input scan@" in got["lineage"] and "{" not in got["lineage"], got["lineage"]
     assert got["assets"] == 3 and got["scenes"] >= 1
     assert shot.stat().st_size > 10_000
 

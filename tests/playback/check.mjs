@@ -37,7 +37,14 @@ try {
       return { currentTime: v.currentTime, videoWidth: v.videoWidth, videoHeight: v.videoHeight,
                error: v.error ? v.error.message || String(v.error.code) : null }; };
     const wave = document.getElementById("waveform");
+    const text = (id) => { const el = document.getElementById(id); return el ? el.textContent : null; };
+    const hlsSrc = document.getElementById("hls").currentSrc || "";
     return { hls: info("hls"), dash: info("dash"), errors: window.__pachmedia.errors,
+             verdict: text("verdict"), lineage: text("lineage"),
+             // hls.js feeds the element through Media Source Extensions (a blob: URL);
+             // native HLS would have the .m3u8 itself as the source
+             hlsEngine: window.__pachmedia.hlsEngine || null, hlsSrcScheme: hlsSrc.split(":")[0],
+             hlsJs: !!(window.Hls && window.__pachmedia.players.hls instanceof window.Hls),
              waveform: wave ? wave.naturalWidth : null,
              assets: document.querySelectorAll("nav div").length,
              scenes: document.querySelectorAll(".scene img").length };

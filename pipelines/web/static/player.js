@@ -48,7 +48,7 @@ async function show(r) {
   const m = document.getElementById("detail");
   const scan = r.scan || {}, probe = r.probe || {};
   let html = `<h2>${esc(r.name)} <span class="st ${esc(r.status)}">${esc(r.status)}</span></h2>
-    <p>Verdict: <b>${esc(scan.verdict || "-")}</b> ${esc(scan.signature || scan.reason || "")}
+    <p id="verdict">Verdict: <b>${esc(scan.verdict || "-")}</b> ${esc(scan.signature || scan.reason || "")}
     ${probe.status === "rejected" ? `<br>Rejected: <b>${esc(probe.reason)}</b> — ${esc(probe.message)}` : ""}</p>`;
   if (r.package && r.package.images) {
     const im = r.package.images;
@@ -66,10 +66,21 @@ async function show(r) {
       <div><h3>DASH (dash.js)</h3><video id="dash" controls muted playsinline></video></div></div>
       <p>Renditions: ${r.package.renditions.map((x) => `${esc(x.name)} ${esc(x.width)}x${esc(x.height)} @ ${Math.round(x.bandwidth / 1000)} kb/s`).join(", ") || "audio only"}</p>`;
   }
-  html += `<div id="scenes"></div><h3>Lineage</h3><pre>${esc(JSON.stringify(r.provenance, null, 2))}</pre>`;
+  html += `<div id="scenes"></div><h3>Lineage</h3><pre id="lineage">${esc(lineageText(r.provenance))}</pre>`;
   m.innerHTML = html;
   if (r.package && r.package.hls) attachPlayers(r);
   if (r.labels) showScenes(r);
+}
+
+// The catalog record's provenance as lines a person reads: upload, job, input commits, records.
+function lineageText(p) {
+  if (!p) return "-";
+  const lines = [];
+  if (p.upload) lines.push(`upload ${p.upload.repo}:${p.upload.path}` + (p.upload.sha256 ? `  sha256:${p.upload.sha256}` : ""));
+  if (p.job) lines.push(`catalog job ${typeof p.job === "string" ? p.job : JSON.stringify(p.job)}`);
+  for (const [name, id] of Object.entries(p.commits || {})) lines.push(`input ${name}@${id || "-"}`);
+  for (const s of p.records || []) lines.push(`record ${s.repo}:${s.path}` + (s.sha256 ? `  sha256:${s.sha256}` : ""));
+  return lines.join("\n");
 }
 
 function attachPlayers(r) {
@@ -83,8 +94,10 @@ function attachPlayers(r) {
     hls.loadSource(url("master.transcode", r.package.hls));
     hls.attachMedia(hlsVideo);
     state.players.hls = hls;
+    state.hlsEngine = "hls.js";
   } else if (hlsVideo.canPlayType("application/vnd.apple.mpegurl")) {
     hlsVideo.src = url("master.transcode", r.package.hls);
+    state.hlsEngine = "native";
   } else fail("hls")("no HLS support");
   const dash = dashjs.MediaPlayer().create();
   dash.on(dashjs.MediaPlayer.events.ERROR, (e) => fail("dash")(JSON.stringify(e.error || e)));
