@@ -110,6 +110,10 @@ def test_list_and_inspect_repo_commit_file_are_pfs_messages(capsys, home):
     for r in repos:
         strict(r, pfs.RepoInfo)
     assert next(r for r in repos if r["repo"]["name"] == "in")["sizeBytesUpperBound"] == str(len(b"alphabadbeta"))
+    rc, out, _ = cli(capsys, home["home"], "inspect", "repo", "up", "--raw")
+    [r] = objects(out)
+    strict(r, pfs.RepoInfo)
+    assert r["repo"] == shapes.repo("up") and r["branches"] == [shapes.branch("up", "master")]
 
     rc, out, _ = cli(capsys, home["home"], "list", "commit", "--raw")
     commits = objects(out)

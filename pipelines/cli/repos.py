@@ -31,6 +31,20 @@ def list_repo(args) -> int:
     return 0
 
 
+def inspect_repo(args) -> int:
+    with engine(args) as e:
+        r = e.store.repo(args.repo)
+        head = e.store.head(r["name"])
+        n = e.store.commit_size(r["name"], head) if head else 0
+        branches = [b["name"] for b in e.store.branches(r["name"])]
+        if args.raw:
+            raw(shapes.repo_info(r, n, branches))
+            return 0
+        print(f"Name: {r['name']}\nType: {r['type']}\nDescription: {r['description']}\nCreated: {ago(r['created'])}\n"
+              f"Size of HEAD on master: {size(n)}\nBranches: {', '.join(branches) or '-'}")
+    return 0
+
+
 def list_commit(args) -> int:
     with engine(args) as e:
         if args.target:
@@ -136,6 +150,8 @@ def _create_repo_args(p) -> None:
 COMMANDS = [
     Command("create", "repo", "Create an input repo.", _create_repo_args, create_repo),
     Command("list", "repo", "List repos (inputs and pipeline outputs).", add_raw, list_repo),
+    Command("inspect", "repo", "Show a repo: type, description, size, branches.",
+            lambda p: (p.add_argument("repo"), add_raw(p)), inspect_repo),
     Command("list", "commit", "List commits, newest first.", _list_commit_args, list_commit),
     Command("inspect", "commit", "Show a commit: parent, origin, provenance, size, error.", _inspect_args, inspect_commit),
     Command("wait", "commit", "Wait until a commit and everything downstream of it has been processed "
