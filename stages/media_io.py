@@ -171,8 +171,13 @@ def run_tool(args: list[str], timeout: float) -> tuple[int, str, str]:
 
 
 def probe(path: str | os.PathLike, timeout: float = 30) -> tuple[dict | None, str]:
-    """ffprobe's JSON (format + streams) for an upload, or (None, ffprobe's complaint)."""
+    """ffprobe's JSON (format + streams) for an upload, or (None, ffprobe's complaint).
+    A HEIC (by its ftyp brands) is read by pillow-heif instead, in the same shape."""
     import json
+
+    from . import heif
+    if heif.is_heic(path):
+        return heif.probe(path)
     rc, out, err = run_tool(ffprobe_cmd(path), timeout)
     if rc != 0 and "[image2 @" in err and (still := still_demuxer(path)):
         rc, out, err = run_tool(ffprobe_cmd(path, demuxer=still), timeout)

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from . import media_io, records
+from . import heif, media_io, records
 from .common import StageError, add_input, files_under, load_settings, required, run_main
 from .probe_metadata import summarize
 
@@ -23,6 +23,11 @@ def reject(reason: str, message: str) -> dict[str, Any]:
 def classify_probe_failure(complaint: str, head: bytes) -> dict[str, Any]:
     """Why ffprobe could not open it, as a reason code (pure)."""
     c = complaint.lower()
+    if complaint.startswith("HEIC"):
+        if "pillow-heif" in complaint:
+            return reject("unsupported_container", "it is a HEIC (HEIF) image, and this stage image has no HEIC "
+                                                   "reader (pillow-heif)")
+        return reject("not_media", complaint.splitlines()[-1][:200])
     if "not on whitelist" in c or "not on the whitelist" in c:
         demuxer = complaint.split("[", 1)[-1].split(" @", 1)[0] if "[" in complaint else "unknown"
         playlists = {"hls": "an HLS playlist", "dash": "a DASH manifest", "concat": "an ffconcat script"}
@@ -119,6 +124,9 @@ def decode_check(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> di
     strict = meta["kind"] == "image"
 
     def problem_of(stream: dict) -> tuple[str, float] | None:
+        if demuxer == heif.DEMUXER:  # not an FFmpeg format: Pillow decodes it, held to its header's size
+            problem = heif.decode_problem(path, (stream.get("width") or 0) * (stream.get("height") or 0))
+            return (problem, 0.0) if problem else None
         for start in spots:
             problem = _decodes(path, demuxer, f"0:{stream['index']}", start, policy, strict=strict)
             if problem is not None:

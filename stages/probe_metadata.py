@@ -5,7 +5,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
-IMAGE_DEMUXERS = {"png_pipe", "jpeg_pipe", "webp_pipe", "gif"}
+IMAGE_DEMUXERS = {"png_pipe", "jpeg_pipe", "webp_pipe", "gif", "heif"}  # heif: stages/heif.py
 
 
 # Where phones and cameras put the place a video was shot: QuickTime `location`

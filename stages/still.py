@@ -15,6 +15,7 @@ from typing import Any
 
 from PIL import ExifTags, Image, ImageOps
 
+from . import heif  # noqa: F401  (registers pillow-heif's opener: HEIC stills open like the rest)
 from .common import StageError, default_settings
 
 GPS_IFD = 0x8825
@@ -58,7 +59,7 @@ def pixel_limit(src: dict[str, Any], name: str) -> int:
 def open_still(src: Path, max_pixels: int) -> Image.Image:
     """Pillow on an upload, its decompression-bomb guard at `max_pixels` (pixel_limit).
     Pillow only warns between 1x and 2x its limit: here that refuses too."""
-    Image.MAX_IMAGE_PIXELS = max_pixels
+    before, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -66,6 +67,8 @@ def open_still(src: Path, max_pixels: int) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise StageError(f"{src.name}: Pillow refuses it as a decompression bomb against the {max_pixels} "
                          f"pixels the probe accepted ({e})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = before  # a global: this upload's limit is not the next one's
     w, h = img.size
     if w * h > max_pixels:
         img.close()
