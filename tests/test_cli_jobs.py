@@ -133,3 +133,31 @@ def test_list_job_filters_as_pachctl(capsys, home):
     assert ids(out) == {home["first"], second}
     rc, out, _ = cli(capsys, home["home"], "list", "job", "-p", "copy", "--history", "1")
     assert ids(out) == {home["first"], second}
+
+
+def test_a_running_job_nobody_runs_shows_as_stopped(capsys, home):
+    e = Engine(home["home"], init=False)
+    e.jobs.set_job("copy", home["first"], state="JOB_RUNNING")  # as a Ctrl-C'd run leaves it
+    try:
+        rc, out, err = cli(capsys, home["home"], "list", "job")
+        assert rc == 0 and "JOB_RUNNING (stopped)" in out and "next one resumes" in err
+        rc, out, _ = cli(capsys, home["home"], "inspect", "job", f"copy@{home['first'][:8]}")
+        assert "State: JOB_RUNNING (stopped)" in out
+        with e.run_lock():  # a run holds the lock: it is running
+            rc, out, err = cli(capsys, home["home"], "list", "job")
+        assert "JOB_RUNNING" in out and "stopped" not in out + err
+    finally:
+        e.close()
+
+
+def test_inspect_datum_shows_a_failed_datums_stderr_alone(capsys, home):
+    e = Engine(home["home"], init=False)
+    e.create_pipeline(sh_spec("loud", pfs("in", "/*"), 'echo "to stdout"; echo "to stderr" >&2; exit 1'))
+    e.run(show_progress=False)
+    [j] = e.jobs.jobs(pipeline="loud", limit=1)
+    d = e.jobs.datums("loud", j.id, state="FAILED")[0]
+    e.close()
+    rc, out, _ = cli(capsys, home["home"], "inspect", "datum", f"loud@{j.id}", d.id)
+    stderr, log = out.split("Stderr (")[1].split("Logs (")
+    assert rc == 0 and "to stderr" in stderr and "to stdout" not in stderr and "--- try" not in stderr
+    assert "to stdout" in log

@@ -93,6 +93,10 @@ def inspect_datum(args) -> int:
         print("Outputs:")
         for p, h, n in outputs:
             print(f"  {p}  sha256:{h[:16]}  {n} B")
+        err = e.stderr_path(pipeline, d.source_job, d.id)
+        if d.state == "FAILED" and err.exists():
+            print(f"Stderr ({err}):")
+            print("\n".join("  " + line for line in err.read_text(errors="replace").splitlines()[-20:]))
         log = e.log_path(pipeline, d.source_job, d.id)
         if log.exists():
             print(f"Logs ({log}):")

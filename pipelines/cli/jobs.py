@@ -37,6 +37,13 @@ def run(args) -> int:
         return 1 if failed else 0
 
 
+def _state(j, stopped: bool) -> str:
+    """The job's state, its failed count, and whether a JOB_RUNNING job is really running
+    (no run holding the lock: it was stopped by Ctrl-C or a kill)."""
+    text = j.state + (f" ({j.counts.get('FAILED')} failed)" if j.counts.get("FAILED") else "")
+    return text + " (stopped)" if stopped and j.state == "JOB_RUNNING" else text
+
+
 def _progress(j) -> str:
     if j.total == 0:
         return "-"
@@ -98,11 +105,13 @@ def list_job(args) -> int:
             specs = {p["name"]: p["spec"] for p in e.jobs.pipelines()}
             raw([shapes.job_info(j, specs.get(j.pipeline)) for j in jobs])
             return 0
+        stopped = any(j.state == "JOB_RUNNING" for j in jobs) and not e.running()
         table(["PIPELINE", "ID", "STARTED", "DURATION", "PROGRESS", "DL", "ETA", "STATE"],
               [[j.pipeline, j.id, ago(j.started), duration(j.started, j.finished or time.time()), _progress(j),
-                size(j.bytes_in),
-                _eta(j), j.state + (f" ({j.counts.get('FAILED')} failed)" if j.counts.get("FAILED") else "")]
-               for j in jobs])
+                size(j.bytes_in), "-" if stopped else _eta(j), _state(j, stopped)] for j in jobs])
+        if stopped:
+            print("stopped: no `pachmedia run` is processing; the next one resumes the JOB_RUNNING job(s)",
+                  file=sys.stderr)
     return 0
 
 
@@ -113,7 +122,8 @@ def inspect_job(args) -> int:
             raw(shapes.job_info(j, e.jobs.pipeline(pipeline)["spec"]))
             return 0
         c = j.counts
-        print(f"ID: {j.id}\nPipeline: {j.pipeline}\nState: {j.state}\nStarted: {ago(j.started)}\n"
+        state = _state(j, j.state == "JOB_RUNNING" and not e.running())
+        print(f"ID: {j.id}\nPipeline: {j.pipeline}\nState: {state}\nStarted: {ago(j.started)}\n"
               f"Duration: {duration(j.started, j.finished)}\nReason: {j.reason or ''}\n"
               f"Processed: {c.get('SUCCESS', 0)}\nFailed: {c.get('FAILED', 0)}\nSkipped: {c.get('SKIPPED', 0)}\n"
               f"Recovered: {c.get('RECOVERED', 0)}\nTotal: {j.total}\nData Downloaded: {size(j.bytes_in)}\n"
