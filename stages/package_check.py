@@ -134,7 +134,7 @@ def _check_duration(path: Path, kind: tuple[str, str], expect: float, tol: float
 
 def _decodes(reps: list[tuple[str, tuple[Path, tuple[str, str]]]], seek: list[str]) -> str | None:
     """None if two seconds of each representation decode without an error."""
-    args = [media_io.FFMPEG, "-nostdin", "-v", "error", "-xerror"]
+    args = media_io.ffmpeg_base(xerror=True)
     for _, (path, (_, demuxer)) in reps:
         args += [*seek, "-t", "2", *media_io.ffmpeg_input_args(path, demuxer)]
     for i, (_, (_, (stream_type, _))) in enumerate(reps):

@@ -78,7 +78,7 @@ def _decodes(path: Path, demuxer: str, stream: str, start: float, policy: dict[s
              strict: bool = False) -> str | None:
     """None if `seconds` of one stream decode cleanly from `start`, else ffmpeg's complaint.
     strict (stills): any decoder error counts, as a truncated JPEG still 'decodes' half grey."""
-    args = [media_io.FFMPEG, "-nostdin", "-hide_banner", "-v", "error", "-xerror"]
+    args = media_io.ffmpeg_base(xerror=True)
     if start:
         args += ["-ss", f"{start:.3f}"]
     args += media_io.ffmpeg_input_args(path, demuxer) + ["-map", stream, "-t", str(policy["decode_check_s"]),
