@@ -28,18 +28,21 @@ def run_labels(media: Path, out: Path, settings: dict | None = None) -> dict:
     return rec
 
 
+CUTS = (2.0, 4.0, 5.36)  # 5.36 s (frame 134 at 25 fps) falls between two 10 fps analysis frames
+
+
 @pytest.fixture(scope="module")
 def cuts_video(tmp_path_factory):
-    """Hard cuts at 2.0 s and 4.0 s, then a fade to black from 6 s to 7 s."""
+    """Hard cuts at 2.0 s, 4.0 s and 5.36 s, then a fade to black from 7 s to 8 s (not a cut)."""
     d = tmp_path_factory.mktemp("cuts")
     path = d / "cuts.mp4"
     parts = ["testsrc2=size=640x360:rate=25:duration=2", "smptebars=size=640x360:rate=25:duration=2",
-             "mandelbrot=size=640x360:rate=25,trim=duration=2", "rgbtestsrc=size=640x360:rate=25:duration=2"]
+             "mandelbrot=size=640x360:rate=25,trim=duration=1.36", "rgbtestsrc=size=640x360:rate=25:duration=2.64"]
     args = []
     for p in parts:
         args += ["-f", "lavfi", "-i", p]
     ffmpeg(*args, "-filter_complex",
-           "[0:v][1:v][2:v][3:v]concat=n=4:v=1,fade=t=out:st=6:d=1,format=yuv420p[v]",
+           "[0:v][1:v][2:v][3:v]concat=n=4:v=1,fade=t=out:st=7:d=1,format=yuv420p[v]",
            "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", str(path))
     return path
 
@@ -48,14 +51,17 @@ def test_known_cuts_are_found_within_one_frame(cuts_video, tmp_path):
     rec = run_labels(cuts_video, tmp_path / "out")
     fps = rec["analysis"]["fps"]
     starts = [s["start"] for s in rec["scenes"]]
-    for cut in (2.0, 4.0):
-        assert any(abs(s - cut) <= 1 / fps + 1e-6 for s in starts), (cut, starts)
-    assert rec["scenes"][0]["start"] == 0.0
+    assert len(starts) == len(CUTS) + 1 == rec["summary"]["scene_count"], starts  # each cut once, the fade none
+    assert starts[0] == 0.0
+    for cut, found in zip(CUTS, starts[1:]):
+        assert abs(found - cut) <= 1 / fps + 1e-6, (cut, starts)
+    for s, nxt in zip(rec["scenes"], rec["scenes"][1:]):
+        assert s["end"] == nxt["start"]
     for s in rec["scenes"]:
         assert (tmp_path / "out" / s["keyframe"]).is_file()
         assert s["start"] < s["end"]
+    assert abs(rec["scenes"][-1]["end"] - 8.0) <= 1 / fps + 1e-6
     assert (tmp_path / "out" / rec["contact_sheet"]).is_file()
-    assert rec["summary"]["scene_count"] == len(rec["scenes"]) >= 3
 
 
 def test_real_footage_has_scenes_and_faces(tmp_path):

@@ -147,35 +147,43 @@ def test_hostile_media_is_rejected_with_a_reason(tmp_path, sample_mp4):
         assert rec["status"] == "rejected" and rec["reason"] in reasons, (name, rec)
 
 
+# {victim}: its absolute path; {victim_name}: its bare name, next to the upload. The
+# ffconcat script names it relatively: concat's own safe=1 refuses absolute paths, so
+# only a relative name proves that the demuxer allow-list is what stops it.
 DISGUISES = {
     "playlist.mp4": "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{victim}\n#EXT-X-ENDLIST\n",
-    "concat.mp4": "ffconcat version 1.0\nfile '{victim}'\n",
+    "concat.mp4": "ffconcat version 1.0\nfile '{victim_name}'\n",
     "manifest.mp4": ('<?xml version="1.0"?><MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" '
                      'mediaPresentationDuration="PT2S"><Period><AdaptationSet><Representation id="1" '
                      'bandwidth="1000"><BaseURL>{victim}</BaseURL></Representation></AdaptationSet></Period></MPD>\n'),
 }
 
 
+def disguise(folder: Path, name: str, sample: Path) -> Path:
+    """The bait `folder/name`, and beside it another user's upload it names."""
+    folder.mkdir(exist_ok=True)
+    victim = folder / "victim-other-user.mp4"
+    shutil.copy(sample, victim)
+    bait = folder / name
+    bait.write_text(DISGUISES[name].format(victim=victim, victim_name=victim.name))
+    return bait
+
+
 @pytest.mark.parametrize("name", sorted(DISGUISES))
 def test_disguised_playlist_never_opens_another_file(tmp_path, sample_mp4, name):
-    victim = tmp_path / "victim-other-user.mp4"
-    shutil.copy(sample_mp4, victim)
-    media = tmp_path / "upload"
-    media.mkdir()
-    (media / name).write_text(DISGUISES[name].format(victim=victim))
+    bait = disguise(tmp_path / "upload", name, sample_mp4)
     log = tmp_path / "strace.log"
-    run_probe(media / name, tmp_path / "out", strace=log)
+    run_probe(bait, tmp_path / "out", strace=log)
     rec = record(tmp_path / "out", name)
     assert rec["status"] == "rejected" and rec["reason"] in ("unsupported_container", "not_media"), rec
     assert "victim-other-user" not in log.read_text()
 
 
-def test_default_ffprobe_does_follow_a_disguised_playlist(tmp_path, sample_mp4):
-    """Why the allow-lists matter: ffprobe with only -protocol_whitelist file opens the victim."""
-    victim = tmp_path / "victim-other-user.mp4"
-    shutil.copy(sample_mp4, victim)
-    bait = tmp_path / "playlist.mp4"
-    bait.write_text(DISGUISES["playlist.mp4"].format(victim=victim))
+@pytest.mark.parametrize("name", ["playlist.mp4", "concat.mp4"])
+def test_default_ffprobe_does_follow_a_disguised_playlist(tmp_path, sample_mp4, name):
+    """Why the allow-lists matter: ffprobe with only -protocol_whitelist file (and concat's
+    default safe=1) opens the victim."""
+    bait = disguise(tmp_path / "upload", name, sample_mp4)
     log = tmp_path / "strace.log"
     subprocess.run(["strace", "-f", "-qq", "-e", "trace=open,openat", "-o", str(log), "ffprobe", "-v", "error",
                     "-protocol_whitelist", "file", str(bait)], capture_output=True, timeout=60)

@@ -138,3 +138,28 @@ def test_a_sabotaged_rendition_fails_verification_and_publishes_nothing(tmp_path
     assert r.returncode == 1
     assert "failed verification" in r.stderr and "representation 0" in r.stderr
     assert not any((tmp_path / "out").iterdir())
+
+
+def test_ffmpeg_progress_reaches_the_progress_channel(tmp_path, monkeypatch):
+    """`-progress pipe:1` lines become updates of the file the engine polls
+    (PACHMEDIA_PROGRESS): 'encoding' fractions that grow, before 'verifying' and 'done'."""
+    from stages import transcode as tc
+    from stages.common import Progress
+    channel = tmp_path / "progress"
+    monkeypatch.setenv("PACHMEDIA_PROGRESS", str(channel))
+    src = make_video(tmp_path / "clip.mp4", seconds=3, size="320x240")
+    seen: list[str] = []
+    progress = Progress()
+    update = progress.update
+
+    def spy(fraction, note=""):
+        update(fraction, note)
+        seen.append(channel.read_text())  # what the engine would read at that moment
+    progress.update = spy
+    tc.transcode(src, None, FAST, tmp_path / "out", progress)
+    updates = [(float(line.split()[0]), line.split(maxsplit=2)[2].strip()) for line in seen]  # "fraction time note"
+    encoding = [f for f, note in updates if note == "encoding"]
+    assert encoding and 0.5 < encoding[-1] <= 0.95 and encoding == sorted(encoding), seen
+    notes = [note for _, note in updates]
+    assert notes.index("encoding") < notes.index("verifying") < notes.index("done") == len(notes) - 1
+    assert updates[-1][0] == 1.0
