@@ -108,13 +108,25 @@ def check_still(video: list[dict], policy: dict[str, Any]) -> dict[str, Any] | N
     return None
 
 
+def candidates(meta: dict[str, Any], policy: dict[str, Any]) -> tuple[dict | None, list[dict]]:
+    """The video stream the other stages will use (the first one that is not cover art,
+    with an allowed codec) and the audio streams they may use, in order (allowed codecs) (pure)."""
+    kind = meta.get("kind")
+    vcodecs = policy["allowed_image_codecs"] if kind == "image" else policy["allowed_video_codecs"]
+    video = next((s for s in meta["streams"] if s["codec_type"] == "video" and not s.get("attached_pic")
+                  and s["codec_name"] in vcodecs), None)
+    audio = [s for s in meta["streams"] if s["codec_type"] == "audio" and s["codec_name"] in policy["allowed_audio_codecs"]]
+    return video, audio
+
+
 def decode_check(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any] | None:
-    """Decode a few seconds of the main video stream and of an audio stream at the start
-    and at the end: broken or truncated media fails here though its header looked fine.
-    Streams are named by index (`0:<index>`), so cover art or a broken first track is
-    never what gets checked in place of the stream the other stages will use. A broken
-    audio track is marked `decodable: false` and the next one tried; beside good video,
-    no decodable audio is a warning, not a rejection."""
+    """Choose the streams the other stages will use and record them (`selected`: stream
+    indexes, which transcode and labels map as `0:<index>`), then decode a few seconds
+    of each at the start and at the end: broken or truncated media fails here though its
+    header looked fine. A broken audio track is marked `decodable: false` and the next
+    one tried; beside good video, no decodable audio is a warning, not a rejection."""
+    video, audio = candidates(meta, policy)
+    meta["selected"] = {"video": video["index"] if video else None, "audio": audio[0]["index"] if audio else None}
     if policy["decode_check_s"] <= 0:
         return None
     demuxer = meta["container"]["demuxer"]
@@ -136,14 +148,15 @@ def decode_check(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> di
     def where(start: float) -> str:
         return "at the start" if not start else f"near the end ({start:.1f}s)"
 
-    video = next((s for s in meta["streams"] if s["codec_type"] == "video" and not s.get("attached_pic")), None)
     if video is not None and (bad := problem_of(video)):
         label = "image" if strict else "video"
         return reject("truncated" if bad[1] else "decode_error", f"{label} decoding failed {where(bad[1])}: {bad[0]}")
     first_failure = None
-    for stream in (s for s in meta["streams"] if s["codec_type"] == "audio"):
+    meta["selected"]["audio"] = None
+    for stream in audio:
         bad = problem_of(stream)
         if bad is None:
+            meta["selected"]["audio"] = stream["index"]
             return None
         first_failure = first_failure or bad
         stream["decodable"] = False

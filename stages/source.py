@@ -11,7 +11,8 @@ from .probe_metadata import summarize
 
 
 def source_info(media: Path, probe: dict | None) -> dict[str, Any]:
-    """demuxer, duration, the first decodable video and audio streams, sha256, and
+    """demuxer, duration, the video and audio streams to use (the probe's `selected`,
+    else the first decodable ones), sha256, and
     whether a probe record (held to the committed policy) said so (`probed`)."""
     probed = bool(probe and "streams" in probe)
     if not probed:
@@ -20,9 +21,14 @@ def source_info(media: Path, probe: dict | None) -> dict[str, Any]:
             raise StageError(f"{media.name}: ffprobe cannot read it ({complaint[-200:]}); was it probed valid?")
         probe = summarize(ff)
     streams = probe["streams"]
-    video = next((s for s in streams if s["codec_type"] == "video" and not s.get("attached_pic")
-                  and s.get("decodable", True)), None)
-    audio = next((s for s in streams if s["codec_type"] == "audio" and s.get("decodable", True)), None)
+    chosen = probe.get("selected")
+    if chosen:  # the probe chose (allowed codecs, decode-checked): use exactly those
+        by_index = {s["index"]: s for s in streams}
+        video, audio = by_index.get(chosen.get("video")), by_index.get(chosen.get("audio"))
+    else:
+        video = next((s for s in streams if s["codec_type"] == "video" and not s.get("attached_pic")
+                      and s.get("decodable", True)), None)
+        audio = next((s for s in streams if s["codec_type"] == "audio" and s.get("decodable", True)), None)
     if video is None and audio is None:
         raise StageError(f"{media.name}: no decodable video or audio stream (probe should have rejected it)")
     return {"demuxer": probe["container"]["demuxer"], "duration": float(probe.get("duration") or 0),

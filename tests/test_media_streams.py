@@ -63,13 +63,15 @@ def two_tracks(tmp_path_factory) -> Path:
 
 
 def skipping_first_audio(media: Path, tmp: Path) -> Path:
-    """Its real probe record, with the first audio track marked as the decode check marks
-    a broken one (`decodable: false`), so source_info takes the second."""
+    """Its real probe record, changed as the decode check changes it when the first audio
+    track is broken: that one `decodable: false`, the second `selected`."""
     run_stage("probe", media, tmp / "probe")
     rec = stage_record(tmp / "probe", media.name, "probe")
-    first = next(s for s in rec["streams"] if s["codec_type"] == "audio")
-    assert first["index"] == 1
+    assert rec["selected"] == {"video": 0, "audio": 1}
+    first, second = [s for s in rec["streams"] if s["codec_type"] == "audio"]
     first["decodable"] = False
+    rec["selected"]["audio"] = second["index"]
+    records.validate("probe", rec)
     path = tmp / "probe.json"
     path.write_text(json.dumps(rec))
     return path
@@ -116,3 +118,21 @@ def test_decode_check_falls_back_to_the_next_audio_track(monkeypatch, tmp_path):
     assert asked == ["0:2", "0:1", "0:3"]
     assert meta["streams"][1]["decodable"] is False and "decodable" not in meta["streams"][3]
     assert meta["warnings"] == [w for w in meta["warnings"] if "audio stream 1 does not decode" in w]
+    assert meta["selected"] == {"video": 2, "audio": 3}
+
+
+def test_the_probe_selects_allowed_codecs_and_source_info_obeys(tmp_path):
+    """A first video stream in a codec the policy refuses is passed over, as is an
+    audio codec it refuses; transcode and labels take what the probe selected."""
+    from stages.source import source_info
+    meta = {"container": {"demuxer": "matroska"}, "duration": 2.0, "kind": "video", "streams": [
+        {"index": 0, "codec_type": "video", "codec_name": "cinepak"},
+        {"index": 1, "codec_type": "video", "codec_name": "h264"},
+        {"index": 2, "codec_type": "audio", "codec_name": "pcm_alaw"},
+        {"index": 3, "codec_type": "audio", "codec_name": "opus"}]}
+    policy = default_settings("policy") | {"decode_check_s": 0}
+    video, audio = probe_stage.candidates(meta, policy)
+    assert video["index"] == 1 and [a["index"] for a in audio] == [3]
+    assert probe_stage.decode_check(tmp_path / "x.mkv", meta, policy) is None
+    src = source_info(tmp_path / "x.mkv", meta)
+    assert (src["video"]["index"], src["audio"]["index"]) == (1, 3)
