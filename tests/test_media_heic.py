@@ -104,3 +104,18 @@ def test_a_policy_without_heif_refuses_it_by_name(photo):
     policy = POLICY | {"allowed_containers": [c for c in POLICY["allowed_containers"] if c != "heif"]}
     rec = probe_stage.probe_file(photo, policy)
     assert rec["reason"] == "unsupported_container" and "'heif'" in rec["message"]
+
+
+def test_an_oriented_heic_is_turned_once(tmp_path):
+    """EXIF orientation 6 (a phone held upright): libheif applies it on decode and
+    pillow-heif resets the EXIF tag, so the derivatives are portrait, not turned twice."""
+    path = tmp_path / "upright.heic"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    pillow_heif.from_pillow(Image.new("RGB", (400, 200), (200, 30, 30))).save(path, exif=exif.tobytes())
+    rec = probe_stage.probe_file(path, POLICY)
+    assert rec["status"] == "valid" and (rec["streams"][0]["width"], rec["streams"][0]["height"]) == (200, 400)
+    run_stage("transcode", path, tmp_path / "out")
+    pkg = json.loads((tmp_path / "out/upright.heic/package.json").read_text())
+    assert (pkg["images"]["width"], pkg["images"]["height"]) == (200, 400)
+    assert (pkg["images"]["small"]["width"], pkg["images"]["small"]["height"]) == (160, 320)
