@@ -31,12 +31,13 @@ def analysis_size(src_w: int, src_h: int, rotation: int, width: int) -> tuple[in
     return w, even(w * dh / dw)
 
 
-def frames(media: Path, demuxer: str, stream: int, fps: float, w: int, h: int):
+def frames(media: Path, demuxer: str, stream: int, fps: float, w: int, h: int, errors: dict | None = None):
     """Yields BGR frames (h, w, 3) of stream `stream` (the probed index) from one
     allow-listed ffmpeg decoder. Its stderr is drained as it runs (a damaged upload can
     write megabytes of decoder errors; unread, they would stall the decoder); decoder
-    errors it conceals are not fatal, as the probe accepted the file. A decoder that
-    fails outright is a StageError with its last words."""
+    errors it conceals are not fatal, as the probe accepted the file (`errors`, if
+    given, gets their count and the last one). A decoder that fails outright is a
+    StageError with its last words."""
     args = [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(media, demuxer), "-map", f"0:{stream}",
             "-vf", f"fps={fps},scale={w}:{h}:flags=area", "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
     size = w * h * 3
@@ -47,6 +48,8 @@ def frames(media: Path, demuxer: str, stream: int, fps: float, w: int, h: int):
                 break
             yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
         rc, err = proc.finish()
+        if errors is not None and proc.stderr.lines:
+            errors |= {"lines": proc.stderr.lines, "last": media_io.last_complaint(err)}
     if rc != 0:
         raise StageError(f"{media.name}: decoding for analysis failed (exit {rc}): "
                          f"{media_io.last_complaint(err, 3) or 'no message'}")
@@ -157,7 +160,8 @@ def analyse_video(media: Path, src: dict, staging: Path, name: str, settings: di
     writer = SceneWriter(staging, name, fps, settings)
     tracker = ShotTracker(fps, settings["adaptive_threshold"], settings["min_scene_s"], settings["min_content_val"])
     n = 0
-    for frame in frames(media, src["demuxer"], v["index"], fps, w, h):
+    errors: dict = {}
+    for frame in frames(media, src["demuxer"], v["index"], fps, w, h, errors):
         before = len(tracker.scenes)
         tracker.feed(frame)
         for closed in tracker.scenes[before - 1:-1]:
@@ -168,7 +172,8 @@ def analyse_video(media: Path, src: dict, staging: Path, name: str, settings: di
     for s in tracker.finish():
         if s.keyframe is not None:
             writer.close(s)
-    return writer.records, {"width": w, "height": h, "fps": fps, "frames": n}
+    return writer.records, {"width": w, "height": h, "fps": fps, "frames": n} | (
+        {"decoder_errors": errors} if errors else {})
 
 
 def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: Progress) -> dict[str, Any]:

@@ -63,7 +63,9 @@ def test_labels_finishes_on_a_damaged_middle(damaged, tmp_path):
         return
     rec = records.read_json(tmp_path / "out/damaged.mp4/labels.json")
     records.validate("labels", rec)
-    assert rec["analysis"]["frames"] >= 25 * 10 // 2  # 30 s at 10 fps: frames kept coming past the damage
+    assert rec["analysis"]["frames"] >= 30 * 10 // 2  # 30 s at 10 fps: frames kept coming past the damage
+    errors = rec["analysis"]["decoder_errors"]
+    assert errors["lines"] > 100 and errors["last"] and "Last message repeated" not in errors["last"]
 
 
 def test_stderr_tail_keeps_the_last_bytes_and_counts_every_line():
