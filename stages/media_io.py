@@ -98,6 +98,7 @@ class StderrTail(threading.Thread):
         self.lines = 0
         self._chunks: deque[bytes] = deque()
         self._held = 0
+        self._cut = False  # bytes were dropped from the front
 
     def run(self) -> None:
         while chunk := self.stream.read1(65536):
@@ -106,11 +107,12 @@ class StderrTail(threading.Thread):
             self._held += len(chunk)
             while self._held - len(self._chunks[0]) >= self.limit:
                 self._held -= len(self._chunks.popleft())
+                self._cut = True
 
     def text(self) -> str:
         """The kept tail, from its first whole line."""
         data = b"".join(self._chunks)[-self.limit:]
-        if self._held > self.limit and b"\n" in data:
+        if (self._cut or self._held > self.limit) and b"\n" in data:
             data = data.split(b"\n", 1)[1]
         return data.decode(errors="replace")
 

@@ -77,3 +77,11 @@ def test_stderr_tail_keeps_the_last_bytes_and_counts_every_line():
     text = tail.text()
     assert len(text) <= 1000 and text.endswith("error 4999: concealing errors in frame\n")
     assert text.startswith("error ")  # begins at a whole line
+
+
+def test_stderr_tail_returns_a_short_stderr_whole():
+    import io
+    err = b"[h264 @ 0x1] error while decoding MB 3 4\nlast line without newline"
+    tail = StderrTail(io.BufferedReader(io.BytesIO(err)), limit=1000)
+    tail.run()
+    assert (tail.text(), tail.lines) == (err.decode(), 1)
