@@ -8,7 +8,6 @@ neither OpenCV nor PySceneDetect ever opens the upload.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
