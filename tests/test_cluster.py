@@ -28,7 +28,7 @@ def test_deploy_put_wait_and_read_outputs(tmp_path):
     with client.pfs.commit(branch=branch) as c:
         with open(clip, "rb") as f:
             c.put_file_from_file(path="/clip.mp4", file=f)
-    list(client.pfs.inspect_commit_set(commit_set=pfs.CommitSet(id=c.commit.id), wait=True))
+    c.wait_all()  # every downstream job of this commit set
     for repo, path in (("scan", "/clean/clip.mp4.json"), ("probe", "/valid/clip.mp4.json"),
                        ("transcode", "/clip.mp4/hls/master.m3u8"), ("labels", "/clip.mp4/labels.json"),
                        ("catalog", "/clip.mp4.json")):

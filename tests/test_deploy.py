@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 
 from pipelines import SPECS_DIR
-from pipelines.deploy import canonical, connect, for_project, plan
+from pipelines.deploy import connect, for_project, plan
 from pipelines.errors import ServiceError
 from pipelines.spec import load_specs, validate_spec
 
@@ -33,17 +36,66 @@ def test_for_project_moves_pipeline_and_inputs_and_stays_valid():
     spec = for_project(SPECS["probe"], "media-team")
     validate_spec(spec)
     assert spec["pipeline"]["project"] == {"name": "media-team"}
-    assert "media-team" in canonical(spec["input"]) and SPECS["probe"]["pipeline"]["project"]["name"] == "default"
+    assert "media-team" in json.dumps(spec["input"]) and SPECS["probe"]["pipeline"]["project"]["name"] == "default"
 
 
-def test_unreachable_pachd_is_one_clear_error_fast():
+def test_pachd_writing_numbers_as_strings_is_not_a_change():
+    # pachd hands back user_spec_json in protojson: int64 as strings, its own key order
+    echoed = json.loads(json.dumps(SPECS["scan"]))
+    echoed["datumTries"] = str(echoed["datumTries"])
+    echoed["parallelismSpec"]["constant"] = "1"
+    assert [c.action for c in plan({"scan": SPECS["scan"]}, {"scan": json.dumps(echoed)})] == ["unchanged"]
+
+
+def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed once we leave: nothing listens there
+        return s.getsockname()[1]  # closed once we leave: nothing listens there
+
+
+def test_refused_pachd_is_one_clear_error_within_a_second():
+    port = _closed_port()
     t = time.monotonic()
     with pytest.raises(ServiceError) as err:
-        connect(f"grpc://127.0.0.1:{port}", timeout=3)
-    assert time.monotonic() - t < 10
+        connect(f"grpc://127.0.0.1:{port}", timeout=8)
+    assert time.monotonic() - t < 2  # refused is known at once: no waiting out the timeout
     assert str(err.value).startswith(f"cannot reach pachd at grpc://127.0.0.1:{port}")
     with pytest.raises(ServiceError, match="bad pachd address"):
         connect("ftp://nowhere")
+
+
+def test_silent_pachd_times_out_with_the_timeout_named():
+    # a socket that accepts TCP but never speaks HTTP/2: what a black-holed address looks like
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        t = time.monotonic()
+        with pytest.raises(ServiceError, match=r"no connection within 1s"):
+            connect(f"grpc://127.0.0.1:{s.getsockname()[1]}", timeout=1)
+        assert time.monotonic() - t < 5
+
+
+def _deploy_cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    env = os.environ | {"PACHMEDIA_HOME": str(tmp_path / "home")}
+    env.pop("PACHD_ADDRESS", None)
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", "deploy", *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+def test_cli_unreachable_pachd_exits_1_with_one_line(tmp_path):
+    t = time.monotonic()
+    r = _deploy_cli("--pachd", f"grpc://127.0.0.1:{_closed_port()}", tmp_path=tmp_path)
+    assert time.monotonic() - t < 20  # and the process exits (no grpc thread left holding it)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("error: cannot reach pachd at")
+
+
+def test_cli_dry_run_without_pachd_plans_against_an_empty_cluster(tmp_path):
+    r = _deploy_cli("--dry-run", "--project", "team", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("no pachd given")
+    assert "would be created project team" in lines
+    assert [ln.split()[-1] for ln in lines if " pipeline " in ln] == ["scan", "probe", "labels", "transcode", "catalog"]
+    no_address = _deploy_cli(tmp_path=tmp_path)
+    assert no_address.returncode == 2 and "--pachd" in no_address.stderr
