@@ -24,16 +24,27 @@ class Run:
 
 
 def run(args: list[str], **kw) -> Run:
-    """Run a command; wall time, its CPU time (user+sys) and peak RSS, measured with wait4."""
+    """Run a command; wall time, its CPU time (user+sys) from wait4 and its own peak RSS
+    (through the small launcher in peak.py: this script's RSS would otherwise count)."""
     t = time.perf_counter()
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=kw.pop("cwd", ROOT), **kw)
+    p = subprocess.Popen([PY, str(Path(__file__).with_name("peak.py")), *args], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, cwd=kw.pop("cwd", ROOT), **kw)
+    err_bytes = p.stderr.read()  # drained while it runs: a chatty child never blocks
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t
-    err = p.stderr.read().decode(errors="replace")
     p.stderr.close()
+    err = err_bytes.decode(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{args[:4]} failed: {err[-500:]}")
-    return Run(wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024)
+    peak = [line for line in err.splitlines() if line.startswith("peak-rss-kib ")]
+    return Run(wall, ru.ru_utime + ru.ru_stime, int(peak[-1].split()[1]) / 1024)
+
+
+def median_of(n: int, fn) -> float:
+    """The median of n measurements (each a call returning seconds): one slow outlier on a
+    shared 2-core machine does not make a figure."""
+    got = sorted(fn() for _ in range(n))
+    return got[n // 2]
 
 
 def timed(fn) -> tuple[float, float, object]:
