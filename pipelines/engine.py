@@ -151,24 +151,30 @@ class Engine:
             return self._put_files(repo, branch, items, description, deletes)
 
     def _put_files(self, repo: str, branch: str, items, description: str, deletes) -> Commit:
-        c = self.store.start_commit(repo, branch, description=description)
+        """Objects are written first; the commit is then made in one transaction, from the
+        head as it is at that moment: two puts to one branch at once (CLI, S3, autorun, any
+        process) each land on top of the other, as in pachd, and none is lost."""
+        started = time.time()
         try:
-            for path in deletes:
-                if not self.store.delete_path(repo, c.id, path):
-                    raise NotFound(f"{repo}@{branch}:{path}: no such file or directory")
+            staged = []
             for path, src in items:
                 if isinstance(src, (str, Path)):
                     oid, size = self.store.objects.add_file(Path(src))
                 else:
                     oid, size = self.store.objects.add_stream(src)
-                self.store.put_file(repo, c.id, path, oid, size)
+                staged.append((path, oid, size))
             with self.store.tx():
+                c = self.store.start_commit(repo, branch, description=description, started=started)
+                for path in deletes:
+                    if not self.store.delete_path(repo, c.id, path):
+                        raise NotFound(f"{repo}@{branch}:{path}: no such file or directory")
+                for path, oid, size in staged:
+                    self.store.put_file(repo, c.id, path, oid, size)
                 c = self.store.finish_commit(repo, c.id)
                 self.jobs.add_commit_set(c.id, c.seq, f"commit {repo}@{c.id}")
             return c
-        except BaseException as e:
-            self.store.drop_commit(repo, c.id)
-            if isinstance(e, OSError) and e.errno == errno.ENOSPC:
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
                 raise PachmediaError(f"no space left on the device holding {self.home} while writing to "
                                      f"{repo}@{branch}: nothing was committed; free space and put again") from None
             raise
@@ -177,7 +183,8 @@ class Engine:
         return self.put_files(repo, branch, [], deletes=paths)
 
     def _recover_open_user_commits(self) -> None:
-        """A put killed mid-way leaves an open user commit: it never became visible; drop it."""
+        """An open user commit (from a store written before puts became one transaction) never
+        became visible; drop it."""
         for c in self.store.open_commits(origin="USER"):
             self.store.drop_commit(c.repo, c.id)
 

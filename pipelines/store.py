@@ -159,7 +159,8 @@ class Store:
 
     # -- commits ------------------------------------------------------------------------
     def start_commit(self, repo: str, branch: str = "master", *, id: str | None = None,
-                     origin: str = "USER", description: str = "", copy_parent: bool = True) -> Commit:
+                     origin: str = "USER", description: str = "", copy_parent: bool = True,
+                     started: float | None = None) -> Commit:
         """Open a commit on branch (parent = the head). With copy_parent the new tree
         starts as the parent's (user commits); output commits start empty."""
         self.repo(repo)
@@ -169,7 +170,7 @@ class Store:
             seq = self._next_seq()
             self.db.execute(
                 "INSERT INTO commits(repo, id, seq, branch, parent, origin, started, description) "
-                "VALUES(?,?,?,?,?,?,?,?)", (repo, id, seq, branch, parent, origin, time.time(), description))
+                "VALUES(?,?,?,?,?,?,?,?)", (repo, id, seq, branch, parent, origin, started or time.time(), description))
             self.db.execute("INSERT OR IGNORE INTO branches(repo, name, head) VALUES(?,?,NULL)", (repo, branch))
             if parent and copy_parent:
                 self.db.execute(

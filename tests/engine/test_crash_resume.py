@@ -69,7 +69,7 @@ def test_kill_during_put_leaves_no_commit(tmp_path):
     tmp = home / "objects" / "tmp"
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None and not any(p.stat().st_size for p in tmp.iterdir()):
-        time.sleep(0.01)  # until the put is mid-object: its open commit exists and bytes are landing
+        time.sleep(0.01)  # until the put is mid-object: bytes are landing, no commit exists yet
     assert proc.poll() is None, "the put finished before it could be killed"
     assert any(tmp.iterdir())
     os.kill(proc.pid, signal.SIGKILL)
