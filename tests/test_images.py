@@ -27,8 +27,9 @@ SPECS = load_specs(SPECS_DIR)
 REQS = PROJECT_ROOT / "images" / "requirements"
 STAGES = sorted(p.parent.name for p in (PROJECT_ROOT / "images").glob("*/Dockerfile"))
 # import name -> what must be installed for it (pip requirement name, or a Debian package)
-PROVIDES = {"jsonschema": "jsonschema", "pyclamd": "pyclamd", "ffmpeg": "ffmpeg-python", "numpy": "numpy",
-            "cv2": "opencv-python-headless", "scenedetect": "scenedetect", "PIL": "pillow"}
+PROVIDES = {"jsonschema": "jsonschema", "pyclamd": "pyclamd", "numpy": "numpy",
+            "cv2": "opencv-python-headless", "scenedetect": "scenedetect", "PIL": "pillow",
+            "pillow_heif": "pillow-heif"}
 NEEDS_FFMPEG_BINARY = {"media_io"}  # a stage using stages/media_io.py runs the ffmpeg/ffprobe binaries
 
 
