@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -216,126 +215,8 @@ def test_build_images_script_builds_all_and_pushes_only_when_asked(fake_docker, 
 # -- the cluster's clamd -----------------------------------------------------------------------
 
 def load_yaml_documents(text: str) -> list:
-    """The documents of a YAML file, parsed. PyYAML if the venv has it, else the small subset
-    our manifests use (block maps and lists, flow {} and [], `|` literals, plain/quoted scalars)."""
-    try:
-        import yaml
-    except ImportError:
-        return [d for d in (_MiniYaml(doc).parse() for doc in re.split(r"(?m)^---\s*$", text)) if d is not None]
+    import yaml
     return [d for d in yaml.safe_load_all(text) if d is not None]
-
-
-class _MiniYaml:
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-        self.i = 0
-
-    def _next(self) -> tuple[int, str] | None:
-        while self.i < len(self.lines):
-            line = self.lines[self.i]
-            if line.strip() and not line.lstrip().startswith("#"):
-                return len(line) - len(line.lstrip(" ")), line.strip()
-            self.i += 1
-        return None
-
-    def parse(self):
-        nxt = self._next()
-        return None if nxt is None else self._node(nxt[0])
-
-    def _node(self, indent: int):
-        _, content = self._next()
-        return self._seq(indent) if content == "-" or content.startswith("- ") else self._map(indent)
-
-    def _map(self, indent: int) -> dict:
-        out: dict = {}
-        while (nxt := self._next()) and nxt[0] == indent and not nxt[1].startswith("- "):
-            content = nxt[1]
-            key, sep, rest = content.partition(": ")
-            if not sep:
-                assert content.endswith(":"), f"line {self.i + 1}: {content!r}"
-                key, rest = content[:-1], ""
-            self.i += 1
-            rest = rest.strip()
-            if rest in ("|", "|-"):
-                out[key] = self._literal(indent, rest == "|-")
-            elif rest:
-                out[key] = _flow(rest)
-            else:
-                nxt = self._next()
-                out[key] = self._node(nxt[0]) if nxt and nxt[0] > indent else None
-        return out
-
-    def _seq(self, indent: int) -> list:
-        out = []
-        while (nxt := self._next()) and nxt[0] == indent and (nxt[1] == "-" or nxt[1].startswith("- ")):
-            rest = nxt[1][2:].strip()
-            if rest[:1] in "{[\"'" or not re.match(r"^[^{\[\"']*?: |^[^{\[\"']*:$", rest):
-                self.i += 1
-                out.append(_flow(rest))
-            else:  # "- key: value" starts a block mapping indented past the dash
-                self.lines[self.i] = " " * (indent + 2) + rest
-                out.append(self._map(indent + 2))
-        return out
-
-    def _literal(self, indent: int, strip: bool) -> str:
-        body = []
-        while self.i < len(self.lines) and (not self.lines[self.i].strip() or
-                                            len(self.lines[self.i]) - len(self.lines[self.i].lstrip(" ")) > indent):
-            body.append(self.lines[self.i])
-            self.i += 1
-        while body and not body[-1].strip():
-            body.pop()
-        if not body:
-            return ""
-        cut = min(len(b) - len(b.lstrip(" ")) for b in body if b.strip())
-        text = "\n".join(b[cut:] for b in body)
-        return text if strip else text + "\n"
-
-
-def _flow(s: str):
-    value, rest = _flow_value(s.strip())
-    assert not rest.strip(), f"trailing {rest!r} in {s!r}"
-    return value
-
-
-def _flow_value(s: str):
-    s = s.lstrip()
-    if s.startswith("{"):
-        out, s = {}, s[1:].lstrip()
-        while not s.startswith("}"):
-            key, s = s.split(":", 1)
-            out[key.strip()], s = _flow_value(s)
-            s = s.lstrip().removeprefix(",").lstrip()
-        return out, s[1:]
-    if s.startswith("["):
-        items, s = [], s[1:].lstrip()
-        while not s.startswith("]"):
-            item, s = _flow_value(s)
-            items.append(item)
-            s = s.lstrip().removeprefix(",").lstrip()
-        return items, s[1:]
-    if s[:1] in "\"'":
-        end = s.index(s[0], 1)
-        return (json.loads(s[:end + 1]) if s[0] == '"' else s[1:end]), s[end + 1:]
-    m = re.match(r"[^,\]}]*", s)
-    word = m.group(0).strip()
-    return _scalar(word), s[m.end():]
-
-
-def _scalar(word: str):
-    if word in ("true", "false"):
-        return word == "true"
-    if word in ("null", "~", ""):
-        return None
-    if re.fullmatch(r"-?\d+", word):
-        return int(word)
-    return word
-
-
-def test_the_mini_yaml_reader():
-    text = "a: 1\nb:\n  - {x: 1, y: [p, \"q r\"]}\n  - name: n\n    v: yes\nc: |\n  L1\n\n  # kept\nd: {}\n"
-    assert load_yaml_documents(text) == [{"a": 1, "b": [{"x": 1, "y": ["p", "q r"]}, {"name": "n", "v": "yes"}],
-                                          "c": "L1\n\n# kept\n", "d": {}}]
 
 
 @pytest.fixture(scope="module")
