@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 setup: system venv npm
 
 system:
-	@bash scripts/setup-system.sh
+	@PYTHON=$(PYTHON) bash scripts/setup-system.sh
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml

@@ -10,6 +10,10 @@ done
 if command -v node >/dev/null && command -v npm >/dev/null; then
   missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
 fi
+# Debian's own python3 makes venvs only with python3-venv (ensurepip); another Python on PATH may have it.
+if ! "${PYTHON:-python3}" -c "import ensurepip, venv" 2>/dev/null; then
+  missing+=(python3-venv)
+fi
 missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
 [ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
