@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
 import time
 from contextlib import contextmanager
@@ -339,5 +338,3 @@ class Engine:
     def resolve(self, repo: str, ref: str | None) -> Commit:
         return self.store.resolve(repo, ref)
 
-    def raw(self, obj) -> str:
-        return json.dumps(obj, indent=2, sort_keys=False)

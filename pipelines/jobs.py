@@ -21,7 +21,7 @@ from .errors import Interrupted, NotFound
 from .datums import Datum, FileEntry, InputCommit, datums as iterate_datums
 from .jobstore import DONE_DATUM_STATES, SKIPPABLE_DATUM_STATES, DatumInfo, JobInfo
 from .progress import Bar
-from .runner import DatumRun, kill_orphan, parse_duration, run_datum
+from .runner import DatumRun, kill_group, kill_orphan, parse_duration, run_datum
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -214,7 +214,7 @@ class JobExecutor:
                     running[d.id] = pgid
                 self.js.set_datum_pgid(pipeline, job.id, d.id, pgid)
                 if cancel.is_set():
-                    _killpg(pgid)
+                    kill_group(pgid)
             try:
                 res = run_datum(run, self.s.objects, job.id, on_progress, on_start=on_start, cancel=cancel)
             finally:
@@ -245,8 +245,7 @@ class JobExecutor:
             with lock:
                 groups = list(running.values())
             for pgid in groups:
-                _killpg(pgid)
-            pool.shutdown(wait=True)
+                kill_group(pgid)
             raise Interrupted(f"interrupted: job {pipeline}@{job.id} stopped with "
                               f"{sum(1 for f in futures if f.cancelled())} datum(s) not started and "
                               f"{len(groups)} killed; `pachmedia run` resumes it") from None
@@ -285,13 +284,6 @@ class JobExecutor:
             self.js.set_job(pipeline, job_id, state="JOB_FAILURE" if reason else "JOB_SUCCESS",
                             finished=time.time(), reason=reason)
         return self.js.job(pipeline, job_id)
-
-
-def _killpg(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 class _terminate_as_interrupt:

@@ -1,7 +1,7 @@
 """Pipelines, jobs and datums as the engine records them (same SQLite as the store).
 
-Shapes follow Pachyderm's PipelineInfo / JobInfo / DatumInfo so `--raw` output is
-`to_dict()`. A datum row is written as soon as the datum finishes: a killed engine
+The fields follow Pachyderm's PipelineInfo / JobInfo / DatumInfo; `--raw` builds the
+messages themselves from them (pipelines/shapes.py). A datum row is written as soon as the datum finishes: a killed engine
 resumes a job without redoing finished datums.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from .errors import NotFound
-from .store import Store, _ts
+from .store import Store
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pipelines(
@@ -67,22 +67,6 @@ class JobInfo:
     def done(self) -> int:
         return sum(self.counts.get(s, 0) for s in ("SUCCESS", "SKIPPED", "FAILED", "RECOVERED"))
 
-    def to_dict(self) -> dict[str, Any]:
-        c = self.counts
-        return {
-            "job": {"pipeline": {"name": self.pipeline, "project": {"name": "default"}}, "id": self.id},
-            "pipelineVersion": str(self.spec_version),
-            "outputCommit": {"repo": {"name": self.pipeline}, "id": self.id, "branch": {"name": "master"}},
-            "state": self.state,
-            "reason": self.reason or "",
-            "created": _ts(self.started), "started": _ts(self.started), "finished": _ts(self.finished),
-            "dataProcessed": str(c.get("SUCCESS", 0)), "dataSkipped": str(c.get("SKIPPED", 0)),
-            "dataFailed": str(c.get("FAILED", 0)), "dataRecovered": str(c.get("RECOVERED", 0)),
-            "dataTotal": str(self.total),
-            "stats": {"downloadBytes": str(self.bytes_in)},
-            "details": {"salt": self.salt, "input": self.inputs},
-        }
-
 
 @dataclass(frozen=True)
 class DatumInfo:
@@ -100,21 +84,6 @@ class DatumInfo:
     tries: int
     bytes_in: int
     pgid: int | None = None       # a STARTING datum's process group (ended on resume if still alive)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "datum": {"job": {"pipeline": {"name": self.pipeline, "project": {"name": "default"}},
-                              "id": self.job}, "id": self.id},
-            "state": self.state,
-            "data": [{"file": {"commit": {"repo": {"name": i["repo"]}, "id": i["commit"]}, "path": f["path"]},
-                      "hash": f["hash"], "sizeBytes": str(f["size"])}
-                     for i in self.inputs for f in i["files"]],
-            "stats": {"downloadBytes": str(self.bytes_in),
-                      "processTime": f"{(self.finished - self.started):.3f}s"
-                      if self.started and self.finished else None},
-            "pfsState": {"id": self.source_job},
-            "hash": self.hash, "reason": self.reason or "", "why": self.why, "tries": self.tries,
-        }
 
 
 class JobStore:

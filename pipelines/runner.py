@@ -228,11 +228,17 @@ def _execute(cmd, env, stdin, run: DatumRun, on_progress, on_start=None,
     return rc, f"exit status {rc}" + (f": {said}" if said else "")
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def kill_group(pgid: int) -> bool:
+    """SIGKILL a datum's process group (the stage and whatever it started); False if gone."""
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pgid, signal.SIGKILL)
+        return True
     except ProcessLookupError:
-        pass
+        return False
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    kill_group(proc.pid)  # start_new_session: the pid is the group id
     proc.wait()
 
 
@@ -282,11 +288,7 @@ def kill_orphan(pgid: int, job: str, datum_id: str, sandbox: Path | None = None,
         if env.get("PACH_DATUM_ID") == datum_id and env.get("PACH_JOB_ID") == job:
             return True
         return bool(inside) and (_cwd(pid) + os.sep).startswith(inside)
-    if not any(ours(pid) for pid in members):
-        return False
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
+    if not any(ours(pid) for pid in members) or not kill_group(pgid):
         return False
     deadline = time.monotonic() + timeout
     while group_members(pgid) and time.monotonic() < deadline:

@@ -56,26 +56,6 @@ class Commit:
     seq: int
     provenance: tuple[tuple[str, str, str], ...] = field(default=())  # (repo, branch, id)
 
-    def to_dict(self, size: int | None = None) -> dict:
-        """Pachyderm's CommitInfo shape (the parts that apply)."""
-        d = {
-            "commit": {"repo": {"name": self.repo, "type": "user", "project": {"name": "default"}},
-                       "id": self.id, "branch": {"repo": {"name": self.repo, "type": "user", "project": {"name": "default"}}, "name": self.branch}},
-            "origin": {"kind": self.origin},
-            "description": self.description,
-            "started": _ts(self.started),
-            "finished": _ts(self.finished) if self.finished else None,
-            "error": self.error or "",
-            "directProvenance": [
-                {"repo": {"name": r, "type": "user", "project": {"name": "default"}}, "name": b}
-                for r, b, _ in self.provenance],
-        }
-        if self.parent:
-            d["parentCommit"] = {"repo": {"name": self.repo}, "id": self.parent}
-        if size is not None:
-            d["details"] = {"sizeBytes": str(size)}
-        return d
-
 
 @dataclass(frozen=True)
 class FileRow:
@@ -84,12 +64,6 @@ class FileRow:
     size: int
     job: str | None = None      # the job whose datum wrote it (None: a user put it)
     datum: str | None = None
-
-
-def _ts(t: float | None) -> str | None:
-    if t is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1e6):06d}Z"
 
 
 def new_id() -> str:
