@@ -30,11 +30,9 @@ class StoreBackend:
         self._locks_lock = threading.Lock()
 
     def _branch_lock(self, repo: str, branch: str) -> threading.RLock:
-        """One writer per branch at a time. A commit starts as a copy of the head's tree,
-        so two puts racing on one branch would each finish a tree without the other's
-        file, and the later head would lose the earlier PUT (found by the load test).
-        Bodies are spooled to local disk before they get here, so a slow client does not
-        hold the lock."""
+        """Held by a DeleteObject(s) from checking which keys exist to committing their
+        removal, so two deletes of one key racing in this gateway both succeed, as S3's
+        do (concurrent puts need no lock: Engine.put_files commits on the head as it is)."""
         with self._locks_lock:
             return self._branch_locks.setdefault((repo, branch), threading.RLock())
 
@@ -111,8 +109,7 @@ class StoreBackend:
         if r["type"] != "user":
             raise ReadOnlyRepo(f"{repo} is the output of pipeline {repo}: only input repos take writes")
         try:
-            with self._branch_lock(repo, branch):
-                c = self.e.put_files(repo, branch, items, deletes=deletes, description="s3 gateway")
+            c = self.e.put_files(repo, branch, items, deletes=deletes, description="s3 gateway")
         except InvalidName as e:
             raise InvalidKey(str(e)) from None
         except UsageError as e:
