@@ -205,10 +205,9 @@ def is_our_clamd(pid: int, conf: Path) -> bool:
     """Whether `pid` is a live clamd started with `--config-file conf` (a reused pid is not)."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+    except OSError:
         return False
-    if state in ("Z", "X") or not argv or Path(os.fsdecode(argv[0])).name != "clamd":
+    if not _alive(pid) or not argv or Path(os.fsdecode(argv[0])).name != "clamd":
         return False
     args = [os.fsdecode(a) for a in argv[1:]]
     want = str(conf)
@@ -216,14 +215,19 @@ def is_our_clamd(pid: int, conf: Path) -> bool:
         any(a in ("--config-file", "-c") and args[i + 1:i + 2] == [want] for i, a in enumerate(args))
 
 
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie (its state, from /proc/<pid>/stat)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def _wait_gone(pid: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return True
-        if state in ("Z", "X"):
+        if not _alive(pid):
             return True
         time.sleep(0.05)
     return False
