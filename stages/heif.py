@@ -12,10 +12,9 @@ from pathlib import Path
 
 DEMUXER = "heif"  # the name probe records give the container (not an FFmpeg demuxer)
 # ftyp brands of HEVC-coded HEIF: images (heic, heix), sequences (hevc, hevx), their
-# multi-layer/image-set forms; mif1/msf1 are generic HEIF and count only beside one of
-# these (AVIF files carry mif1 too, with avif, and pillow-heif does not read AVIF).
+# multi-layer/image-set forms. The generic HEIF brands mif1/msf1 alone do not count:
+# AVIF files carry them too (with avif), and pillow-heif does not read AVIF.
 HEVC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
-GENERIC_BRANDS = {b"mif1", b"msf1"}
 
 try:
     import pillow_heif
@@ -36,8 +35,7 @@ def brands(path: str | os.PathLike) -> set[bytes]:
 
 
 def is_heic(path: str | os.PathLike) -> bool:
-    b = brands(path)
-    return bool(b & HEVC_BRANDS)
+    return bool(brands(path) & HEVC_BRANDS)
 
 
 def probe(path: str | os.PathLike) -> tuple[dict | None, str]:
