@@ -27,13 +27,15 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 
+def pfs_with_defaults(pfs: dict) -> dict:
+    """A pfs input as Pachyderm fills it in: name defaults to the repo, branch to master."""
+    return {"name": pfs["repo"], "branch": "master"} | pfs
+
+
 def pfs_inputs(node: dict) -> Iterator[dict]:
-    """Every pfs input in an input tree, depth first (names default to the repo)."""
+    """Every pfs input in an input tree, depth first, with Pachyderm's defaults."""
     if "pfs" in node:
-        p = dict(node["pfs"])
-        p.setdefault("name", p["repo"])
-        p.setdefault("branch", "master")
-        yield p
+        yield pfs_with_defaults(node["pfs"])
     for key in ("cross", "union", "join", "group"):
         for child in node.get(key) or []:
             yield from pfs_inputs(child)

@@ -19,8 +19,10 @@ import json
 import time
 from typing import Any, Iterable
 
+from .jobs import pfs_with_defaults
+from .jobstore import DATUM_STATES
+
 PROJECT = {"name": "default"}
-DATUM_STATES = {"STARTING", "SUCCESS", "SKIPPED", "FAILED", "RECOVERED"}
 
 
 # -- protojson scalars ----------------------------------------------------------------
@@ -185,9 +187,7 @@ def filled_input(node: dict, commits: dict[str, str | None] | None = None) -> di
     """A spec's input with Pachyderm's defaults (name, branch) filled in and, for a job,
     each pfs input's commit."""
     if "pfs" in node:
-        p = dict(node["pfs"])
-        p.setdefault("name", p["repo"])
-        p.setdefault("branch", "master")
+        p = pfs_with_defaults(node["pfs"])
         if commits is not None and commits.get(p["name"]):
             p["commit"] = commits[p["name"]]
         return {"pfs": p}
