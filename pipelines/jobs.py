@@ -138,7 +138,7 @@ class JobExecutor:
         if forced_files:
             forced |= {d.id for d in datums if any((i.repo, f.path) in forced_files
                                                    for i in d.inputs for f in i.files)}
-        prev_job = self.js.previous_job(pipeline, self._set_seq(job))
+        prev_job = self.js.previous_job_of(pipeline, job.id)
         previous = self.js.datums(pipeline, prev_job.id) if prev_job else []
         done_here = {d.id: d for d in self.js.datums(pipeline, job_id)}
         for d in done_here.values():  # a killed engine's datums may still be running: end them first
@@ -178,10 +178,6 @@ class JobExecutor:
             if d.id == info.id:
                 return spec, d
         raise NotFound(f"datum {datum_id} is not among the datums of {pipeline}@{job.id}")
-
-    def _set_seq(self, job: JobInfo) -> int:
-        r = self.s.q1("SELECT set_seq FROM jobs WHERE pipeline=? AND id=?", (job.pipeline, job.id))
-        return r["set_seq"]
 
     def _run_all(self, pipeline: str, job: JobInfo, spec: dict, to_run: list[Decision], show: bool) -> None:
         """Run the datums, `parallelismSpec` at a time. On SIGINT/SIGTERM queued datums are

@@ -182,6 +182,11 @@ class JobStore:
         return [self._job(r) for r in self.s.q(
             "SELECT * FROM jobs WHERE state IN ('JOB_CREATED','JOB_RUNNING') ORDER BY set_seq")]
 
+    def previous_job_of(self, pipeline: str, job_id: str) -> JobInfo | None:
+        """previous_job for a recorded job: the one whose datums it skipped against."""
+        r = self.s.q1("SELECT set_seq FROM jobs WHERE pipeline=? AND id=?", (pipeline, job_id))
+        return self.previous_job(pipeline, r["set_seq"]) if r else None
+
     def previous_job(self, pipeline: str, set_seq: int) -> JobInfo | None:
         """The job whose datums a new job skips against: the latest earlier job that ran."""
         r = self.s.q1("SELECT * FROM jobs WHERE pipeline=? AND set_seq<? AND state IN ('JOB_SUCCESS','JOB_FAILURE') "

@@ -11,8 +11,7 @@ def removed_datums(e, pipeline: str, j, datums) -> list[list[str]]:
     """Datums of the previous job (the one this job skipped against) that this job does
     not have, each as the input files that are gone ("repo:/path"; all its files when
     none is, e.g. after a glob change)."""
-    row = e.store.q1("SELECT set_seq FROM jobs WHERE pipeline=? AND id=?", (pipeline, j.id))
-    prev = e.jobs.previous_job(pipeline, row["set_seq"]) if row else None
+    prev = e.jobs.previous_job_of(pipeline, j.id)
     if prev is None:
         return []
     here = {d.id for d in datums}

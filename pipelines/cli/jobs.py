@@ -88,7 +88,8 @@ def list_job(args) -> int:
         if pipeline:
             e.jobs.pipeline(pipeline)  # NotFound lists the pipelines there are
         jobs = e.jobs.jobs(pipeline=pipeline, id=id or None)
-        versions = {p["name"]: p["version"] for p in e.jobs.pipelines()}
+        pipelines = {p["name"]: p for p in e.jobs.pipelines()}
+        versions = {name: p["version"] for name, p in pipelines.items()}
         if not id:
             jobs = [j for j in jobs if j.spec_version >= _history_floor(args.history, versions.get(j.pipeline, 0))]
         states = {("JOB_" + s.upper()).replace("JOB_JOB_", "JOB_") for s in args.state or []}
@@ -102,8 +103,8 @@ def list_job(args) -> int:
             jobs = [j for j in jobs if wanted <= {(i["repo"], i["commit"]) for i in j.inputs}]
         jobs = jobs[:args.number] if args.number else jobs
         if args.raw:
-            specs = {p["name"]: p["spec"] for p in e.jobs.pipelines()}
-            raw([shapes.job_info(j, specs.get(j.pipeline)) for j in jobs])
+            raw([shapes.job_info(j, pipelines[j.pipeline]["spec"] if j.pipeline in pipelines else None)
+                 for j in jobs])
             return 0
         stopped = any(j.state == "JOB_RUNNING" for j in jobs) and not e.running()
         table(["PIPELINE", "ID", "STARTED", "DURATION", "PROGRESS", "DL", "ETA", "STATE"],
