@@ -256,6 +256,11 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         return [self._commit(r) for r in self.q(sql, args)]
 
+    def children(self, repo: str, id: str) -> list[tuple[str, str]]:
+        """(id, branch) of the commits whose parent is this one, oldest first."""
+        return [(r["id"], r["branch"]) for r in self.q(
+            "SELECT id, branch FROM commits WHERE repo=? AND parent=? ORDER BY seq", (repo, id))]
+
     def commit_set(self, id: str) -> list[Commit]:
         return [self._commit(r) for r in self.q("SELECT * FROM commits WHERE id=? ORDER BY seq", (id,))]
 

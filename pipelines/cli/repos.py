@@ -65,9 +65,7 @@ def list_commit(args) -> int:
 
 
 def _commit_info(e, c) -> dict:
-    children = [(r["id"], r["branch"]) for r in e.store.q(
-        "SELECT id, branch FROM commits WHERE repo=? AND parent=? ORDER BY seq", (c.repo, c.id))]
-    return shapes.commit_info(c, e.store.commit_size(c.repo, c.id), children)
+    return shapes.commit_info(c, e.store.commit_size(c.repo, c.id), e.store.children(c.repo, c.id))
 
 
 def inspect_commit(args) -> int:
