@@ -22,7 +22,7 @@ from stages.thumbnails import plan_storyboard
 from stages.transcode import build_command
 from tests.fixtures.media import make_video
 
-from .common import PY, ROOT, Row, median_of, report, run, timed
+from .common import PY, ROOT, Row, median, median_of, report, run, timed
 
 
 def bench_transcode(work: Path, quick: bool) -> list[Row]:
@@ -127,25 +127,19 @@ def bench_scan(work: Path, quick: bool) -> list[Row]:
         warm.write_bytes(b"warm-up")
         raw_instream(svc.sock, warm)  # clamd's first scan pays a one-off warm-up (~0.7 s here)
         stage_walls, raw_walls = [], []
-        stage = None
         for i in range(3):  # alternate who goes first, each on fresh bytes: clamd caches verdicts by content
             for path in (big, other):
                 with open(path, "r+b") as f:
                     f.write(os.urandom(4096))
-
-            def raw() -> None:
+            for who in (("raw", "stage") if i % 2 == 0 else ("stage", "raw")):
                 os.sync()  # clamd spools each stream to disk: no writeback of ours competes with it
-                raw_walls.append(timed(lambda: raw_instream(svc.sock, other))[0])
-
-            def stage_run() -> None:
-                nonlocal stage
-                os.sync()
-                stage = run([PY, "-m", "stages.scan", "--media", str(big), "--out", str(work / f"scan-out{i}"),
-                             "--clamd", addr])
-                stage_walls.append(stage.wall)
-            for step in ((raw, stage_run) if i % 2 == 0 else (stage_run, raw)):
-                step()
-        stage_wall, raw_wall = sorted(stage_walls)[1], sorted(raw_walls)[1]
+                if who == "raw":
+                    raw_walls.append(timed(lambda: raw_instream(svc.sock, other))[0])
+                else:
+                    stage = run([PY, "-m", "stages.scan", "--media", str(big), "--out", str(work / f"scan-out{i}"),
+                                 "--clamd", addr])
+                    stage_walls.append(stage.wall)
+        stage_wall, raw_wall = median(stage_walls), median(raw_walls)
         rows.append(Row(f"scan {mb} MB through the stage vs raw INSTREAM to the same clamd, MB/s (median of 3)",
                         mb / stage_wall, mb / raw_wall, "MB/s"))
         rows.append(Row(f"scan stage peak RSS on a {mb} MB file", stage.rss_mb, None, "MB"))

@@ -40,11 +40,14 @@ def run(args: list[str], **kw) -> Run:
     return Run(wall, ru.ru_utime + ru.ru_stime, int(peak[-1].split()[1]) / 1024)
 
 
+def median(values: list[float]) -> float:
+    """The middle measurement: one slow outlier on a shared 2-core machine does not make a figure."""
+    return sorted(values)[len(values) // 2]
+
+
 def median_of(n: int, fn) -> float:
-    """The median of n measurements (each a call returning seconds): one slow outlier on a
-    shared 2-core machine does not make a figure."""
-    got = sorted(fn() for _ in range(n))
-    return got[n // 2]
+    """The median of n measurements, each a call returning seconds."""
+    return median([fn() for _ in range(n)])
 
 
 def timed(fn) -> tuple[float, float, object]:
