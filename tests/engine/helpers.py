@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from pipelines.engine import Engine
@@ -51,3 +53,9 @@ def counts(job) -> tuple[int, int, int]:
 
 def dump(obj) -> str:
     return json.dumps(obj, indent=1)
+
+
+def start_cli(home: Path, *args: str, stderr=subprocess.PIPE, **kw) -> subprocess.Popen:
+    """`pachmedia --home HOME ARGS...` as a separate process (to be killed, interrupted or waited on)."""
+    return subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],
+                            stdout=subprocess.PIPE, stderr=stderr, text=True, **kw)

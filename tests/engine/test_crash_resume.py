@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -13,12 +12,7 @@ import pytest
 from pipelines.engine import Engine
 from pipelines.fsck import fsck
 
-from .helpers import counts, new_engine, pfs, put, sh_spec, tree
-
-
-def _run_cli(home, *args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+from .helpers import counts, new_engine, pfs, put, sh_spec, start_cli, tree
 
 
 def test_kill_during_job_then_resume(tmp_path):
@@ -30,7 +24,7 @@ def test_kill_during_job_then_resume(tmp_path):
     home = e.home
     e.close()
 
-    proc = _run_cli(home, "run", "-q")
+    proc = start_cli(home, "run", "-q", stderr=subprocess.STDOUT)
     deadline = time.time() + 60
     while time.time() < deadline and (not ran.exists() or len(ran.read_text().splitlines()) < 3):
         time.sleep(0.05)
@@ -45,7 +39,7 @@ def test_kill_during_job_then_resume(tmp_path):
     assert fsck(e).ok
     e.close()
 
-    out = _run_cli(home, "run", "-q").communicate(timeout=120)[0]
+    out = start_cli(home, "run", "-q", stderr=subprocess.STDOUT).communicate(timeout=120)[0]
     assert "JOB_SUCCESS" in out, out
     e = Engine(home, init=False)
     [job] = e.jobs.jobs(pipeline="slow")
@@ -65,7 +59,8 @@ def test_kill_during_put_leaves_no_commit(tmp_path):
     big = tmp_path / "big"
     with open(big, "wb") as f:
         f.truncate(400 << 20)  # sparse: fast to make, slow enough to hash and copy
-    proc = _run_cli(home, "put", "file", "in@master:/big", "-f", str(big), "--no-run")
+    proc = start_cli(home, "put", "file", "in@master:/big", "-f", str(big), "--no-run",
+                     stderr=subprocess.STDOUT)
     tmp = home / "objects" / "tmp"
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None and not any(p.stat().st_size for p in tmp.iterdir()):
@@ -88,7 +83,8 @@ def test_kill_inside_the_output_commit_transaction(tmp_path, point):
     put(e, "in", {"/a": b"A", "/b": b"B"}, tmp_path / "s")
     home = e.home
     e.close()
-    proc = _run_cli(home, "run", "-q", env=os.environ | {"PACHMEDIA_TEST_CRASH_AT": point})
+    proc = start_cli(home, "run", "-q", env=os.environ | {"PACHMEDIA_TEST_CRASH_AT": point},
+                     stderr=subprocess.STDOUT)
     proc.communicate(timeout=60)
     assert proc.returncode == -9
     e = Engine(home, init=False)
@@ -99,7 +95,7 @@ def test_kill_inside_the_output_commit_transaction(tmp_path, point):
     assert e.store.commit("copy", job.id).finished is None
     assert fsck(e).ok
     e.close()
-    out = _run_cli(home, "run", "-q").communicate(timeout=60)[0]
+    out = start_cli(home, "run", "-q", stderr=subprocess.STDOUT).communicate(timeout=60)[0]
     assert "JOB_SUCCESS" in out, out
     e = Engine(home, init=False)
     assert tree(e, "copy") == {"/a": b"A", "/b": b"B"}

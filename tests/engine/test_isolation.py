@@ -16,12 +16,7 @@ from pipelines.fsck import fsck
 from pipelines.objects import ObjectStore
 from pipelines.runner import group_members
 
-from .helpers import counts, new_engine, pfs, put, sh_spec, tree
-
-
-def _cli(home, *args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+from .helpers import counts, new_engine, pfs, put, sh_spec, start_cli, tree
 
 
 def _wait_for(cond, timeout=60.0, what="condition"):
@@ -76,7 +71,7 @@ def test_kill_9_engine_then_resume_ends_the_orphaned_datum_and_completes(tmp_pat
     put(e, "in", {"/a": b"A"}, tmp_path / "s")
     home = e.home
     e.close()
-    proc = _cli(home, "run", "-q")
+    proc = start_cli(home, "run", "-q")
 
     def recorded_pgid():
         with Engine(home, init=False) as e2:
@@ -90,7 +85,7 @@ def test_kill_9_engine_then_resume_ends_the_orphaned_datum_and_completes(tmp_pat
     time.sleep(0.2)
     assert group_members(pgid), "the datum should have outlived its engine (own session)"
 
-    out, err = _cli(home, "run", "-q").communicate(timeout=120)
+    out, err = start_cli(home, "run", "-q").communicate(timeout=120)
     assert "JOB_SUCCESS" in out, out + err
     assert group_members(pgid) == [], "the orphaned datum must be ended before its job resumes"
     with Engine(home, init=False) as e:
@@ -109,7 +104,7 @@ def test_interrupting_a_run_cancels_queued_datums_and_leaves_the_job_resumable(t
     put(e, "in", {f"/f{i}": str(i).encode() for i in range(4)}, tmp_path / "s")
     home = e.home
     e.close()
-    proc = _cli(home, "run", "-q")
+    proc = start_cli(home, "run", "-q")
     _wait_for(lambda: ran.exists() and ran.read_text().strip(), what="the first datum to start")
     with Engine(home, init=False) as e:
         assert e.running()
@@ -130,7 +125,7 @@ def test_interrupting_a_run_cancels_queued_datums_and_leaves_the_job_resumable(t
         assert e.store.head("slow") != job.id and tree(e, "slow") == {}
         assert e.pending(), "the commit set stays pending: the next run resumes it"
     quick.touch()
-    out, err = _cli(home, "run", "-q").communicate(timeout=60)
+    out, err = start_cli(home, "run", "-q").communicate(timeout=60)
     assert "JOB_SUCCESS" in out, out + err
     with Engine(home, init=False) as e:
         assert tree(e, "slow") == {f"/f{i}": str(i).encode() for i in range(4)}
