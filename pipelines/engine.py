@@ -1,26 +1,29 @@
-"""The embedded engine: one front object over the store, the pipelines and the jobs.
+"""The embedded engine's facade: the one object the CLI, the S3 gateway and tests talk to.
 
-`Engine(home)` is what the CLI, the S3 gateway and tests talk to. Work is queued as
-commit sets (Pachyderm's global ids): each finished user commit, pipeline creation or
-reprocess request is one, processed in order; every pipeline downstream of a change
-gets one job whose output commit shares the set's id.
+Each verb delegates (as DVC's `Repo` does): files and commits to the store (pfs/), pipelines
+and jobs to the job store and executor (pps/), processing to the scheduler. Work is
+queued as commit sets (Pachyderm's global ids): each finished user commit, pipeline
+creation or reprocess request is one.
 """
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
-from . import SPECS_DIR
-from .errors import NotFound, PachmediaError, UsageError
-from .jobs import JobExecutor, pfs_inputs
-from .jobstore import JobInfo, JobStore
-from .names import check_upload_name, normalize_path
-from .store import Commit, Store, new_id
+from pipelines import SPECS_DIR
+from pipelines.errors import NotFound, PachmediaError, UsageError
+from pipelines.pps.datums import datums as iterate_datums
+from pipelines.pps.executor import JobExecutor, input_resolver
+from pipelines.pps.spec import pfs_inputs
+from pipelines.pps.workspace import Workspace
+from pipelines.scheduler import Scheduler
+from pipelines.services import Services
+from pipelines.pps.jobstore import JobInfo, JobStore
+from pipelines.pfs.names import check_upload_name, normalize_path
+from pipelines.pfs.store import Commit, Store, new_id
 
 INPUT_REPOS = {"media": "raw uploads (one file per asset, flat names)",
                "settings": "scan.json, policy.json, transcode.json, labels.json"}
@@ -38,17 +41,15 @@ class Engine:
         self.store = Store(self.home)
         self.jobs = JobStore(self.store)
         self.specs_dir = specs_dir
-        self.work_dir = self.home / "work"
-        self.logs_dir = self.home / "logs"
-        self._services: dict[str, object] = {}
+        self.workspace = Workspace(self.home)
+        self.services = Services(self.home)
+        self.scheduler = Scheduler(self)
         self._recover_open_user_commits()
         if init and not self.store.repos():
             self.init()
 
     def close(self) -> None:
-        for svc in self._services.values():
-            svc.stop()
-        self._services.clear()
+        self.services.stop()
         self.store.close()
 
     def __enter__(self):
@@ -72,22 +73,22 @@ class Engine:
                                description="default settings")
             self.jobs.mark_set_done(c.id)  # no pipeline exists yet: nothing downstream of it
             done.append(f"committed default settings settings@{c.id}")
-        from .spec import dag_order
+        from pipelines.pps.spec import dag_order
         specs = self.load_specs()
         for name in dag_order(specs):  # a pipeline's input repos exist before it
             done.append(f"{self.create_pipeline(specs[name])[0]} pipeline {name}")
         return done
 
     def load_specs(self) -> dict[str, dict]:
-        from .spec import load_specs
+        from pipelines.pps.spec import load_specs
         return load_specs(self.specs_dir)
 
     def dag_order(self) -> list[str]:
-        from .spec import dag_order
+        from pipelines.pps.spec import dag_order
         return dag_order({p["name"]: p["spec"] for p in self.jobs.pipelines()})
 
     def create_pipeline(self, spec: dict, *, reprocess: bool = False) -> tuple[str, int]:
-        from .spec import validate_spec
+        from pipelines.pps.spec import validate_spec
         validate_spec(spec)
         name = spec["pipeline"]["name"]
         for p in pfs_inputs(spec["input"]):
@@ -97,13 +98,13 @@ class Engine:
             self.store.create_repo(name, "pipeline", spec.get("description", ""))
             self._open_output_branch(name, spec)
             if action != "unchanged" and self._would_have_datums(spec):
-                self.jobs.add_commit_set(new_id(), self.store._next_seq(), f"pipeline {name} {action}", name)
+                self.jobs.add_commit_set(new_id(), self.store.next_seq(), f"pipeline {name} {action}", name)
         return action, version
 
     def _open_output_branch(self, name: str, spec: dict) -> None:
         """pachd makes the output branch at create pipeline, headed by an empty commit, so
         `name@master` (and the S3 bucket `master.<name>`) exists before any job."""
-        if self.store.q1("SELECT 1 FROM branches WHERE repo=? AND name='master'", (name,)):
+        if self.store.has_branch(name, "master"):
             return
         c = self.store.start_commit(name, "master", origin="AUTO", copy_parent=False,
                                     description=f"output branch of pipeline {name}")
@@ -116,16 +117,17 @@ class Engine:
 
     def _would_have_datums(self, spec: dict) -> bool:
         """A new or changed pipeline gets a job only if its inputs give it datums now."""
-        from .datums import FileEntry, InputCommit, datums
+        return bool(self.dry_run_datums(spec))
 
-        def resolve(p: dict) -> InputCommit:
-            head = self.store.head(p["repo"], p.get("branch", "master")) if self._repo_exists(p["repo"]) else None
-            files = tuple(FileEntry(f.path, f.hash, f.size) for f in self.store.files(p["repo"], head)) if head else ()
-            return InputCommit(p["repo"], p.get("branch", "master"), head or "", files)
-        return bool(datums(spec["input"], resolve))
+    def dry_run_datums(self, spec: dict):
+        """The datums a spec would get on the current heads of its inputs (`list datum -f`)."""
+        inputs = [{"name": i["name"], "repo": i["repo"], "branch": i["branch"],
+                   "commit": self.store.head(i["repo"], i["branch"]) if self.store.has_repo(i["repo"]) else None}
+                  for i in pfs_inputs(spec["input"])]
+        return iterate_datums(spec["input"], input_resolver(self.store, inputs))
 
-    def _repo_exists(self, repo: str) -> bool:
-        return self.store.q1("SELECT 1 FROM repos WHERE name=?", (repo,)) is not None
+    def executor(self) -> JobExecutor:
+        return JobExecutor(self.store, self.jobs, self.workspace, self.services)
 
     # -- writing input repos --------------------------------------------------------------
     def check_writable(self, repo: str) -> None:
@@ -187,79 +189,16 @@ class Engine:
         for c in self.store.open_commits(origin="USER"):
             self.store.drop_commit(c.repo, c.id)
 
-    # -- running ----------------------------------------------------------------------------
-    @contextmanager
-    def run_lock(self):
-        self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.home / "run.lock", "w") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise PachmediaError(f"another pachmedia is running jobs in {self.home} (run.lock)") from None
-            yield
-
+    # -- running (the scheduler) -------------------------------------------------------
     def run(self, *, show_progress: bool = True, on_job=None) -> list[JobInfo]:
         """Process every pending commit set, resuming unfinished jobs first."""
-        done: list[JobInfo] = []
-        with self.run_lock():
-            order = self.dag_order()
-            executor = JobExecutor(self)
-            for cs in self.jobs.pending_sets():
-                forced_files: set[tuple[str, str]] = set()
-                for pipeline in order:
-                    job = self._job_for(pipeline, cs)
-                    if job is None or job.state not in ("JOB_CREATED", "JOB_RUNNING"):
-                        continue
-                    forced = set((cs.get("force") or {}).get(pipeline, []))
-                    job = executor.execute(pipeline, job.id, forced=forced, forced_files=forced_files,
-                                           show_progress=show_progress)
-                    done.append(job)
-                    if on_job:
-                        on_job(job)
-                self.jobs.mark_set_done(cs["id"])
-        return done
+        return self.scheduler.run(show_progress=show_progress, on_job=on_job)
 
-    def _job_for(self, pipeline: str, cs: dict) -> JobInfo | None:
-        """The job of `pipeline` in commit set `cs`, created if the set touches its inputs."""
-        try:
-            return self.jobs.job(pipeline, cs["id"])
-        except NotFound:
-            pass
-        p = self.jobs.pipeline(pipeline)
-        inputs, touched, broken = [], cs.get("pipeline") == pipeline, None
-        for i in pfs_inputs(p["spec"]["input"]):
-            commit = self._input_commit(i["repo"], i["branch"], cs)
-            if commit and commit.id == cs["id"]:
-                touched = True
-                if commit.error:
-                    broken = f"input commit {i['repo']}@{commit.id} failed: {commit.error}"
-            inputs.append({"name": i["name"], "repo": i["repo"], "branch": i["branch"],
-                           "commit": commit.id if commit else None})
-        if not touched:
-            return None
-        with self.store.tx():
-            self.jobs.create_job(pipeline, cs["id"], p["salt"], p["version"], inputs, cs["seq"])
-            self.store.start_commit(pipeline, "master", id=cs["id"], origin="AUTO", copy_parent=False,
-                                    description=f"job {cs['id']}")
-        if broken:
-            with self.store.tx():
-                self.store.finish_commit(pipeline, cs["id"], error=f"unrunnable: {broken}", move_head=False)
-                self.jobs.set_job(pipeline, cs["id"], state="JOB_UNRUNNABLE", reason=broken, finished=time.time())
-        return self.jobs.job(pipeline, cs["id"])
+    def run_lock(self):
+        return self.scheduler.lock()
 
-    def _input_commit(self, repo: str, branch: str, cs: dict) -> Commit | None:
-        """The commit of repo@branch a job in set cs reads: the set's own commit there if
-        any; for input repos the latest one not newer than the set; for pipeline outputs
-        the head (earlier sets are all processed before this one)."""
-        row = self.store.q1("SELECT id FROM commits WHERE repo=? AND id=? AND finished IS NOT NULL", (repo, cs["id"]))
-        if row:
-            return self.store.commit(repo, row["id"])
-        if self.store.repo(repo)["type"] == "user":
-            row = self.store.q1("SELECT id FROM commits WHERE repo=? AND branch=? AND finished IS NOT NULL "
-                                "AND error IS NULL AND seq<=? ORDER BY seq DESC LIMIT 1", (repo, branch, cs["seq"]))
-            return self.store.commit(repo, row["id"]) if row else None
-        head = self.store.head(repo, branch)
-        return self.store.commit(repo, head) if head else None
+    def running(self) -> bool:
+        return self.scheduler.running()
 
     def request_reprocess(self, pipeline: str, *, paths: list[str] = (), datum_ids: list[str] = (),
                           failed: bool = False) -> tuple[str, list[str]]:
@@ -291,48 +230,19 @@ class Engine:
                              + (" (the last job has no failed datum)" if failed else ""))
         id = new_id()
         with self.store.tx():
-            self.jobs.add_commit_set(id, self.store._next_seq(), f"reprocess {pipeline}", pipeline,
+            self.jobs.add_commit_set(id, self.store.next_seq(), f"reprocess {pipeline}", pipeline,
                                      force={pipeline: sorted(chosen)})
         return id, sorted(chosen)
 
     def pending(self) -> list[dict]:
         return self.jobs.pending_sets()
 
-    # -- services the stages need ------------------------------------------------------------
-    def services_env(self, transform: dict) -> dict[str, str]:
-        env = {}
-        if "CLAMD_ADDRESS" in (transform.get("env") or {}):
-            env["CLAMD_ADDRESS"] = os.environ.get("PACHMEDIA_CLAMD_ADDRESS") or self._clamd()
-        return env
-
-    def _clamd(self) -> str:
-        if "clamd" not in self._services:
-            from .services.clamd import ClamdService
-            svc = ClamdService(self.home / "clamd")
-            self._services["clamd"] = svc
-            self._services_addr = svc.start()
-        return self._services_addr
-
+    # -- where datums work and log --------------------------------------------------------
     def log_path(self, pipeline: str, job: str, datum: str) -> Path:
-        """A datum's log: stdout and stderr, every try, as they came."""
-        return self.logs_dir / pipeline / job / f"{datum}.log"
+        return self.workspace.log_path(pipeline, job, datum)
 
     def stderr_path(self, pipeline: str, job: str, datum: str) -> Path:
-        """Only the datum's stderr (its failure reason is the last lines of it)."""
-        from .runner import stderr_path
-        return stderr_path(self.log_path(pipeline, job, datum))
-
-    def running(self) -> bool:
-        """Whether some process holds the run lock now (a JOB_RUNNING job with no run
-        holding it was stopped: Ctrl-C or a kill, and the next `run` resumes it)."""
-        self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.home / "run.lock", "w") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(f, fcntl.LOCK_UN)
-            return False
+        return self.workspace.stderr_path(pipeline, job, datum)
 
     # -- reading ----------------------------------------------------------------------------
     def resolve(self, repo: str, ref: str | None) -> Commit:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make images: build (and with PUSH=1 push) one image per stage, tagged with the project
-# version; names come from pipelines/images.py (IMAGE_PREFIX, default "pachmedia").
+# version; names come from pipelines/cluster/images.py (IMAGE_PREFIX, default "pachmedia").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -11,7 +11,7 @@ fi
 for dir in images/*/; do
   stage=$(basename "$dir")
   [ -f "$dir/Dockerfile" ] || continue
-  image=$("$PY" -c "from pipelines.images import image_for; print(image_for('$stage'))")
+  image=$("$PY" -c "from pipelines.cluster.images import image_for; print(image_for('$stage'))")
   echo "building $image"
   docker build -f "$dir/Dockerfile" -t "$image" .
   # an if, not `[ ... ] && docker push`: as the loop's last command a false test would

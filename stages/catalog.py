@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import records
-from .common import StageError, add_input, run_main
+from stages.core import records
+from stages.common import StageError, add_input, run_main
 
 INPUTS = ("scan", "probe", "transcode", "labels")
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import records
+from stages.core import records
 
 DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
 

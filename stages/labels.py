@@ -15,13 +15,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import frame_features as ff
-from . import media_io, records
-from .audio_features import analyse_audio
-from .common import Progress, StageError, media_stage_args, run_main, staged
-from .ladder import display_size, even
-from .scenes import Scene, ShotTracker
-from .source import source_info
+from stages.core import frame_features as ff
+from stages.io import media_io
+from stages.core import records
+from stages.core.audio_features import analyse_audio
+from stages.common import Progress, StageError, media_stage_args, run_main, staged
+from stages.core.ladder import display_size, even
+from stages.core.scenes import Scene, ShotTracker
+from stages.core.source import source_info
 
 
 def analysis_size(src_w: int, src_h: int, rotation: int, width: int) -> tuple[int, int]:
@@ -58,7 +59,7 @@ def still_frame(media: Path, src: dict, max_side: int) -> np.ndarray:
     """A still as a BGR array, EXIF orientation applied (Pillow, held to the pixels probe accepted)."""
     from PIL import ImageOps
 
-    from .still import open_still, pixel_limit
+    from stages.io.still import open_still, pixel_limit
     with open_still(media, pixel_limit(src, media.name)) as img:
         img.seek(0)
         im = ImageOps.exif_transpose(img.convert("RGB"))

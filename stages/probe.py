@@ -11,9 +11,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from . import heif, media_io, records
-from .common import StageError, add_input, files_under, load_settings, required, run_main
-from .probe_metadata import summarize
+from stages.io import heif, media_io
+from stages.core import records
+from stages.common import StageError, add_input, files_under, load_settings, required, run_main
+from stages.core.probe_metadata import summarize
 
 
 def reject(reason: str, message: str) -> dict[str, Any]:

@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import records
-from .clamd import Clamd, ClamdUnavailable, StreamResult
-from .common import StageError, add_input, files_under, load_settings, required, run_main
+from stages.core import records
+from stages.io.clamd_client import Clamd, ClamdUnavailable, StreamResult
+from stages.common import StageError, add_input, files_under, load_settings, required, run_main
 
 _FOUND = re.compile(r"^(?:stream|[^:]*): (.+) FOUND$")
 

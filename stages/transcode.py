@@ -14,14 +14,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from . import media_io, records
-from .common import Progress, StageError, media_stage_args, run_main, staged
-from .ladder import Rendition, display_size, gop_frames, ladder_for
-from .package_check import PackageInvalid, check_package
-from .source import source_info
-from .still import derivatives, pixel_limit
-from .waveform import make_waveform
-from .thumbnails import Storyboard, plan_storyboard
+from stages.io import media_io
+from stages.core import records
+from stages.common import Progress, StageError, media_stage_args, run_main, staged
+from stages.core.ladder import Rendition, display_size, gop_frames, ladder_for
+from stages.io.package_check import PackageInvalid, check_package
+from stages.core.source import source_info
+from stages.io.still import derivatives, pixel_limit
+from stages.core.waveform import make_waveform
+from stages.core.thumbnails import Storyboard, plan_storyboard
 
 SABOTAGE_ENV = "PACHMEDIA_TEST_SABOTAGE"  # tests only: "truncate-rendition" breaks a segment before the check
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from stages import records
+from stages.core import records
 from stages.catalog import build_record, status_of
 
 SHA = "a" * 64

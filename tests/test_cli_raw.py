@@ -18,7 +18,7 @@ from pachyderm_sdk.api import pfs, pps
 from pipelines import shapes
 from pipelines.cli import main
 from pipelines.errors import SpecError
-from pipelines.spec_schema import _fields, check_message
+from pipelines.pps.spec_schema import _fields, check_message
 from tests.engine.helpers import new_engine, pfs as pfs_input, put, sh_spec
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?Z$")

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(not ADDRESS, reason="PACHD_ADDRESS not set: no P
 
 def test_deploy_put_wait_and_read_outputs(tmp_path):
     from pachyderm_sdk.api import pfs
-    from pipelines.deploy import connect, deploy
+    from pipelines.cluster.deploy import connect, deploy
     project = f"pachmedia-test-{int(time.time())}"
     deploy(ADDRESS, project)
     again = deploy(ADDRESS, project)

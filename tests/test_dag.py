@@ -11,10 +11,10 @@ import shutil
 import pytest
 
 from pipelines.engine import Engine
-from pipelines.explain_summary import summarize as explain
-from pipelines.lineage import trace
+from pipelines.pps.explain import summarize as explain
+from pipelines.pps.lineage import trace
 from pipelines.services.signatures import EICAR
-from stages import records
+from stages.core import records
 from tests.fixtures.media import OPENCV_DOC, make_audio, make_video
 
 

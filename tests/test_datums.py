@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from pipelines.datums import FileEntry, InputCommit, datums
-from pipelines.globs import glob_paths
+from pipelines.pps.datums import FileEntry, InputCommit, datums
+from pipelines.pps.globs import glob_paths
 
 REPOS = {
     "a": ["/a-1.txt", "/b-1.txt", "/c-2.txt", "/dir/x.mp4", "/dir/y.mp4"],

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from pipelines import SPECS_DIR
-from pipelines.deploy import connect, for_project, plan
+from pipelines.cluster.deploy import connect, for_project, plan
 from pipelines.errors import ServiceError
-from pipelines.spec import load_specs, validate_spec
+from pipelines.pps.spec import load_specs, validate_spec
 
 SPECS = load_specs(SPECS_DIR)
 

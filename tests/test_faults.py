@@ -14,9 +14,9 @@ import pytest
 
 from pipelines.engine import Engine
 from pipelines.errors import InvalidName
-from pipelines.fsck import fsck
-from pipelines.services.clamd import ClamdService
-from stages import records
+from pipelines.pfs.fsck import fsck
+from pipelines.services.clamd_daemon import ClamdService
+from stages.core import records
 from tests.fixtures.media import make_video
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ def test_fsck_finds_a_corrupted_object(tmp_path):
 
 
 def test_gc_drops_only_unreferenced_objects(tmp_path):
-    from pipelines.fsck import gc
+    from pipelines.pfs.fsck import gc
     with Engine(tmp_path / "home", init=False) as e:
         e.store.create_repo("in")
         src = tmp_path / "x"
@@ -146,7 +146,7 @@ class _HeldStream:
 
 
 def test_gc_waits_for_a_put_in_flight_and_spares_its_objects(tmp_path):
-    from pipelines.fsck import gc
+    from pipelines.pfs.fsck import gc
     with Engine(tmp_path / "home", init=False) as e:
         e.store.create_repo("in")
         stream, result = _HeldStream(), {}
@@ -202,21 +202,21 @@ def small_work_dir(tmp_path):
     """An engine whose datum sandboxes sit on a 4 MB tmpfs (the store stays on the big disk)."""
     from tests.engine.helpers import new_engine
     e = new_engine(tmp_path, "in")
-    e.work_dir.mkdir(parents=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(e.work_dir)],
+    e.workspace.work_dir.mkdir(parents=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(e.workspace.work_dir)],
                        capture_output=True, text=True)
     if r.returncode != 0:
         e.close()
         pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.strip()}): disk-full needs root")
     yield e
     e.close()
-    subprocess.run(["umount", "-l", str(e.work_dir)], check=False)
+    subprocess.run(["umount", "-l", str(e.workspace.work_dir)], check=False)
 
 
 def test_disk_full_during_a_job_fails_the_datum_clearly_and_a_rerun_completes(tmp_path, small_work_dir):
     from tests.engine.helpers import pfs, put, sh_spec, tree
     e = small_work_dir
-    ballast = e.work_dir / "ballast"
+    ballast = e.workspace.work_dir / "ballast"
     with open(ballast, "wb") as f:
         f.write(b"\0" * (3 << 20))  # 3 of the 4 MB taken by something else
     e.create_pipeline(sh_spec("fill", pfs("in", "/*"), 'head -c 2000000 /dev/zero > /pfs/out/big && cp "$in" /pfs/out/'))
@@ -228,7 +228,7 @@ def test_disk_full_during_a_job_fails_the_datum_clearly_and_a_rerun_completes(tm
     assert e.store.head("fill") != job.id and tree(e, "fill") == {}, "a failed job moves no head"
     assert e.store.files("fill", cid) == [], "nothing half-written in the job's commit"
     assert fsck(e).ok
-    assert not list(e.work_dir.rglob("big")), "the failed datum's sandbox is cleared"
+    assert not list(e.workspace.work_dir.rglob("big")), "the failed datum's sandbox is cleared"
     ballast.unlink()  # space freed
     e.request_reprocess("fill", failed=True)
     jobs = e.run(show_progress=False)

@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from stages import frame_features as ff
-from stages.audio_features import parse_audio_log
+from stages.core import frame_features as ff
+from stages.core.audio_features import parse_audio_log
 
 
 def solid(b, g, r, size=(120, 160)):

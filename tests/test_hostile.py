@@ -16,7 +16,7 @@ import pytest
 
 from pipelines.engine import Engine
 from pipelines.errors import PachmediaError
-from pipelines.fsck import fsck
+from pipelines.pfs.fsck import fsck
 from pipelines.services.signatures import EICAR
 from tests.fixtures.media import OPENCV_DOC
 from tests.fixtures.stages import ROOT, run_stage, stage_record as record

@@ -18,9 +18,9 @@ from urllib.parse import urlparse
 import pytest
 
 from pipelines import PROJECT_ROOT, SPECS_DIR
-from pipelines.images import dockerfile, image_for, stage_of
-from pipelines.services.clamd import CLUSTER, CONFIG, cluster_config, limits
-from pipelines.spec import load_specs
+from pipelines.cluster.images import dockerfile, image_for, stage_of
+from pipelines.services.clamd_daemon import CLUSTER, CONFIG, cluster_config, limits
+from pipelines.pps.spec import load_specs
 
 SPECS = load_specs(SPECS_DIR)
 REQS = PROJECT_ROOT / "images" / "requirements"
@@ -29,7 +29,7 @@ STAGES = sorted(p.parent.name for p in (PROJECT_ROOT / "images").glob("*/Dockerf
 PROVIDES = {"jsonschema": "jsonschema", "pyclamd": "pyclamd", "numpy": "numpy",
             "cv2": "opencv-python-headless", "scenedetect": "scenedetect", "PIL": "pillow",
             "pillow_heif": "pillow-heif"}
-NEEDS_FFMPEG_BINARY = {"media_io"}  # a stage using stages/media_io.py runs the ffmpeg/ffprobe binaries
+NEEDS_FFMPEG_BINARY = {"media_io"}  # a stage using stages/io/media_io.py runs the ffmpeg/ffprobe binaries
 
 
 def stage_imports(module: str, seen: set[str] | None = None) -> tuple[set[str], set[str]]:
@@ -240,7 +240,7 @@ def conf_dict(text: str) -> dict[str, str]:
 def test_clamd_configmap_is_the_projects_config(manifest):
     cm = manifest["ConfigMap"]
     conf = cm["data"]["clamd.conf"]
-    assert conf == cluster_config(), "images/k8s/clamd.yaml drifted from pipelines/services/clamd.py (see its header)"
+    assert conf == cluster_config(), "images/k8s/clamd.yaml drifted from pipelines/services/clamd_daemon.py (see its header)"
     opts = conf_dict(conf)
     lim = limits()
     assert opts["StreamMaxLength"] == str(lim["limit"]) and int(opts["MaxFileSize"]) >= lim["limit"]

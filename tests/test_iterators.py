@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from pipelines.datums import FileEntry, InputCommit, datums
+from pipelines.pps.datums import FileEntry, InputCommit, datums
 
 FILES = tuple(FileEntry(f"/foo{i}", hashlib.sha256(b"input").hexdigest(), 5) for i in range(50))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stages import records
+from stages.core import records
 from tests.fixtures.media import OPENCV_DOC, ffmpeg
 
 ROOT = Path(__file__).resolve().parent.parent

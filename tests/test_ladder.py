@@ -2,8 +2,8 @@
 import pytest
 
 from stages.common import default_settings
-from stages.ladder import display_size, gop_frames, ladder_for
-from stages.thumbnails import plan_storyboard
+from stages.core.ladder import display_size, gop_frames, ladder_for
+from stages.core.thumbnails import plan_storyboard
 
 RUNGS = default_settings("transcode")["rungs"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stages import media_io
+from stages.io import media_io
 from tests.fixtures.media import make_audio, make_video
 from tests.fixtures.stages import ROOT
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stages import records
-from stages.media_io import StderrTail
+from stages.core import records
+from stages.io.media_io import StderrTail
 from tests.fixtures.media import ffmpeg
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from stages import heif
+from stages.io import heif
 from stages import probe as probe_stage
 from stages.common import default_settings
-from stages.still import metadata_of
+from stages.io.still import metadata_of
 from tests.fixtures.media import OPENCV_DOC
 from tests.fixtures.stages import run_stage, stage_record
 

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from pipelines.engine import Engine
-from stages import records
-from stages.still import metadata_of
+from stages.core import records
+from stages.io.still import metadata_of
 from tests.fixtures.media import OPENCV_DOC, ffmpeg, make_audio
 from tests.fixtures.stages import run_stage as stage, stage_record
 

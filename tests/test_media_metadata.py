@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.probe_metadata import split_location
+from stages.core.probe_metadata import split_location
 from tests.fixtures.media import ffmpeg
 from tests.fixtures.stages import run_stage, stage_record
 

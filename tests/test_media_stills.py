@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import stages.common
-import stages.still
+import stages.io.still
 from stages import labels as labels_stage
 from stages import probe as probe_stage
 from stages import transcode as transcode_stage
@@ -33,7 +33,7 @@ def small_default(monkeypatch):
         got = real(kind)
         return got | {"max_image_pixels": SMALL_DEFAULT} if kind == "policy" else got
     monkeypatch.setattr(stages.common, "default_settings", patched)
-    monkeypatch.setattr(stages.still, "default_settings", patched, raising=False)
+    monkeypatch.setattr(stages.io.still, "default_settings", patched, raising=False)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored afterwards
     return patched
 
@@ -87,5 +87,5 @@ def test_a_size_other_than_probed_is_a_clear_stage_error(between, tmp_path, stag
 def test_between_one_and_two_times_the_limit_is_refused_too(between):
     """Pillow itself only warns below 2x its limit; open_still refuses."""
     with pytest.raises(StageError, match=r"Pillow"):
-        stages.still.open_still(between, 200_000)
-    assert stages.still.open_still(between, 240_000).size == (600, 400)
+        stages.io.still.open_still(between, 200_000)
+    assert stages.io.still.open_still(between, 240_000).size == (600, 400)

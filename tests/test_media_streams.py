@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from stages import probe as probe_stage
-from stages import records
+from stages.core import records
 from stages.common import default_settings
 from tests.fixtures.media import ffmpeg, make_cover_art_first
 from tests.fixtures.stages import run_stage, stage_record
@@ -124,7 +124,7 @@ def test_decode_check_falls_back_to_the_next_audio_track(monkeypatch, tmp_path):
 def test_the_probe_selects_allowed_codecs_and_source_info_obeys(tmp_path):
     """A first video stream in a codec the policy refuses is passed over, as is an
     audio codec it refuses; transcode and labels take what the probe selected."""
-    from stages.source import source_info
+    from stages.core.source import source_info
     meta = {"container": {"demuxer": "matroska"}, "duration": 2.0, "kind": "video", "streams": [
         {"index": 0, "codec_type": "video", "codec_name": "cinepak"},
         {"index": 1, "codec_type": "video", "codec_name": "h264"},

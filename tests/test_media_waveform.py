@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from stages.common import StageError
-from stages.media_io import ffmpeg_input_args
-from stages.waveform import RATE, PeakBlocks, make_waveform
+from stages.io.media_io import ffmpeg_input_args
+from stages.core.waveform import RATE, PeakBlocks, make_waveform
 from tests.fixtures.media import ffmpeg
 
 

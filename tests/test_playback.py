@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.engine import Engine
-from pipelines.gateway import StoreBackend
+from pipelines.pfs.s3_driver import StoreBackend
 from pipelines.s3.keys import Keys
 from pipelines.s3.server import serve
 from pipelines.web.server import PUBLIC_BUCKETS, serve_player

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stages import records
+from stages.core import records
 from stages.common import default_settings
 from stages.probe import check_policy, classify_probe_failure
 from tests.fixtures.media import ffmpeg, make_audio, make_video

@@ -49,7 +49,7 @@ class BoundedReader(io.RawIOBase):
 def store_backend(home, inputs=("media",)):
     """(engine, StoreBackend) over a fresh engine home with these input repos."""
     from pipelines.engine import Engine
-    from pipelines.gateway import StoreBackend
+    from pipelines.pfs.s3_driver import StoreBackend
     e = Engine(home, init=False)
     for r in inputs:
         e.store.create_repo(r)

@@ -14,7 +14,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pipelines.engine import Engine
-from pipelines.gateway import AutoRunner, StoreBackend
+from pipelines.pfs.s3_driver import StoreBackend
+from pipelines.scheduler import Background
 from pipelines.s3.keys import Keys
 from pipelines.s3.server import serve
 from tests.fixtures.media import make_video
@@ -34,7 +35,7 @@ def s3(url: str, key="AKPACH", secret="s3cret"):
 def gateway(tmp_path_factory):
     d = tmp_path_factory.mktemp("s3e")
     e = Engine(d / "home")
-    runner = AutoRunner(e, log=open(d / "autorun.log", "w")).start()
+    runner = Background(e, log=open(d / "autorun.log", "w")).start()
     gw = serve(StoreBackend(e, on_write=runner.poke), "127.0.0.1", 0, Keys("AKPACH", "s3cret"), parts_dir=d / "parts")
     yield gw.url, d, e
     gw.stop()

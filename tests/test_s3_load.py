@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config
 
 from pipelines.engine import Engine
-from pipelines.gateway import StoreBackend
+from pipelines.pfs.s3_driver import StoreBackend
 from pipelines.s3.keys import Keys
 from pipelines.s3.server import serve
 

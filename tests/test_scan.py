@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.services import clamd as service
+from pipelines.services import clamd_daemon as service
 from pipelines.services.signatures import (EICAR, TESTFILES, build_signature_db, db_version, read_header,
                                            signatures)
-from stages import records
-from stages.clamd import StreamResult
+from stages.core import records
+from stages.io.clamd_client import StreamResult
 from stages.scan import decide_verdict, scan_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -215,7 +215,7 @@ def _gone(pid: int, seconds: float) -> bool:
 CHILD = """
 import sys, time
 from pathlib import Path
-from pipelines.services.clamd import ClamdService
+from pipelines.services.clamd_daemon import ClamdService
 svc = ClamdService(Path(sys.argv[1]))
 svc.start()
 print(svc.proc.pid, flush=True)

@@ -10,7 +10,7 @@ import pytest
 
 from pipelines import SPECS_DIR
 from pipelines.errors import SpecError
-from pipelines.spec import dag_order, load_specs, validate_spec
+from pipelines.pps.spec import dag_order, load_specs, validate_spec
 
 PACHYDERM_SCHEMA = SPECS_DIR.parent.parent / "shared" / "pachyderm-schema" / "CreatePipelineRequest.schema.json"
 SPECS = load_specs(SPECS_DIR)

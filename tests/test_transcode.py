@@ -12,7 +12,7 @@ import m3u8
 import pytest
 from mpegdash.parser import MPEGDASHParser
 
-from stages import records
+from stages.core import records
 from stages.common import default_settings
 from tests.fixtures.media import make_audio, make_video
 

@@ -9,8 +9,8 @@ import argparse
 import importlib
 import sys
 
-from ..errors import PachmediaError
-from .base import Command
+from pipelines.errors import PachmediaError
+from pipelines.cli.base import Command
 
 MODULES = ("files", "repos", "pipelines", "jobs", "datums", "lineage", "explain", "debug", "admin", "demo", "s3", "deploy")
 

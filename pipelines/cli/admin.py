@@ -1,12 +1,12 @@
 """init, fsck."""
 from __future__ import annotations
 
-from .base import Command
-from .fmt import engine
+from pipelines.cli.base import Command
+from pipelines.cli.fmt import engine
 
 
 def init(args) -> int:
-    from ..engine import Engine, default_home
+    from pipelines.engine import Engine, default_home
     from pathlib import Path
     home = Path(args.home) if args.home else default_home()
     fresh = not (home / "meta.db").exists()
@@ -19,7 +19,7 @@ def init(args) -> int:
 
 
 def fsck_cmd(args) -> int:
-    from ..fsck import fsck, gc
+    from pipelines.pfs.fsck import fsck, gc
     with engine(args) as e:
         if args.gc:
             n, size = gc(e)

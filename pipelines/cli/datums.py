@@ -1,12 +1,11 @@
 """list | inspect datum: each datum's state, inputs, time and (failed) reason."""
 from __future__ import annotations
 
-from .. import shapes
-from ..errors import UsageError
-from ..jobs import JobExecutor
-from ..spec import load_spec
-from .base import Command
-from .fmt import add_raw, duration, engine, job_ref, raw, table
+from pipelines import protojson as shapes
+from pipelines.errors import UsageError
+from pipelines.pps.spec import load_spec
+from pipelines.cli.base import Command
+from pipelines.cli.fmt import add_raw, duration, engine, job_ref, raw, table
 
 
 def _inputs_text(d) -> str:
@@ -54,16 +53,8 @@ def list_datum(args) -> int:
 
 
 def _dry_run(e, args) -> int:
-    from ..datums import datums as iterate
-    from ..jobs import pfs_inputs
     spec = load_spec(args.file)
-    inputs = []
-    for i in pfs_inputs(spec["input"]):
-        head = e.store.head(i["repo"], i["branch"])
-        inputs.append({"name": i["name"], "repo": i["repo"], "branch": i["branch"], "commit": head})
-    from ..jobstore import JobInfo
-    fake = JobInfo(spec["pipeline"]["name"], "dry-run", "JOB_CREATED", None, None, "", 0, inputs, None, 0)
-    ds = iterate(spec["input"], JobExecutor(e).resolver(fake))
+    ds = e.dry_run_datums(spec)
     if args.raw:
         raw([shapes.planned_datum(spec["pipeline"]["name"], d.id, d.inputs) for d in ds])
     else:

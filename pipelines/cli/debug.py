@@ -8,20 +8,19 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from ..jobs import JobExecutor
-from ..runner import command_for, environment, prepare_sandbox, rewrite_pfs
-from .base import Command
-from .fmt import engine, job_ref
+from pipelines.pps.runner import command_for, environment, prepare_sandbox, rewrite_pfs
+from pipelines.cli.base import Command
+from pipelines.cli.fmt import engine, job_ref
 
 
 def debug_datum(args) -> int:
     with engine(args) as e:
         pipeline, job = job_ref(e, args.target, verb="debug datum", need_job=True)
         job_id = job.id  # the full id, whatever prefix was given
-        ex = JobExecutor(e)
+        ex = e.executor()
         spec, d = ex.find_datum(pipeline, job_id, args.datum)
         sandbox = Path(args.dir or f"debug-{pipeline}-{d.id[:12]}").absolute()
-        run = ex.datum_run(pipeline, job_id, spec, d, sandbox, e.services_env(spec["transform"]) if args.run else {})
+        run = ex.datum_run(pipeline, job_id, spec, d, sandbox, e.services.env_for(spec["transform"]) if args.run else {})
         pfs = prepare_sandbox(run, e.store.objects)
         for dest, _ in run.mounts:
             os.chmod(pfs / dest, 0o444)

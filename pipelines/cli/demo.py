@@ -7,10 +7,10 @@ import shutil
 import time
 from pathlib import Path
 
-from ..demo_media import make_demo_media
-from ..engine import Engine
-from .base import Command
-from .fmt import table
+from pipelines.cli.demo_media import make_demo_media
+from pipelines.engine import Engine
+from pipelines.cli.base import Command
+from pipelines.cli.fmt import table
 
 
 def asset_times(e: Engine, set_id: str) -> dict[str, float]:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import os
 
-from ..errors import UsageError
-from .base import Command
+from pipelines.errors import UsageError
+from pipelines.cli.base import Command
 
 
 def deploy_cmd(args) -> int:
-    from ..deploy import deploy
+    from pipelines.cluster.deploy import deploy
     if not args.pachd and not args.dry_run:
         raise UsageError("give --pachd grpc://HOST:30650 (or set PACHD_ADDRESS); --dry-run works without one")
     deploy(args.pachd, args.project, reprocess=args.reprocess, dry_run=args.dry_run, image_prefix=args.image_prefix)

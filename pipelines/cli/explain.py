@@ -2,9 +2,9 @@
 salt/spec change, retry or reprocess; and how many were skipped."""
 from __future__ import annotations
 
-from ..explain_summary import line, summarize
-from .base import Command
-from .fmt import add_raw, engine, job_ref, raw
+from pipelines.pps.explain import line, summarize
+from pipelines.cli.base import Command
+from pipelines.cli.fmt import add_raw, engine, job_ref, raw
 
 
 def removed_datums(e, pipeline: str, j, datums) -> list[list[str]]:

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from .. import shapes
-from ..errors import NotFound, UsageError
-from ..names import parse_ref, require_path
-from .base import Command
-from .fmt import add_raw, engine, raw, size, table
+from pipelines import protojson as shapes
+from pipelines.errors import NotFound, UsageError
+from pipelines.pfs.names import parse_ref, require_path
+from pipelines.scheduler import spawn_run
+from pipelines.cli.base import Command
+from pipelines.cli.fmt import add_raw, engine, raw, size, table
 
 
 def _sources(args) -> list[tuple[str, object]]:
@@ -61,11 +61,7 @@ def _process(e, args, c) -> None:
     if not args.run or os.environ.get("PACHMEDIA_NO_AUTORUN"):
         print(f"Process it with `pachmedia run` (or `pachmedia wait commit {c.repo}@{c.id}`).")
         return
-    log = e.home / "logs" / "autorun.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as out:
-        subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(e.home), "run", "-q"],
-                         stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
+    log = spawn_run(e.home)
     print(f"Processing in the background: `pachmedia list job` to follow, "
           f"`pachmedia wait commit {c.repo}@{c.id}` to wait (log: {log}).")
 

@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..engine import Engine
-from ..errors import NotFound, UsageError
+from pipelines.engine import Engine
+from pipelines.errors import NotFound, UsageError
 
 
 def engine(args) -> Engine:

@@ -5,11 +5,11 @@ import json
 import sys
 import time
 
-from .. import shapes
-from ..errors import UsageError
-from ..jobstore import JOB_STATES
-from .base import Command
-from .fmt import add_raw, ago, duration, engine, job_ref, raw, size, table
+from pipelines import protojson as shapes
+from pipelines.errors import UsageError
+from pipelines.pps.jobstore import JOB_STATES
+from pipelines.cli.base import Command
+from pipelines.cli.fmt import add_raw, ago, duration, engine, job_ref, raw, size, table
 
 
 def run(args) -> int:

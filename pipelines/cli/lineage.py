@@ -1,10 +1,10 @@
 """lineage repo@branch:/path — the chain from an output file back to the uploads."""
 from __future__ import annotations
 
-from ..lineage import render, trace
-from ..names import parse_ref, require_path
-from .base import Command
-from .fmt import add_raw, engine, raw
+from pipelines.pps.lineage import render, trace
+from pipelines.pfs.names import parse_ref, require_path
+from pipelines.cli.base import Command
+from pipelines.cli.fmt import add_raw, engine, raw
 
 
 def lineage(args) -> int:

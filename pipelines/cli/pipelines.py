@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 
-from .. import shapes
-from ..spec import load_spec
-from .base import Command
-from .fmt import add_raw, ago, engine, raw, table
+from pipelines import protojson as shapes
+from pipelines.pps.spec import load_spec
+from pipelines.cli.base import Command
+from pipelines.cli.fmt import add_raw, ago, engine, raw, table
 
 
 def create_pipeline(args) -> int:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import time
 
-from .. import shapes
-from ..errors import JobFailed, PachmediaError
-from ..names import parse_ref
-from .base import Command
-from .fmt import add_raw, ago, duration, engine, raw, size, table
+from pipelines import protojson as shapes
+from pipelines.errors import JobFailed, PachmediaError
+from pipelines.pfs.names import parse_ref
+from pipelines.scheduler import RunLocked
+from pipelines.cli.base import Command
+from pipelines.cli.fmt import add_raw, ago, duration, engine, raw, size, table
 
 
 def create_repo(args) -> int:
@@ -101,9 +102,8 @@ def wait_commit(args) -> int:
             try:
                 e.run(show_progress=not args.quiet)
                 continue
-            except PachmediaError as err:
-                if "run.lock" not in str(err):
-                    raise
+            except RunLocked:
+                pass  # another process is running them: wait for it
             if deadline and time.monotonic() > deadline:
                 raise PachmediaError(f"timed out after {args.timeout}s waiting for {ref}")
             time.sleep(0.5)

@@ -4,17 +4,18 @@ from __future__ import annotations
 import signal
 import threading
 
-from ..gateway import AutoRunner, StoreBackend
-from ..s3.keys import load_keys
-from ..s3.server import serve
-from .base import Command
-from .fmt import engine
+from pipelines.pfs.s3_driver import StoreBackend
+from pipelines.scheduler import Background
+from pipelines.s3.keys import load_keys
+from pipelines.s3.server import serve
+from pipelines.cli.base import Command
+from pipelines.cli.fmt import engine
 
 
 def start_gateway(e, host: str, port: int, anonymous: tuple[str, ...], run: bool):
     """The gateway over this engine (and the runner that processes writes through it)."""
     keys = load_keys(e.home)
-    runner = AutoRunner(e) if run else None
+    runner = Background(e) if run else None
     backend = StoreBackend(e, on_write=runner.poke if runner else None)
     server = serve(backend, host, port, keys, anonymous_buckets=anonymous, parts_dir=e.home / "s3-parts")
     if runner:
@@ -34,7 +35,7 @@ def s3_serve(args) -> int:
 
 
 def play(args) -> int:
-    from ..web.server import PUBLIC_BUCKETS, serve_player
+    from pipelines.web.server import PUBLIC_BUCKETS, serve_player
     e = engine(args)
     server, runner = start_gateway(e, args.host, args.s3_port, PUBLIC_BUCKETS, True)
     page = serve_player(args.host, args.port, server.url)

@@ -3,11 +3,11 @@
 Modules: buckets (names), auth (SigV4), payload (bodies, aws-chunked), listing (paging),
 xml, multipart, gateway (operations), server (HTTP), keys, backend (interface + memory).
 """
-from .backend import (BucketNotFound, CommitNotFound, CommitRef, InvalidKey, MemoryBackend, ObjectInfo,
+from pipelines.s3.backend import (BucketNotFound, CommitNotFound, CommitRef, InvalidKey, MemoryBackend, ObjectInfo,
                       ReadOnlyRepo, RepoRef, S3Backend)
-from .buckets import Bucket, parse_bucket
-from .keys import Keys, load_keys
-from .server import S3Server, serve
+from pipelines.s3.buckets import Bucket, parse_bucket
+from pipelines.s3.keys import Keys, load_keys
+from pipelines.s3.server import S3Server, serve
 
 __all__ = ["Bucket", "BucketNotFound", "CommitNotFound", "CommitRef", "InvalidKey", "Keys", "MemoryBackend",
            "ObjectInfo", "ReadOnlyRepo", "RepoRef", "S3Backend", "S3Server", "load_keys", "parse_bucket", "serve"]

@@ -20,7 +20,7 @@ Contract (what the gateway relies on):
 - Keys form a file tree, as in PFS: whether a put of `a/b/c` over a file `a/b` replaces it
   or is refused is the backend's choice (the gateway passes either outcome on).
 - Unsafe keys (a '.' or '..' segment, control characters, backslash, a segment over
-  255 bytes; `pipelines.names` decides) raise `InvalidKey`; writes to a read-only repo
+  255 bytes; `pipelines.pfs.names` decides) raise `InvalidKey`; writes to a read-only repo
   raise `ReadOnlyRepo`.
 """
 from __future__ import annotations
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import BinaryIO, Iterator, Protocol
 
-from ..errors import InvalidName, NotFound, PachmediaError
-from ..names import normalize_path
+from pipelines.errors import InvalidName, NotFound, PachmediaError
+from pipelines.pfs.names import normalize_path
 
 
 class InvalidKey(InvalidName, ValueError):

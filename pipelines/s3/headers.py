@@ -6,7 +6,7 @@ from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import PurePosixPath
 
-from . import errors
+from pipelines.s3 import errors
 
 # What players and browsers need to see for the packages transcode writes.
 CONTENT_TYPES = {

@@ -11,8 +11,8 @@ import binascii
 from dataclasses import dataclass
 from typing import Iterable
 
-from . import errors
-from .backend import ObjectInfo
+from pipelines.s3 import errors
+from pipelines.s3.backend import ObjectInfo
 
 MAX_KEYS = 1000
 

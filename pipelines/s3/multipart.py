@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from . import errors
+from pipelines.s3 import errors
 
 UPLOAD_TTL = 24 * 3600  # an upload neither completed nor aborted for a day is dropped (client gone)
 MIN_PART = 5 << 20  # S3's minimum size of every part but the last

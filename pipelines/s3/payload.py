@@ -13,8 +13,8 @@ import io
 import zlib
 from typing import BinaryIO, Callable, Iterator
 
-from . import errors
-from .auth import EMPTY_SHA256, STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER, UNSIGNED, Signed, sign
+from pipelines.s3 import errors
+from pipelines.s3.auth import EMPTY_SHA256, STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER, UNSIGNED, Signed, sign
 
 PIECE = 1 << 20  # bytes per read: bodies stream through memory in pieces this size
 MAX_LINE = 4096  # a chunk header or trailer line longer than this is malformed

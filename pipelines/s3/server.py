@@ -12,13 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
 
-from .auth import split_query
-from .backend import S3Backend
-from . import errors
-from .gateway import Gateway, Request, Response, error_response
-from .keys import Keys
-from .multipart import Uploads
-from .payload import PIECE, LimitedReader
+from pipelines.s3.auth import split_query
+from pipelines.s3.backend import S3Backend
+from pipelines.s3 import errors
+from pipelines.s3.controller import Gateway, Request, Response, error_response
+from pipelines.s3.keys import Keys
+from pipelines.s3.multipart import Uploads
+from pipelines.s3.payload import PIECE, LimitedReader
 
 log = logging.getLogger(__name__)
 DRAIN_LIMIT = 1 << 20  # an unread request body up to this size is drained to keep the connection

@@ -6,10 +6,10 @@ from datetime import datetime
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-from . import errors
-from .backend import ObjectInfo
-from .headers import iso_date
-from .listing import Page
+from pipelines.s3 import errors
+from pipelines.s3.backend import ObjectInfo
+from pipelines.s3.headers import iso_date
+from pipelines.s3.listing import Page
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 OWNER = "<Owner><ID>pachmedia</ID><DisplayName>pachmedia</DisplayName></Owner>"

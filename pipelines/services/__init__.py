@@ -1,1 +1,32 @@
-"""Services the embedded engine runs for the stages (on a cluster they are Kubernetes Services)."""
+"""Services the embedded engine runs for the stages (on a cluster they are Kubernetes
+Services): started when a pipeline's transform first asks for one, stopped with the engine."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+class Services:
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self._clamd = None
+        self._clamd_addr: str | None = None
+
+    def env_for(self, transform: dict) -> dict[str, str]:
+        """The addresses a transform's env names (CLAMD_ADDRESS), its services started."""
+        env = {}
+        if "CLAMD_ADDRESS" in (transform.get("env") or {}):
+            env["CLAMD_ADDRESS"] = os.environ.get("PACHMEDIA_CLAMD_ADDRESS") or self.clamd()
+        return env
+
+    def clamd(self) -> str:
+        if self._clamd is None:
+            from pipelines.services.clamd_daemon import ClamdService
+            self._clamd = ClamdService(self.home / "clamd")
+            self._clamd_addr = self._clamd.start()
+        return self._clamd_addr
+
+    def stop(self) -> None:
+        if self._clamd is not None:
+            self._clamd.stop()
+            self._clamd = None

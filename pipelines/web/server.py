@@ -7,7 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .. import PROJECT_ROOT
+from pipelines import PROJECT_ROOT
 
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = {

@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 
 from pipelines.engine import Engine
-from pipelines.services.clamd import ClamdService
+from pipelines.services.clamd_daemon import ClamdService
 from stages.common import default_settings
-from stages.ladder import ladder_for
-from stages.source import source_info
-from stages.thumbnails import plan_storyboard
+from stages.core.ladder import ladder_for
+from stages.core.source import source_info
+from stages.core.thumbnails import plan_storyboard
 from stages.transcode import build_command
 from tests.fixtures.media import make_video
 
@@ -246,7 +246,7 @@ def bench_s3_load(work: Path, quick: bool) -> list[Row]:
     import boto3
     from botocore.config import Config
 
-    from pipelines.gateway import StoreBackend
+    from pipelines.pfs.s3_driver import StoreBackend
     from pipelines.s3.keys import Keys
     from pipelines.s3.server import serve
     seconds, clients = (10, 32) if quick else (60, 32)

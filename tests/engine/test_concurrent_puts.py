@@ -6,7 +6,7 @@ import io
 import multiprocessing
 
 from pipelines.engine import Engine
-from pipelines.fsck import fsck
+from pipelines.pfs.fsck import fsck
 from tests.engine.helpers import new_engine
 
 

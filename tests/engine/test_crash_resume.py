@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pipelines.engine import Engine
-from pipelines.fsck import fsck
+from pipelines.pfs.fsck import fsck
 
 from .helpers import counts, new_engine, pfs, put, sh_spec, start_cli, tree
 

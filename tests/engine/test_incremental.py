@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.errors import InvalidName, NotFound, UsageError
-from pipelines.lineage import trace
+from pipelines.pps.lineage import trace
 
 from .helpers import counts, new_engine, pfs, put, sh_spec, tree
 

@@ -12,9 +12,9 @@ import time
 import pytest
 
 from pipelines.engine import Engine
-from pipelines.fsck import fsck
-from pipelines.objects import ObjectStore
-from pipelines.runner import group_members
+from pipelines.pfs.fsck import fsck
+from pipelines.pfs.objects import ObjectStore
+from pipelines.pps.runner import group_members
 
 from .helpers import counts, new_engine, pfs, put, sh_spec, start_cli, tree
 
@@ -133,7 +133,7 @@ def test_interrupting_a_run_cancels_queued_datums_and_leaves_the_job_resumable(t
 
 
 def test_kill_orphan_leaves_a_process_group_that_is_not_ours(tmp_path):
-    from pipelines.runner import kill_orphan
+    from pipelines.pps.runner import kill_orphan
     other = subprocess.Popen(["sleep", "30"], start_new_session=True, cwd=tmp_path)
     try:
         assert not kill_orphan(other.pid, "job", "datum", tmp_path / "sandbox")

@@ -4,7 +4,7 @@ after init, before any job has run."""
 from __future__ import annotations
 
 from pipelines.engine import Engine
-from pipelines.gateway import StoreBackend
+from pipelines.pfs.s3_driver import StoreBackend
 
 from .helpers import new_engine, pfs, put, sh_spec, tree
 

@@ -1,0 +1,385 @@
+"""The versioned store: repos, branches, commits and file trees in SQLite, bytes in the
+content-addressed object store.
+
+Pachyderm 2.x semantics kept here:
+- a commit's id is its commit set's (global) id: the user commit and every output
+  commit it causes downstream share one id (`repo@<id>` names each);
+- a commit is open until finished; a branch head only ever points at a finished commit,
+  and finishing (files, provenance, head move) is one SQLite transaction, so a killed
+  process never leaves a half-written commit visible;
+- objects are written (and fsynced) before any row names them.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from pipelines.errors import NotFound, PachmediaError, UsageError
+from pipelines.pfs.objects import ObjectStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS repos(
+  name TEXT PRIMARY KEY, type TEXT NOT NULL, created REAL NOT NULL, description TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS branches(
+  repo TEXT NOT NULL, name TEXT NOT NULL, head TEXT, PRIMARY KEY(repo, name));
+CREATE TABLE IF NOT EXISTS commits(
+  repo TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, branch TEXT NOT NULL, parent TEXT,
+  origin TEXT NOT NULL, started REAL NOT NULL, finished REAL, error TEXT,
+  description TEXT NOT NULL DEFAULT '', PRIMARY KEY(repo, id));
+CREATE INDEX IF NOT EXISTS commits_by_id ON commits(id);
+CREATE TABLE IF NOT EXISTS provenance(
+  repo TEXT NOT NULL, id TEXT NOT NULL, input_repo TEXT NOT NULL, input_branch TEXT NOT NULL,
+  input_commit TEXT NOT NULL, PRIMARY KEY(repo, id, input_repo, input_branch));
+CREATE TABLE IF NOT EXISTS files(
+  repo TEXT NOT NULL, commit_id TEXT NOT NULL, path TEXT NOT NULL, hash TEXT NOT NULL,
+  size INTEGER NOT NULL, job TEXT, datum TEXT, PRIMARY KEY(repo, commit_id, path)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Commit:
+    repo: str
+    id: str
+    branch: str
+    parent: str | None
+    origin: str           # USER | AUTO (Pachyderm's CommitOrigin)
+    started: float
+    finished: float | None
+    error: str | None
+    description: str
+    seq: int
+    provenance: tuple[tuple[str, str, str], ...] = field(default=())  # (repo, branch, id)
+
+
+@dataclass(frozen=True)
+class FileRow:
+    path: str
+    hash: str
+    size: int
+    job: str | None = None      # the job whose datum wrote it (None: a user put it)
+    datum: str | None = None
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Store:
+    def __init__(self, home: Path) -> None:
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.objects = ObjectStore(self.home / "objects")
+        self.lock = threading.RLock()
+        self.db = sqlite3.connect(self.home / "meta.db", check_same_thread=False,
+                                  isolation_level=None, timeout=30)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA case_sensitive_like=ON")  # '/A/%' must never match '/a/b'
+
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- transactions --------------------------------------------------------------
+    def tx(self):
+        return _Tx(self)
+
+    def q(self, sql: str, args: Iterable = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            return self.db.execute(sql, tuple(args)).fetchall()
+
+    def q1(self, sql: str, args: Iterable = ()) -> sqlite3.Row | None:
+        with self.lock:
+            return self.db.execute(sql, tuple(args)).fetchone()
+
+    def next_seq(self) -> int:
+        self.db.execute("INSERT INTO counters(name, value) VALUES('seq', 1) "
+                        "ON CONFLICT(name) DO UPDATE SET value = value + 1")
+        return self.db.execute("SELECT value FROM counters WHERE name='seq'").fetchone()[0]
+
+    # -- repos and branches -----------------------------------------------------------
+    def create_repo(self, name: str, type: str = "user", description: str = "") -> None:
+        from pipelines.pfs.names import check_repo_name
+        check_repo_name(name)
+        with self.tx():
+            self.db.execute("INSERT OR IGNORE INTO repos(name, type, created, description) VALUES(?,?,?,?)",
+                            (name, type, time.time(), description))
+
+    def repos(self) -> list[sqlite3.Row]:
+        return self.q("SELECT * FROM repos ORDER BY created, name")
+
+    def repo(self, name: str) -> sqlite3.Row:
+        row = self.q1("SELECT * FROM repos WHERE name=?", (name,))
+        if row is None:
+            known = ", ".join(r["name"] for r in self.repos()) or "none"
+            raise NotFound(f"repo {name!r} not found (repos: {known})")
+        return row
+
+    def head(self, repo: str, branch: str = "master") -> str | None:
+        row = self.q1("SELECT head FROM branches WHERE repo=? AND name=?", (repo, branch))
+        return row["head"] if row else None
+
+    def branches(self, repo: str) -> list[sqlite3.Row]:
+        return self.q("SELECT * FROM branches WHERE repo=? ORDER BY name", (repo,))
+
+    # -- commits ------------------------------------------------------------------------
+    def start_commit(self, repo: str, branch: str = "master", *, id: str | None = None,
+                     origin: str = "USER", description: str = "", copy_parent: bool = True,
+                     started: float | None = None) -> Commit:
+        """Open a commit on branch (parent = the head). With copy_parent the new tree
+        starts as the parent's (user commits); output commits start empty."""
+        self.repo(repo)
+        id = id or new_id()
+        with self.tx():
+            parent = self.head(repo, branch)
+            seq = self.next_seq()
+            self.db.execute(
+                "INSERT INTO commits(repo, id, seq, branch, parent, origin, started, description) "
+                "VALUES(?,?,?,?,?,?,?,?)", (repo, id, seq, branch, parent, origin, started or time.time(), description))
+            self.db.execute("INSERT OR IGNORE INTO branches(repo, name, head) VALUES(?,?,NULL)", (repo, branch))
+            if parent and copy_parent:
+                self.db.execute(
+                    "INSERT INTO files(repo, commit_id, path, hash, size, job, datum) "
+                    "SELECT repo, ?, path, hash, size, job, datum FROM files WHERE repo=? AND commit_id=?",
+                    (id, repo, parent))
+        return self.commit(repo, id)
+
+    def put_file(self, repo: str, id: str, path: str, oid: str, size: int,
+                 job: str | None = None, datum: str | None = None) -> None:
+        self._require_open(repo, id)
+        with self.tx():
+            # a file replaces a directory of the same name and vice versa (no file/dir clash)
+            self.db.execute("DELETE FROM files WHERE repo=? AND commit_id=? AND path LIKE ? ESCAPE '\\'",
+                            (repo, id, _like_prefix(path)))
+            self._delete_ancestors_as_files(repo, id, path)
+            self.db.execute("INSERT OR REPLACE INTO files VALUES(?,?,?,?,?,?,?)",
+                            (repo, id, path, oid, size, job, datum))
+
+    def _delete_ancestors_as_files(self, repo: str, id: str, path: str) -> None:
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts)):
+            self.db.execute("DELETE FROM files WHERE repo=? AND commit_id=? AND path=?",
+                            (repo, id, "/" + "/".join(parts[:i])))
+
+    def delete_path(self, repo: str, id: str, path: str) -> int:
+        """Delete a file, or a directory and everything under it. Returns how many files."""
+        self._require_open(repo, id)
+        with self.tx():
+            if path == "/":
+                cur = self.db.execute("DELETE FROM files WHERE repo=? AND commit_id=?", (repo, id))
+            else:
+                cur = self.db.execute(
+                    "DELETE FROM files WHERE repo=? AND commit_id=? AND (path=? OR path LIKE ? ESCAPE '\\')",
+                    (repo, id, path, _like_prefix(path)))
+            return cur.rowcount
+
+    def finish_commit(self, repo: str, id: str, *, error: str | None = None,
+                      provenance: Iterable[tuple[str, str, str]] = (), move_head: bool = True) -> Commit:
+        """Finish atomically: provenance, finished time, and the branch head move."""
+        c = self._require_open(repo, id)
+        with self.tx():
+            for in_repo, in_branch, in_commit in provenance:
+                self.db.execute("INSERT OR REPLACE INTO provenance VALUES(?,?,?,?,?)",
+                                (repo, id, in_repo, in_branch, in_commit))
+            self.db.execute("UPDATE commits SET finished=?, error=? WHERE repo=? AND id=?",
+                            (time.time(), error, repo, id))
+            if move_head:
+                self.db.execute("UPDATE branches SET head=? WHERE repo=? AND name=?", (id, repo, c.branch))
+        return self.commit(repo, id)
+
+    def drop_commit(self, repo: str, id: str) -> None:
+        """Forget an open commit (a put that never finished)."""
+        with self.tx():
+            self.db.execute("DELETE FROM files WHERE repo=? AND commit_id=?", (repo, id))
+            self.db.execute("DELETE FROM provenance WHERE repo=? AND id=?", (repo, id))
+            self.db.execute("DELETE FROM commits WHERE repo=? AND id=? AND finished IS NULL", (repo, id))
+
+    def open_commits(self, origin: str | None = None) -> list[Commit]:
+        sql = "SELECT * FROM commits WHERE finished IS NULL"
+        args: tuple = ()
+        if origin:
+            sql += " AND origin=?"
+            args = (origin,)
+        return [self._commit(r) for r in self.q(sql + " ORDER BY seq", args)]
+
+    def commit(self, repo: str, id: str) -> Commit:
+        row = self.q1("SELECT * FROM commits WHERE repo=? AND id=?", (repo, id))
+        if row is None:
+            raise NotFound(f"commit {repo}@{id} not found")
+        return self._commit(row)
+
+    def resolve(self, repo: str, ref: str | None) -> Commit:
+        """A branch name, a commit id (or unique prefix of 6+), `branch^`/`branch~N` ancestry."""
+        self.repo(repo)
+        ref = ref or "master"
+        base, up = ref, 0
+        for sep in ("^", "~"):
+            if sep in ref:
+                base, _, n = ref.partition(sep)
+                up = int(n or 1) if sep == "~" else ref.count("^")
+                base = base.rstrip("^")
+                break
+        head = self.head(repo, base)
+        if head is None:
+            rows = self.q("SELECT id FROM commits WHERE repo=? AND id LIKE ?", (repo, base + "%")) \
+                if len(base) >= 6 and all(c in "0123456789abcdef" for c in base) else []
+            if len(rows) != 1:
+                if self.q1("SELECT 1 FROM branches WHERE repo=? AND name=?", (repo, base)):
+                    raise NotFound(f"branch {repo}@{base} has no finished commit yet")
+                raise NotFound(f"no branch or commit {base!r} in repo {repo!r}"
+                               + (" (ambiguous prefix)" if len(rows) > 1 else ""))
+            head = rows[0]["id"]
+        c = self.commit(repo, head)
+        for _ in range(up):
+            if not c.parent:
+                raise NotFound(f"{repo}@{ref}: no such ancestor")
+            c = self.commit(repo, c.parent)
+        return c
+
+    def commits(self, repo: str, branch: str | None = None, limit: int | None = None) -> list[Commit]:
+        sql = "SELECT * FROM commits WHERE repo=?"
+        args: list = [repo]
+        if branch:
+            sql += " AND branch=?"
+            args.append(branch)
+        sql += " ORDER BY seq DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [self._commit(r) for r in self.q(sql, args)]
+
+    def children(self, repo: str, id: str) -> list[tuple[str, str]]:
+        """(id, branch) of the commits whose parent is this one, oldest first."""
+        return [(r["id"], r["branch"]) for r in self.q(
+            "SELECT id, branch FROM commits WHERE repo=? AND parent=? ORDER BY seq", (repo, id))]
+
+    def finished_commit(self, repo: str, id: str) -> Commit | None:
+        """That commit if it exists and is finished (a job's own commit in its set)."""
+        row = self.q1("SELECT * FROM commits WHERE repo=? AND id=? AND finished IS NOT NULL", (repo, id))
+        return self._commit(row) if row else None
+
+    def latest_good_commit(self, repo: str, branch: str, max_seq: int) -> Commit | None:
+        """The newest finished, error-free commit of repo@branch not newer than max_seq."""
+        row = self.q1("SELECT * FROM commits WHERE repo=? AND branch=? AND finished IS NOT NULL "
+                      "AND error IS NULL AND seq<=? ORDER BY seq DESC LIMIT 1", (repo, branch, max_seq))
+        return self._commit(row) if row else None
+
+    def has_repo(self, name: str) -> bool:
+        return self.q1("SELECT 1 FROM repos WHERE name=?", (name,)) is not None
+
+    def has_branch(self, repo: str, branch: str) -> bool:
+        return self.q1("SELECT 1 FROM branches WHERE repo=? AND name=?", (repo, branch)) is not None
+
+    def _commit(self, row: sqlite3.Row) -> Commit:
+        prov = tuple((r["input_repo"], r["input_branch"], r["input_commit"]) for r in self.q(
+            "SELECT * FROM provenance WHERE repo=? AND id=? ORDER BY input_repo", (row["repo"], row["id"])))
+        return Commit(row["repo"], row["id"], row["branch"], row["parent"], row["origin"], row["started"],
+                      row["finished"], row["error"], row["description"], row["seq"], prov)
+
+    def _require_open(self, repo: str, id: str) -> Commit:
+        c = self.commit(repo, id)
+        if c.finished is not None:
+            raise UsageError(f"commit {repo}@{id} is finished; start a new commit to change files")
+        return c
+
+    # -- files --------------------------------------------------------------------------
+    def files(self, repo: str, id: str, prefix: str = "/") -> list[FileRow]:
+        """Every file at or under prefix, sorted by path."""
+        if prefix in ("", "/"):
+            rows = self.q("SELECT path, hash, size, job, datum FROM files WHERE repo=? AND commit_id=? "
+                          "ORDER BY path", (repo, id))
+        else:
+            rows = self.q("SELECT path, hash, size, job, datum FROM files WHERE repo=? AND commit_id=? "
+                          "AND (path=? OR path LIKE ? ESCAPE '\\') ORDER BY path",
+                          (repo, id, prefix, _like_prefix(prefix)))
+        return [FileRow(r["path"], r["hash"], r["size"], r["job"], r["datum"]) for r in rows]
+
+    def file(self, repo: str, id: str, path: str) -> FileRow | None:
+        r = self.q1("SELECT path, hash, size, job, datum FROM files WHERE repo=? AND commit_id=? AND path=?",
+                    (repo, id, path))
+        return FileRow(r["path"], r["hash"], r["size"], r["job"], r["datum"]) if r else None
+
+    def commit_size(self, repo: str, id: str) -> int:
+        r = self.q1("SELECT COALESCE(SUM(size), 0) AS s FROM files WHERE repo=? AND commit_id=?", (repo, id))
+        return int(r["s"])
+
+    def files_page(self, repo: str, id: str, after: str, *, inclusive: bool, limit: int) -> list[FileRow]:
+        """Up to `limit` files with path > after (>= when inclusive), in path order (paging)."""
+        op = ">=" if inclusive else ">"
+        rows = self.q(f"SELECT path, hash, size, job, datum FROM files WHERE repo=? AND commit_id=? AND path {op} ? "
+                      f"ORDER BY path LIMIT {int(limit)}", (repo, id, after))
+        return [FileRow(r["path"], r["hash"], r["size"], r["job"], r["datum"]) for r in rows]
+
+    def write_job_files(self, repo: str, id: str, rows: Iterable[tuple[str, str, int, str, str]]) -> None:
+        """A job's output files (path, hash, size, source job, datum) into its open commit."""
+        with self.tx():
+            self._require_open(repo, id)
+            self.db.executemany(
+                "INSERT OR REPLACE INTO files(repo, commit_id, path, hash, size, job, datum) VALUES(?,?,?,?,?,?,?)",
+                [(repo, id, p, h, n, src, d) for p, h, n, src, d in rows])
+
+    # -- integrity (fsck) -----------------------------------------------------------------
+    def referenced_objects(self) -> set[str]:
+        """Every object a commit's file or a recorded datum output names."""
+        refs = {r["hash"] for r in self.q("SELECT DISTINCT hash FROM files")}
+        return refs | {r["hash"] for r in self.q("SELECT DISTINCT hash FROM datum_outputs")}
+
+    def dangling_heads(self) -> list[tuple[str, str, str]]:
+        """(repo, branch, head) of branches whose head is missing or unfinished."""
+        return [(r["repo"], r["name"], r["head"]) for r in self.q(
+            "SELECT b.repo, b.name, b.head FROM branches b LEFT JOIN commits c ON c.repo=b.repo AND c.id=b.head "
+            "WHERE b.head IS NOT NULL AND (c.id IS NULL OR c.finished IS NULL)")]
+
+    def commit_count(self) -> int:
+        return self.q1("SELECT COUNT(*) AS n FROM commits")["n"]
+
+    def outputs_without_datum(self) -> list[tuple[str, str, str]]:
+        """(repo, job, datum) of output files naming a datum the job store never recorded."""
+        return [(r["repo"], r["job"], r["datum"]) for r in self.q(
+            "SELECT DISTINCT f.repo, f.job, f.datum FROM files f LEFT JOIN datums d "
+            "ON d.pipeline=f.repo AND d.job=f.job AND d.id=f.datum WHERE f.job IS NOT NULL AND d.id IS NULL")]
+
+    def iter_all_files(self) -> Iterator[sqlite3.Row]:
+        with self.lock:
+            rows = self.db.execute("SELECT repo, commit_id, path, hash, size FROM files").fetchall()
+        yield from rows
+
+
+def _like_prefix(path: str) -> str:
+    esc = path.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return esc + "/%"
+
+
+class _Tx:
+    """Re-entrant transaction: BEGIN IMMEDIATE at the outermost level only."""
+
+    def __init__(self, store: Store) -> None:
+        self.s = store
+
+    def __enter__(self):
+        self.s.lock.acquire()
+        depth = getattr(self.s, "_depth", 0)
+        if depth == 0:
+            self.s.db.execute("BEGIN IMMEDIATE")
+        self.s._depth = depth + 1
+        return self.s.db
+
+    def __exit__(self, exc_type, exc, tb):
+        self.s._depth -= 1
+        try:
+            if self.s._depth == 0:
+                self.s.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.s.lock.release()
+        return False
+
+
+__all__ = ["Store", "Commit", "FileRow", "new_id", "PachmediaError"]

@@ -1,0 +1,240 @@
+"""Jobs: run what the plan (pps/plan.py) says, then assemble the output commit.
+
+The output commit holds exactly the outputs of the current datums (a skipped datum's
+carried over from the job that made them), so a deleted input drops that datum's
+outputs.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipelines.errors import Interrupted, NotFound
+from pipelines.pps.datums import Datum, FileEntry, InputCommit, datums as iterate_datums
+from pipelines.pps.jobstore import JobInfo
+from pipelines.pps.plan import Decision, datum_inputs, decide, duplicate_paths
+from pipelines.progress import Bar
+from pipelines.pps.workspace import Workspace
+from pipelines.pps.runner import DatumRun, kill_group, kill_orphan, parse_duration, run_datum
+
+if TYPE_CHECKING:
+    from pipelines.pfs.store import Store
+    from pipelines.pps.jobstore import JobStore
+    from pipelines.services import Services
+
+
+def input_resolver(store: "Store", inputs: list[dict]):
+    """The one datum resolver: pfs input -> its commit's file listing, for inputs given as
+    [{name, repo, branch, commit}] (a job's, or a dry run's heads); each listed once."""
+    commits = {i["name"]: i for i in inputs}
+    cache: dict[str, InputCommit] = {}
+
+    def resolve(pfs: dict) -> InputCommit:
+        name = pfs.get("name") or pfs["repo"]
+        if name not in cache:
+            i = commits[name]
+            files = () if not i["commit"] else tuple(
+                FileEntry(f.path, f.hash, f.size) for f in store.files(i["repo"], i["commit"]))
+            cache[name] = InputCommit(i["repo"], i["branch"], i["commit"] or "", files)
+        return cache[name]
+    return resolve
+
+
+class JobExecutor:
+    """Runs jobs: given the store, the job store, where datums work and log, and the
+    services their transforms ask for (never the Engine)."""
+
+    def __init__(self, store: "Store", jobs: "JobStore", workspace: Workspace, services: "Services") -> None:
+        self.s = store
+        self.js = jobs
+        self.ws = workspace
+        self.services = services
+
+    def resolver(self, job: JobInfo):
+        return input_resolver(self.s, job.inputs)
+
+    def execute(self, pipeline: str, job_id: str, *, forced: set[str] | None = None,
+                forced_files: set[tuple[str, str]] | None = None, show_progress: bool = True) -> JobInfo:
+        """Run a job. `forced` datum ids (and datums reading any of `forced_files`,
+        (repo, path) pairs a reprocessed upstream datum wrote) run even if unchanged;
+        the paths this job's forced datums write are added to `forced_files`."""
+        job = self.js.job(pipeline, job_id)
+        spec = self.js.pipeline(pipeline)["spec"]
+        datums = iterate_datums(spec["input"], self.resolver(job))
+        forced = set(forced or ())
+        if forced_files:
+            forced |= {d.id for d in datums if any((i.repo, f.path) in forced_files
+                                                   for i in d.inputs for f in i.files)}
+        prev_job = self.js.previous_job_of(pipeline, job.id)
+        previous = self.js.datums(pipeline, prev_job.id) if prev_job else []
+        done_here = {d.id: d for d in self.js.datums(pipeline, job_id)}
+        for d in done_here.values():  # a killed engine's datums may still be running: end them first
+            if d.state == "STARTING" and d.pgid:
+                kill_orphan(d.pgid, job_id, d.id, self.sandbox(pipeline, job_id, d.id))
+        decisions = decide(datums, job.salt, previous, prev_job.salt if prev_job else None,
+                           done_here, forced)
+        self.js.set_job(pipeline, job_id, state="JOB_RUNNING", total=len(decisions))
+        self.js.record_skipped(pipeline, job_id, [(d.datum.id, d.hash, datum_inputs(d.datum), d.source_job)
+                                                  for d in decisions if d.action == "skip"])
+        to_run = [d for d in decisions if d.action == "run"]
+        self._run_all(pipeline, job, spec, to_run, show_progress)
+        if forced_files is not None:
+            for dec in to_run:
+                if dec.datum.id in forced:
+                    forced_files |= {(pipeline, p) for p, _, _ in self.js.datum_outputs(pipeline, job_id, dec.datum.id)}
+        return self._finish(pipeline, job_id, decisions)
+
+    def datum_run(self, pipeline: str, job_id: str, spec: dict, d: Datum, sandbox: Path,
+                  extra_env: dict[str, str]) -> DatumRun:
+        """How one datum runs: the same for a job and for `debug datum`."""
+        return DatumRun(pipeline, job_id, d.id, spec["transform"], [(dest, f.hash) for dest, f in d.mounts()],
+                        d.env("/pfs"), sandbox, self.ws.log_path(pipeline, job_id, d.id),
+                        tries=int(spec.get("datumTries") or 3), timeout=parse_duration(spec.get("datumTimeout")),
+                        extra_env=extra_env)
+
+    def sandbox(self, pipeline: str, job_id: str, datum_id: str) -> Path:
+        """Where a datum's tries are laid out (each in a fresh try<N>-<token> folder)."""
+        return self.ws.datum_dir(pipeline, job_id, datum_id)
+
+    def find_datum(self, pipeline: str, job_id: str, datum_id: str) -> tuple[dict, Datum]:
+        """Rebuild a recorded datum exactly (mounts and env) from its job's inputs."""
+        job = self.js.job(pipeline, job_id)
+        info = self.js.datum(pipeline, job.id, datum_id)
+        spec = self.js.pipeline(pipeline)["spec"]
+        for d in iterate_datums(spec["input"], self.resolver(job)):
+            if d.id == info.id:
+                return spec, d
+        raise NotFound(f"datum {datum_id} is not among the datums of {pipeline}@{job.id}")
+
+    def _run_all(self, pipeline: str, job: JobInfo, spec: dict, to_run: list[Decision], show: bool) -> None:
+        """Run the datums, `parallelismSpec` at a time. On SIGINT/SIGTERM queued datums are
+        cancelled, running ones killed (their process groups) and left STARTING, so the
+        job stays resumable; Interrupted is raised."""
+        if not to_run:
+            return
+        parallel = max(1, int((spec.get("parallelismSpec") or {}).get("constant") or 1))
+        extra_env = self.services.env_for(spec["transform"])
+        bar = Bar(len(to_run), f"{pipeline}@{job.id[:8]}") if show else None
+        progress: dict[str, float] = {}
+        running: dict[str, int] = {}     # datum id -> process group of its current attempt
+        lock = threading.Lock()
+        cancel = threading.Event()
+
+        def one(dec: Decision):
+            d = dec.datum
+            if cancel.is_set():
+                return None
+            run = self.datum_run(pipeline, job.id, spec, d, self.sandbox(pipeline, job.id, d.id), extra_env)
+            self.js.record_datum(pipeline, job.id, d.id, dec.hash, "STARTING", datum_inputs(d), job.id,
+                                 started=time.time(), why=dec.why)
+
+            def on_progress(f: float) -> None:
+                with lock:
+                    progress[d.id] = f
+                if bar:
+                    bar.note(" ".join(f"{k[:6]} {v:.0%}" for k, v in list(progress.items())[:3]))
+
+            def on_start(pgid: int) -> None:
+                with lock:
+                    running[d.id] = pgid
+                self.js.set_datum_pgid(pipeline, job.id, d.id, pgid)
+                if cancel.is_set():
+                    kill_group(pgid)
+            try:
+                res = run_datum(run, self.s.objects, job.id, on_progress, on_start=on_start, cancel=cancel)
+            finally:
+                with lock:
+                    progress.pop(d.id, None)
+                    running.pop(d.id, None)
+            self.js.record_datum(pipeline, job.id, d.id, dec.hash, res.state, datum_inputs(d), job.id,
+                                 started=res.started, finished=res.finished, reason=res.reason, why=dec.why,
+                                 tries=res.tries, bytes_in=sum(f.size for i in d.inputs for f in i.files),
+                                 outputs=res.outputs)
+            return res
+
+        pool = ThreadPoolExecutor(max_workers=parallel)
+        futures: list = []
+        try:
+            with _terminate_as_interrupt():
+                futures.extend(pool.submit(one, dec) for dec in to_run)
+                for fut in as_completed(futures):
+                    try:
+                        res = fut.result()
+                    except Interrupted:
+                        continue
+                    if bar and res is not None:
+                        bar.advance(1, "" if res.state == "SUCCESS" else f"{res.state.lower()}: {res.reason or ''}"[:60])
+        except KeyboardInterrupt:
+            cancel.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            with lock:
+                groups = list(running.values())
+            for pgid in groups:
+                kill_group(pgid)
+            raise Interrupted(f"interrupted: job {pipeline}@{job.id} stopped with "
+                              f"{sum(1 for f in futures if f.cancelled())} datum(s) not started and "
+                              f"{len(groups)} killed; `pachmedia run` resumes it") from None
+        finally:
+            pool.shutdown(wait=True)
+            if bar:
+                bar.close()
+
+    def _finish(self, pipeline: str, job_id: str, decisions: list[Decision]) -> JobInfo:
+        states = {d.id: d for d in self.js.datums(pipeline, job_id)}
+        failed = [d for d in states.values() if d.state == "FAILED"]
+        outputs = []
+        for dec in decisions:
+            info = states.get(dec.datum.id)
+            if info and info.state in ("SUCCESS", "SKIPPED"):
+                outputs.append((dec.datum.id, self.js.datum_outputs(pipeline, info.source_job, dec.datum.id),
+                                info.source_job))
+        reason = None
+        if failed:
+            first = failed[0]
+            reason = f"{len(failed)} datum(s) failed; first {first.id[:12]}: {first.reason or 'unknown'}"
+        dup = duplicate_paths([(d, files) for d, files, _ in outputs])
+        if dup:
+            reason = dup
+        job = self.js.job(pipeline, job_id)
+        with self.s.tx():
+            crash_point("finish-commit")  # tests: a kill in the middle of the commit's transaction
+            if not dup:  # a failed job's commit keeps what its good datums made (inspectable by id)
+                self.s.write_job_files(pipeline, job_id, [(p, h, n, src, d) for d, files, src in outputs
+                                                          for p, h, n in files])
+            crash_point("finish-commit-files")  # the files written, the commit not finished
+            prov = [(i["repo"], i["branch"], i["commit"]) for i in job.inputs if i["commit"]]
+            self.s.finish_commit(pipeline, job_id, error=reason, provenance=prov, move_head=not reason)
+            crash_point("finish-commit-head")  # the head moved, the job's state not yet written
+            self.js.set_job(pipeline, job_id, state="JOB_FAILURE" if reason else "JOB_SUCCESS",
+                            finished=time.time(), reason=reason)
+        return self.js.job(pipeline, job_id)
+
+
+class _terminate_as_interrupt:
+    """SIGTERM stops a run as Ctrl-C does (in the main thread; elsewhere a no-op)."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGTERM, _raise_interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+        return False
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for tests: PACHMEDIA_TEST_CRASH_AT=<name> SIGKILLs this process there."""
+    if os.environ.get("PACHMEDIA_TEST_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,296 @@
+"""Runs one datum the way a Pachyderm worker does, on this machine.
+
+Each attempt gets a fresh folder `<sandbox>/try<N>-<token>/`: the datum's files are
+private read-only copies (reflinks where possible, never links to the store) under
+`pfs/<input>/<path>`, an empty `pfs/out` is made, and the spec's `transform.cmd` (and `stdin`) runs with
+every `/pfs` in its arguments, stdin and env rewritten to the sandbox, plus the env
+Pachyderm sets (`<input>`, `<input>_COMMIT`, `PACH_JOB_ID`, `PACH_DATUM_ID`,
+`PACH_OUTPUT_COMMIT_ID`). `datumTries` retries, `datumTimeout` kills, `errCmd` may
+recover a failed datum. What the datum wrote under out/ goes into the object store.
+
+stdout goes to the datum's log; stderr goes there too and to `<log>.stderr`, and a
+failed datum's reason is the last lines of its stderr. The datum runs in its own
+process group (its id is handed to `on_start`, so a killed engine's successor can end
+it with `kill_orphan`); setting `cancel` ends the attempt and raises Interrupted.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from pipelines import PROJECT_ROOT
+from pipelines.errors import Interrupted
+from pipelines.pfs.objects import ObjectStore
+
+_PFS = re.compile(r"(?<![\w.-])/pfs(?=/|$|\s|\")")
+
+
+def parse_duration(text: str | None) -> float | None:
+    """Protobuf JSON durations ("600s", "1.5s"), as specs write them."""
+    if not text:
+        return None
+    return float(text[:-1]) if text.endswith("s") else float(text)
+
+
+@dataclass
+class DatumRun:
+    """Everything needed to run one datum; `mounts` are (relative dest, object id)."""
+    pipeline: str
+    job: str
+    datum_id: str
+    transform: dict
+    mounts: list[tuple[str, str]]
+    env: dict[str, str]              # the datum's Pachyderm env with /pfs paths (rewritten here)
+    sandbox: Path
+    log: Path
+    tries: int = 3
+    timeout: float | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class DatumResult:
+    state: str                       # SUCCESS | FAILED | RECOVERED
+    tries: int
+    reason: str | None
+    outputs: list[tuple[str, str, int]]   # (path, sha256, size)
+    started: float
+    finished: float
+
+
+def rewrite_pfs(text: str, pfs: Path) -> str:
+    return _PFS.sub(str(pfs).replace("\\", "\\\\"), text)
+
+
+def command_for(transform: dict, pfs: Path) -> list[str]:
+    cmd = [rewrite_pfs(a, pfs) for a in transform.get("cmd") or ["bash"]]
+    if cmd and cmd[0] in ("python3", "python"):
+        cmd[0] = sys.executable   # the image's python3 is this venv's python here
+    return cmd
+
+
+def environment(run: DatumRun, pfs: Path, output_commit: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACH_")}
+    env.update({k: rewrite_pfs(str(v), pfs) for k, v in (run.transform.get("env") or {}).items()})
+    env.update({k: rewrite_pfs(v, pfs) for k, v in run.env.items()})
+    env.update({"PACH_JOB_ID": run.job, "PACH_DATUM_ID": run.datum_id, "PACH_OUTPUT_COMMIT_ID": output_commit,
+                "PACHMEDIA_PROGRESS": str(run.sandbox / "progress")})
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    env.update(run.extra_env)
+    return env
+
+
+def prepare_sandbox(run: DatumRun, objects: ObjectStore) -> Path:
+    """Lay out <sandbox>/pfs: inputs as private read-only copies, out empty. Returns pfs."""
+    if run.sandbox.exists():
+        shutil.rmtree(run.sandbox)
+    pfs = run.sandbox / "pfs"
+    for dest, oid in run.mounts:
+        objects.materialize(oid, pfs / dest)
+    (pfs / "out").mkdir(parents=True, exist_ok=True)
+    return pfs
+
+
+def collect_outputs(out: Path, objects: ObjectStore) -> list[tuple[str, str, int]]:
+    outputs = []
+    for p in sorted(out.rglob("*")):
+        if p.is_symlink():
+            raise ValueError(f"datum wrote a symlink {p.relative_to(out)}: outputs must be regular files")
+        if p.is_file():
+            oid, size = objects.add_file(p)
+            outputs.append(("/" + p.relative_to(out).as_posix(), oid, size))
+    return outputs
+
+
+def stderr_path(log: Path) -> Path:
+    return log.with_name(log.name + ".stderr")
+
+
+def run_datum(run: DatumRun, objects: ObjectStore, output_commit: str,
+              on_progress: Callable[[float], None] | None = None, *,
+              on_start: Callable[[int], None] | None = None,
+              cancel: threading.Event | None = None) -> DatumResult:
+    started = time.time()
+    run.log.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(run.sandbox, ignore_errors=True)  # what an earlier, killed engine left
+    reason = None
+    tries = max(1, run.tries)
+    for attempt in range(1, tries + 1):
+        trial = replace(run, sandbox=run.sandbox / f"try{attempt}-{uuid.uuid4().hex[:8]}")
+        try:
+            pfs = prepare_sandbox(trial, objects)
+        except OSError as e:
+            reason = f"cannot lay out the datum's /pfs: {e.strerror or e}"
+            shutil.rmtree(trial.sandbox, ignore_errors=True)
+            continue
+        cmd = command_for(run.transform, pfs)
+        env = environment(trial, pfs, output_commit)
+        stdin = "\n".join(rewrite_pfs(line, pfs) for line in run.transform.get("stdin") or []) or None
+        _log_line(run.log, f"--- try {attempt}/{tries}: {' '.join(cmd)}\n")
+        rc, reason = _execute(cmd, env, stdin, trial, on_progress, on_start, cancel)
+        if rc == 0:
+            try:
+                outputs = collect_outputs(pfs / "out", objects)
+            except (ValueError, OSError) as e:
+                reason = str(e)
+            else:
+                shutil.rmtree(run.sandbox, ignore_errors=True)
+                return DatumResult("SUCCESS", attempt, None, outputs, started, time.time())
+        if attempt < tries:
+            shutil.rmtree(trial.sandbox, ignore_errors=True)
+    # Pachyderm runs errCmd once the tries are used up; success there means "recovered".
+    if run.transform.get("errCmd") and trial.sandbox.exists():
+        err = [rewrite_pfs(a, pfs) for a in run.transform["errCmd"]]
+        rc, _ = _execute(err, env, "\n".join(run.transform.get("errStdin") or []) or None, trial, None,
+                         on_start, cancel)
+        if rc == 0:
+            shutil.rmtree(run.sandbox, ignore_errors=True)
+            return DatumResult("RECOVERED", tries, reason, [], started, time.time())
+    shutil.rmtree(run.sandbox, ignore_errors=True)
+    return DatumResult("FAILED", tries, reason, [], started, time.time())
+
+
+def _log_line(log: Path, text: str) -> None:
+    with open(log, "a") as f:
+        f.write(text)
+
+
+def _pump_stderr(pipe, log: Path, tail: deque) -> None:
+    """Copy the datum's stderr, line by line, to its log and its .stderr file; keep the tail."""
+    with pipe, open(log, "ab") as both, open(stderr_path(log), "ab") as err:
+        for line in iter(pipe.readline, b""):
+            both.write(line)
+            both.flush()
+            err.write(line)
+            err.flush()
+            tail.append(line.decode(errors="replace").rstrip("\n"))
+
+
+def _execute(cmd, env, stdin, run: DatumRun, on_progress, on_start=None,
+             cancel: threading.Event | None = None) -> tuple[int, str | None]:
+    tail: deque[str] = deque(maxlen=20)
+    try:
+        with open(run.log, "ab") as out:
+            proc = subprocess.Popen(cmd, cwd=run.sandbox, env=env, stdout=out, stderr=subprocess.PIPE,
+                                    stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                    start_new_session=True)
+    except OSError as e:
+        return 127, f"cannot start {cmd[0]}: {e.strerror}"
+    pump = threading.Thread(target=_pump_stderr, args=(proc.stderr, run.log, tail), daemon=True)
+    pump.start()
+    if on_start:
+        on_start(proc.pid)  # start_new_session: the pid is the process group id
+    if stdin:
+        try:
+            proc.stdin.write((stdin + "\n").encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+    deadline = time.monotonic() + run.timeout if run.timeout else None
+    progress_file = run.sandbox / "progress"
+    while True:
+        try:
+            rc = proc.wait(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            if cancel is not None and cancel.is_set():
+                _kill(proc)
+                pump.join(timeout=2)
+                raise Interrupted("interrupted")
+            if on_progress and progress_file.exists():
+                try:
+                    on_progress(float(progress_file.read_text().split()[0]))
+                except (ValueError, IndexError, OSError):
+                    pass
+            if deadline and time.monotonic() > deadline:
+                _kill(proc)
+                pump.join(timeout=2)
+                return -9, f"datum timed out after {run.timeout:g}s (datumTimeout)"
+    pump.join(timeout=5)  # a background child may still hold stderr open
+    if cancel is not None and cancel.is_set():
+        raise Interrupted("interrupted")
+    if rc == 0:
+        return 0, None
+    if rc < 0:
+        return rc, f"killed by signal {-rc}"
+    said = " | ".join(line for line in list(tail)[-3:] if line.strip())[-500:]
+    return rc, f"exit status {rc}" + (f": {said}" if said else "")
+
+
+def kill_group(pgid: int) -> bool:
+    """SIGKILL a datum's process group (the stage and whatever it started); False if gone."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    kill_group(proc.pid)  # start_new_session: the pid is the group id
+    proc.wait()
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes in process group pgid, from /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state ppid pgrp ...
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            members.append(int(entry))
+    return members
+
+
+def _environ(pid: int) -> dict[str, str]:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return {}
+    return dict(kv.decode(errors="replace").partition("=")[::2] for kv in raw.split(b"\0") if b"=" in kv)
+
+
+def _cwd(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return ""
+
+
+def kill_orphan(pgid: int, job: str, datum_id: str, sandbox: Path | None = None, timeout: float = 10.0) -> bool:
+    """End the process group a killed engine left running for this datum. It is ours only
+    if one of its members carries this datum's PACH_JOB_ID and PACH_DATUM_ID, or works
+    inside its sandbox (a reused group id of someone else's is left alone). Returns True
+    when a group was killed."""
+    members = group_members(pgid)
+    inside = str(sandbox) + os.sep if sandbox else None
+
+    def ours(pid: int) -> bool:
+        env = _environ(pid)
+        if env.get("PACH_DATUM_ID") == datum_id and env.get("PACH_JOB_ID") == job:
+            return True
+        return bool(inside) and (_cwd(pid) + os.sep).startswith(inside)
+    if not any(ours(pid) for pid in members) or not kill_group(pgid):
+        return False
+    deadline = time.monotonic() + timeout
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return True

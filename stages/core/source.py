@@ -1,0 +1,36 @@
+"""What the media stages need to know about an upload, from its probe record (or, when
+a stage runs on its own, from the allow-listed ffprobe)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stages.io import media_io
+from stages.common import StageError
+from stages.core.probe_metadata import summarize
+
+
+def source_info(media: Path, probe: dict | None) -> dict[str, Any]:
+    """demuxer, duration, the video and audio streams to use (the probe's `selected`,
+    else the first decodable ones), sha256, and
+    whether a probe record (held to the committed policy) said so (`probed`)."""
+    probed = bool(probe and "streams" in probe)
+    if not probed:
+        ff, complaint = media_io.probe(media)
+        if ff is None:
+            raise StageError(f"{media.name}: ffprobe cannot read it ({complaint[-200:]}); was it probed valid?")
+        probe = summarize(ff)
+    streams = probe["streams"]
+    chosen = probe.get("selected")
+    if chosen:  # the probe chose (allowed codecs, decode-checked): use exactly those
+        by_index = {s["index"]: s for s in streams}
+        video, audio = by_index.get(chosen.get("video")), by_index.get(chosen.get("audio"))
+    else:
+        video = next((s for s in streams if s["codec_type"] == "video" and not s.get("attached_pic")
+                      and s.get("decodable", True)), None)
+        audio = next((s for s in streams if s["codec_type"] == "audio" and s.get("decodable", True)), None)
+    if video is None and audio is None:
+        raise StageError(f"{media.name}: no decodable video or audio stream (probe should have rejected it)")
+    return {"demuxer": probe["container"]["demuxer"], "duration": float(probe.get("duration") or 0),
+            "video": video, "audio": audio, "sha256": probe.get("sha256"),
+            "kind": probe.get("kind") or ("video" if video else "audio"), "probed": probed}

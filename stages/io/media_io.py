@@ -1,0 +1,217 @@
+"""The one place that builds ffprobe/ffmpeg command lines for untrusted media.
+
+A default ffprobe/ffmpeg follows what the file says: an HLS/DASH manifest or an
+ffconcat script renamed `.mp4` makes it open other files (other users' uploads).
+`-protocol_whitelist file`, concat `-safe 1` and `-allowed_extensions` do not stop
+that; a demuxer allow-list does. So: probe with both allow-lists, then decode with the
+same lists and the probed demuxer forced, always on a `file:` URL built from a path we
+chose (never a URL or name taken from user data).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections import deque
+from pathlib import Path
+
+FFPROBE = os.environ.get("PACHMEDIA_FFPROBE", "ffprobe")
+FFMPEG = os.environ.get("PACHMEDIA_FFMPEG", "ffmpeg")
+
+# Demuxers allowed to open an upload. Each reads only the file it is given.
+# Deliberately absent: hls, dash, concat, image2 (patterns), playlist-like and
+# network demuxers. Image formats are the single-file *_pipe demuxers.
+ALLOWED_DEMUXERS: tuple[str, ...] = (
+    "mov", "matroska", "mpegts", "avi",
+    "mp3", "aac", "wav", "flac", "ogg",
+    "png_pipe", "jpeg_pipe", "webp_pipe", "gif",
+)
+FORMAT_WHITELIST = ",".join(ALLOWED_DEMUXERS)
+PROTOCOL_WHITELIST = "file"
+
+_SAFE_INPUT = ["-protocol_whitelist", PROTOCOL_WHITELIST, "-format_whitelist", FORMAT_WHITELIST]
+
+
+def file_url(path: str | os.PathLike) -> str:
+    """`file:` + absolute path: a name starting with `http:` or `-` stays a file name."""
+    return "file:" + str(Path(path).absolute())
+
+
+def demuxer_of(format_name: str) -> str:
+    """ffprobe's `format_name` ("mov,mp4,m4a,3gp,3g2,mj2") -> the name `-f` takes ("mov")."""
+    name = format_name.split(",")[0]
+    if name not in ALLOWED_DEMUXERS:
+        raise ValueError(f"demuxer {name!r} is not on the allow-list")
+    return name
+
+
+def ffprobe_cmd(path: str | os.PathLike, *extra: str, demuxer: str | None = None) -> list[str]:
+    """ffprobe JSON of format and streams, allow-listed; `extra` adds -show_* options;
+    `demuxer` forces one (only from the allow-list)."""
+    forced = ["-f", demuxer_of(demuxer)] if demuxer else []
+    return [FFPROBE, "-v", "error", "-hide_banner", *_SAFE_INPUT,
+            "-print_format", "json", "-show_format", "-show_streams", *extra,
+            *forced, file_url(path)]
+
+
+# Stills are probed with the single-file *_pipe demuxers, chosen from the file's first
+# bytes: ffprobe would pick image2 by extension, which reads numbered sequences
+# (a name like img%03d.jpg opens img001.jpg, img002.jpg, ...).
+_MAGIC = ((b"\xff\xd8\xff", "jpeg_pipe"), (b"\x89PNG\r\n\x1a\n", "png_pipe"), (b"GIF87a", "gif"), (b"GIF89a", "gif"))
+
+
+def still_demuxer(path: str | os.PathLike) -> str | None:
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp_pipe"
+    return next((d for magic, d in _MAGIC if head.startswith(magic)), None)
+
+
+def ffmpeg_input_args(path: str | os.PathLike, demuxer: str) -> list[str]:
+    """Input options for ffmpeg: allow-lists plus the probed demuxer forced."""
+    return [*_SAFE_INPUT, "-f", demuxer_of(demuxer), "-i", file_url(path)]
+
+
+def ffmpeg_base(*, progress: bool = False, loglevel: str = "error", xerror: bool = False) -> list[str]:
+    """Start of every ffmpeg command line: no stdin, no banner, no stats, overwrite,
+    `-loglevel error` (only problems reach stderr; `info` for filters that report there,
+    e.g. ebur128), `-xerror` where any decoder error must stop the run (decode checks),
+    `-progress pipe:1` for runs whose stdout is the progress channel."""
+    args = [FFMPEG, "-nostdin", "-hide_banner", "-nostats", "-loglevel", loglevel, "-y"]
+    if xerror:
+        args.append("-xerror")
+    if progress:
+        args += ["-progress", "pipe:1"]
+    return args
+
+
+class StderrTail(threading.Thread):
+    """Reads a process's stderr to its end in the background, keeping only the last
+    `limit` bytes and counting lines. A process whose stdout we read (progress, raw
+    frames, PCM) can then write megabytes of decoder errors without blocking on a full
+    stderr pipe (64 KB), and memory stays bounded."""
+
+    def __init__(self, stream, limit: int = 16384) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.limit = stream, limit
+        self.lines = 0
+        self._chunks: deque[bytes] = deque()
+        self._held = 0
+        self._cut = False  # bytes were dropped from the front
+
+    def run(self) -> None:
+        while chunk := self.stream.read1(65536):
+            self.lines += chunk.count(b"\n")
+            self._chunks.append(chunk)
+            self._held += len(chunk)
+            while self._held - len(self._chunks[0]) >= self.limit:
+                self._held -= len(self._chunks.popleft())
+                self._cut = True
+
+    def text(self) -> str:
+        """The kept tail, from its first whole line."""
+        data = b"".join(self._chunks)[-self.limit:]
+        if (self._cut or self._held > self.limit) and b"\n" in data:
+            data = data.split(b"\n", 1)[1]
+        return data.decode(errors="replace")
+
+
+def last_complaint(err: str, lines: int = 1) -> str:
+    """ffmpeg's last real messages (not "Last message repeated n times"), each shortened,
+    joined with " | "."""
+    kept = [ln.strip()[:200] for ln in err.strip().splitlines()
+            if ln.strip() and not ln.strip().startswith("Last message repeated")]
+    return " | ".join(kept[-lines:])
+
+
+class Piped:
+    """An ffmpeg whose stdout we read as it runs, its stderr drained by a StderrTail.
+    `with Piped(args) as p: ... p.stdout.read(n) ...; rc, err = p.finish()`; leaving the
+    block early (an exception, a generator closed) kills the process."""
+
+    def __init__(self, args: list[str], tail_bytes: int = 16384) -> None:
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.stdout = self.proc.stdout
+        self.stderr = StderrTail(self.proc.stderr, tail_bytes)
+        self.stderr.start()
+
+    def finish(self, timeout: float | None = None) -> tuple[int, str]:
+        """Wait for the end: (exit status, the tail of stderr). A timeout kills it (status -9)."""
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.stderr.join()
+            return -9, f"timed out after {timeout:g}s"
+        self.stderr.join()
+        return rc, self.stderr.text()
+
+    def __enter__(self) -> "Piped":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.stderr.join()
+        for f in (self.proc.stdout, self.proc.stderr):
+            f.close()
+
+
+def run_tool(args: list[str], timeout: float) -> tuple[int, str, str]:
+    """Run ffprobe/ffmpeg (built by the functions above), bounded in time.
+    Returns (exit status, stdout, stderr); a timeout is status -9 with a note."""
+    try:
+        p = subprocess.run(args, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                           errors="replace")
+        return p.returncode, p.stdout, p.stderr
+    except subprocess.TimeoutExpired as e:
+        return -9, (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or ""), \
+            f"timed out after {timeout:g}s"
+
+
+def probe(path: str | os.PathLike, timeout: float = 30) -> tuple[dict | None, str]:
+    """ffprobe's JSON (format + streams) for an upload, or (None, ffprobe's complaint).
+    A HEIC (by its ftyp brands) is read by pillow-heif instead, in the same shape."""
+    import json
+
+    from stages.io import heif
+    if heif.is_heic(path):
+        return heif.probe(path)
+    rc, out, err = run_tool(ffprobe_cmd(path), timeout)
+    if rc != 0 and "[image2 @" in err and (still := still_demuxer(path)):
+        rc, out, err = run_tool(ffprobe_cmd(path, demuxer=still), timeout)
+    if rc != 0:
+        return None, err.strip() or f"ffprobe exit status {rc}"
+    try:
+        data = json.loads(out or "{}")
+    except ValueError:
+        return None, "ffprobe printed something that is not JSON"
+    if not data.get("format"):
+        return None, err.strip() or "ffprobe found no container"
+    return data, err.strip()
+
+
+def probe_as(path: str | os.PathLike, demuxer: str, timeout: float = 60) -> tuple[dict | None, str]:
+    """ffprobe with the demuxer forced (for files this project made, e.g. joined segments)."""
+    import json
+    rc, out, err = run_tool(ffprobe_cmd(path, demuxer=demuxer), timeout)
+    if rc != 0:
+        return None, err.strip() or f"ffprobe exit status {rc}"
+    return json.loads(out or "{}"), err.strip()
+
+
+def last_packet_end(path: str | os.PathLike, demuxer: str, timeout: float = 120) -> float:
+    """End time of the last packet: the duration of a stream whose header has none (WebM segments)."""
+    rc, out, _ = run_tool([FFPROBE, "-v", "error", *_SAFE_INPUT, "-show_entries", "packet=pts_time,duration_time",
+                           "-of", "csv=p=0", "-f", demuxer_of(demuxer), file_url(path)], timeout)
+    end = 0.0
+    for line in out.splitlines() if rc == 0 else []:
+        parts = [p for p in line.split(",") if p not in ("", "N/A")]
+        try:
+            end = max(end, sum(float(p) for p in parts[:2]))
+        except ValueError:
+            continue
+    return end
