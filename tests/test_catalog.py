@@ -9,6 +9,8 @@ import pytest
 from stages.core import records
 from stages.catalog import build_record, status_of
 
+pytestmark = pytest.mark.media
+
 SHA = "a" * 64
 CLEAN = {"verdict": "clean", "sha256": SHA, "size": 10}
 VALID = {"status": "valid", "kind": "video", "duration": 3.0, "container": {"demuxer": "mov"},

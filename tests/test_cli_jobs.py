@@ -8,6 +8,8 @@ from pipelines.cli import main
 from pipelines.engine import Engine
 from tests.engine.helpers import new_engine, pfs, put, sh_spec
 
+pytestmark = pytest.mark.media
+
 
 def cli(capsys, home, *args) -> tuple[int, str, str]:
     capsys.readouterr()

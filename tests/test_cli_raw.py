@@ -21,6 +21,8 @@ from pipelines.errors import SpecError
 from pipelines.pps.spec_schema import _fields, check_message
 from tests.engine.helpers import new_engine, pfs as pfs_input, put, sh_spec
 
+pytestmark = pytest.mark.unit
+
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3}|\.\d{6}|\.\d{9})?Z$")
 DURATION = re.compile(r"^\d+(\.\d{3}|\.\d{6}|\.\d{9})?s$")
 INT64 = {"int64", "uint64", "sint64", "fixed64", "sfixed64"}

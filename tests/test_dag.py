@@ -17,6 +17,8 @@ from pipelines.services.signatures import EICAR
 from stages.core import records
 from tests.fixtures.media import OPENCV_DOC, make_audio, make_video
 
+pytestmark = pytest.mark.media
+
 
 def counts(job):
     c = job.counts

@@ -10,6 +10,8 @@ import pytest
 from pipelines.pps.datums import FileEntry, InputCommit, datums
 from pipelines.pps.globs import glob_paths
 
+pytestmark = pytest.mark.unit
+
 REPOS = {
     "a": ["/a-1.txt", "/b-1.txt", "/c-2.txt", "/dir/x.mp4", "/dir/y.mp4"],
     "b": ["/1.json", "/3.json"],

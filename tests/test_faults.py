@@ -19,6 +19,8 @@ from pipelines.services.clamd_daemon import ClamdService
 from stages.core import records
 from tests.fixtures.media import make_video
 
+pytestmark = pytest.mark.media
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -6,6 +6,8 @@ import pytest
 from stages.core import frame_features as ff
 from stages.core.audio_features import parse_audio_log
 
+pytestmark = pytest.mark.unit
+
 
 def solid(b, g, r, size=(120, 160)):
     f = np.zeros((*size, 3), np.uint8)

@@ -22,6 +22,8 @@ from pipelines.cluster.images import dockerfile, image_for, stage_of
 from pipelines.services.clamd_daemon import CLUSTER, CONFIG, cluster_config, limits
 from pipelines.pps.spec import load_specs
 
+pytestmark = pytest.mark.media
+
 SPECS = load_specs(SPECS_DIR)
 REQS = PROJECT_ROOT / "images" / "requirements"
 STAGES = sorted(p.parent.name for p in (PROJECT_ROOT / "images").glob("*/Dockerfile"))

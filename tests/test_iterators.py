@@ -12,6 +12,8 @@ import pytest
 
 from pipelines.pps.datums import FileEntry, InputCommit, datums
 
+pytestmark = pytest.mark.unit
+
 FILES = tuple(FileEntry(f"/foo{i}", hashlib.sha256(b"input").hexdigest(), 5) for i in range(50))
 
 

@@ -12,6 +12,8 @@ import pytest
 from stages.core import records
 from tests.fixtures.media import OPENCV_DOC, ffmpeg
 
+pytestmark = pytest.mark.media
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -5,6 +5,8 @@ from stages.common import default_settings
 from stages.core.ladder import display_size, gop_frames, ladder_for
 from stages.core.thumbnails import plan_storyboard
 
+pytestmark = pytest.mark.unit
+
 RUNGS = default_settings("transcode")["rungs"]
 
 

@@ -15,6 +15,8 @@ from stages.io import media_io
 from tests.fixtures.media import make_audio, make_video
 from tests.fixtures.stages import ROOT
 
+pytestmark = pytest.mark.media
+
 BASE = media_io.ffmpeg_base()[1:]  # without the binary's name
 
 

@@ -14,6 +14,8 @@ from stages.core import records
 from stages.io.media_io import StderrTail
 from tests.fixtures.media import ffmpeg
 
+pytestmark = pytest.mark.media
+
 ROOT = Path(__file__).resolve().parent.parent
 BOUND_S = 90  # both stages take a few seconds on this clip; a stall hits the bound and fails
 

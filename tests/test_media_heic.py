@@ -17,6 +17,8 @@ from stages.io.still import metadata_of
 from tests.fixtures.media import OPENCV_DOC
 from tests.fixtures.stages import run_stage, stage_record
 
+pytestmark = pytest.mark.media
+
 pillow_heif = pytest.importorskip("pillow_heif")
 POLICY = default_settings("policy")
 

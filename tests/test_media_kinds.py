@@ -17,6 +17,8 @@ from stages.io.still import metadata_of
 from tests.fixtures.media import OPENCV_DOC, ffmpeg, make_audio
 from tests.fixtures.stages import run_stage as stage, stage_record
 
+pytestmark = pytest.mark.media
+
 def png_with_header(path: Path, w: int, h: int) -> Path:
     """A tiny PNG whose header claims w x h: a decompression bomb if anything decoded it."""
     def chunk(t: bytes, d: bytes) -> bytes:

@@ -13,6 +13,8 @@ from stages.core.probe_metadata import split_location
 from tests.fixtures.media import ffmpeg
 from tests.fixtures.stages import run_stage, stage_record
 
+pytestmark = pytest.mark.media
+
 PLACE = "+48.8577+002.2950+035.000/"
 
 

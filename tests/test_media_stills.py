@@ -20,6 +20,8 @@ from stages import transcode as transcode_stage
 from stages.common import Progress, StageError, default_settings
 from tests.fixtures.stages import ROOT
 
+pytestmark = pytest.mark.media
+
 SMALL_DEFAULT = 100_000  # stands in for the default's 50 M: the test image stays 240 k pixels
 RAISED = 1_000_000
 

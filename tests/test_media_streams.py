@@ -17,6 +17,8 @@ from stages.common import default_settings
 from tests.fixtures.media import ffmpeg, make_cover_art_first
 from tests.fixtures.stages import run_stage, stage_record
 
+pytestmark = pytest.mark.media
+
 
 @pytest.fixture(scope="module")
 def cover_first(tmp_path_factory) -> Path:

@@ -15,6 +15,8 @@ from stages.io.media_io import ffmpeg_input_args
 from stages.core.waveform import RATE, PeakBlocks, make_waveform
 from tests.fixtures.media import ffmpeg
 
+pytestmark = pytest.mark.media
+
 
 def exact(samples: np.ndarray, buckets: int) -> list[int]:
     """The reference: min/max of each of `buckets` equal spans, everything in memory."""

@@ -16,6 +16,8 @@ from pipelines.s3.server import serve
 from pipelines.web.server import PUBLIC_BUCKETS, serve_player
 from tests.fixtures.media import OPENCV_DOC, make_audio, make_video
 
+pytestmark = pytest.mark.browser
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

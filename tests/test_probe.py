@@ -16,6 +16,8 @@ from stages.common import default_settings
 from stages.probe import check_policy, classify_probe_failure
 from tests.fixtures.media import ffmpeg, make_audio, make_video
 
+pytestmark = pytest.mark.media
+
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = default_settings("policy")
 

@@ -5,7 +5,7 @@ the engine's StoreBackend (SQLite + object files, what `pachmedia s3 serve` runs
 add another, give `s3_backend` a param returning Target(backend, project, repo, branch)
 for a writable repo whose branch has no files.
 
-`store_backend` and `seed_output` are shared with the fuzz and paging tests.
+`store_backend` and `seed_output` live in tests/fixtures/s3.py (shared with the fuzz and paging tests).
 """
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.fixtures.s3 import store_backend
+
 from pipelines.s3.backend import BucketNotFound, CommitNotFound, InvalidKey, MemoryBackend, S3Backend
+
+pytestmark = pytest.mark.unit
 
 
 @dataclass
@@ -44,26 +48,6 @@ class BoundedReader(io.RawIOBase):
     def read(self, n: int = -1) -> bytes:
         assert n is not None and 0 <= n <= 64 << 20, f"unbounded read({n}): read in pieces"
         return self._buf.read(n)
-
-
-def store_backend(home, inputs=("media",)):
-    """(engine, StoreBackend) over a fresh engine home with these input repos."""
-    from pipelines.engine import Engine
-    from pipelines.pfs.s3_driver import StoreBackend
-    e = Engine(home, init=False)
-    for r in inputs:
-        e.store.create_repo(r)
-    return e, StoreBackend(e)
-
-
-def seed_output(e, repo: str, files: dict[str, bytes], branch: str = "master") -> str:
-    """A pipeline output repo (read-only over S3) holding files, as a job would leave it."""
-    e.store.create_repo(repo, "pipeline")
-    c = e.store.start_commit(repo, branch, origin="AUTO", copy_parent=False)
-    for key, data in files.items():
-        oid, size = e.store.objects.add_bytes(data)
-        e.store.put_file(repo, c.id, "/" + key, oid, size)
-    return e.store.finish_commit(repo, c.id).id
 
 
 @pytest.fixture(params=["memory", "store"])

@@ -1,61 +1,19 @@
-"""The S3 gateway through boto3: real HTTP on 127.0.0.1, a MemoryBackend behind it.
-
-`start_gateway` and the module fixtures are reused by the minio and raw-HTTP tests.
-"""
+"""The S3 gateway through boto3: real HTTP on 127.0.0.1, a MemoryBackend behind it."""
 from __future__ import annotations
 
 import hashlib
 import os
 from datetime import datetime, timedelta, timezone
 
-import boto3
 import pytest
 from botocore import UNSIGNED as BOTO_UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from pipelines.s3 import Keys, MemoryBackend, serve
+from pipelines.s3 import Keys, serve
+from tests.fixtures.s3 import ACCESS, OUT_FILES, PAGED, SECRET, boto_client, start_gateway, store_backend
 from pipelines.s3.keys import load_keys
 
-ACCESS, SECRET = "PACHMEDIATESTKEY", "pachmedia-test-secret"
-PAGED = 1500
-OUT_FILES = {
-    "clip.mp4/hls/master.m3u8": b"#EXTM3U\n#EXT-X-VERSION:7\n",
-    "clip.mp4/dash/manifest.mpd": b"<MPD/>",
-    "clip.mp4/seg-1.m4s": bytes(range(256)) * 40,
-    "clip.mp4/poster.jpg": b"\xff\xd8\xff" + b"j" * 100,
-    "clip.mp4/storyboard.vtt": b"WEBVTT\n",
-    "clip.mp4/labels.json": b"{}",
-    "other.mp4/hls/master.m3u8": b"#EXTM3U\n",
-    "top.json": b"{}",
-}
-
-
-def seeded_backend() -> MemoryBackend:
-    b = MemoryBackend()
-    b.create_repo("media")
-    b.create_repo("transcode", branches=("master", "dev"), writable=False)
-    b.commit_files("transcode", OUT_FILES)
-    b.create_repo("many")
-    # keys in nested "directories" so that delimiter paging crosses prefixes
-    b.commit_files("many", {f"d{i % 7}/f{i:05d}.bin": str(i).encode() for i in range(PAGED)})
-    b.create_repo("clips", project="video")
-    return b
-
-
-def start_gateway(backend: MemoryBackend | None = None, tmp=None):
-    backend = backend or seeded_backend()
-    server = serve(backend, "127.0.0.1", 0, Keys(ACCESS, SECRET), anonymous_buckets=["master.transcode"],
-                   parts_dir=tmp)
-    return server, backend
-
-
-def boto_client(url: str, secret: str = SECRET, **config):
-    return boto3.client("s3", endpoint_url=url, aws_access_key_id=ACCESS, aws_secret_access_key=secret,
-                        region_name="us-east-1",
-                        config=Config(signature_version=config.pop("signature_version", "s3v4"),
-                                      s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **config))
-
+pytestmark = pytest.mark.media
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
@@ -74,7 +32,6 @@ def store_gateway(tmp_path_factory):
     """The same "many" repo (PAGED keys) in the engine's store, behind StoreBackend."""
     import io
 
-    from tests.test_s3_backend_contract import store_backend
     d = tmp_path_factory.mktemp("paged")
     e, b = store_backend(d / "home", inputs=("many",))
     e.put_files("many", "master", [(f"/d{i % 7}/f{i:05d}.bin", io.BytesIO(str(i).encode())) for i in range(PAGED)])

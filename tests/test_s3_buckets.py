@@ -3,6 +3,8 @@ import pytest
 
 from pipelines.s3.buckets import Bucket, BucketNameError, bucket_name, parse_bucket
 
+pytestmark = pytest.mark.unit
+
 C = "0123456789abcdef0123456789abcdef"  # a dashless UUID: pachd's commit id form
 
 

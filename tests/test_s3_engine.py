@@ -20,6 +20,8 @@ from pipelines.s3.keys import Keys
 from pipelines.s3.server import serve
 from tests.fixtures.media import make_video
 
+pytestmark = pytest.mark.media
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 import sync_package  # noqa: E402

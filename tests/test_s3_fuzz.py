@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from pipelines.s3.backend import MemoryBackend
 from pipelines.s3.keys import Keys
 from pipelines.s3.server import serve
-from tests.test_s3_backend_contract import seed_output, store_backend
+from tests.fixtures.s3 import seed_output, store_backend
+
+pytestmark = pytest.mark.media
 
 
 OUT = {"a/b.m3u8": b"#EXTM3U\n", "x.json": b"{}"}

@@ -11,7 +11,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.test_s3_boto3 import OUT_FILES, boto_client, start_gateway
+from tests.fixtures.s3 import OUT_FILES, boto_client, start_gateway
+
+pytestmark = pytest.mark.media
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +150,7 @@ def chunked_put(host: str, path: str, data: bytes, *, chunk: int = 65536, signed
 
     from pipelines.s3.auth import (EMPTY_SHA256, STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER, canonical_request,
                                    sign, signing_key, string_to_sign)
-    from tests.test_s3_boto3 import ACCESS, SECRET
+    from tests.fixtures.s3 import ACCESS, SECRET
     pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)] + [b""]
     amz = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     scope = f"{amz[:8]}/us-east-1/s3/aws4_request"
@@ -227,7 +229,7 @@ def test_expect_continue_refusal_comes_before_the_body(gateway):
 def test_awkward_keys_round_trip(gateway, key):
     from minio import Minio
 
-    from tests.test_s3_boto3 import ACCESS, SECRET
+    from tests.fixtures.s3 import ACCESS, SECRET
     s3 = boto_client(gateway[0].url)
     s3.put_object(Bucket="media", Key=key, Body=key.encode())
     assert s3.get_object(Bucket="media", Key=key)["Body"].read() == key.encode()
@@ -247,7 +249,7 @@ def test_expect_continue_state_does_not_leak_into_the_next_request(gateway):
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    from tests.test_s3_boto3 import ACCESS, SECRET
+    from tests.fixtures.s3 import ACCESS, SECRET
     put = AWSRequest(method="PUT", url=gateway[0].url + "/media/leak.txt", data=b"hello")
     S3SigV4Auth(Credentials(ACCESS, SECRET), "s3", "us-east-1").add_auth(put)
     head = "".join(f"{k}: {v}\r\n" for k, v in put.headers.items())

@@ -19,6 +19,8 @@ from pipelines.pfs.s3_driver import StoreBackend
 from pipelines.s3.keys import Keys
 from pipelines.s3.server import serve
 
+pytestmark = [pytest.mark.slow, pytest.mark.media]
+
 CLIENTS = 32
 SECONDS = float(os.environ.get("PACHMEDIA_S3_LOAD_SECONDS", "10"))
 

@@ -12,7 +12,9 @@ from minio.commonconfig import CopySource
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error as MinioError
 
-from tests.test_s3_boto3 import ACCESS, OUT_FILES, PAGED, SECRET, start_gateway
+from tests.fixtures.s3 import ACCESS, OUT_FILES, PAGED, SECRET, start_gateway
+
+pytestmark = pytest.mark.media
 
 
 @pytest.fixture(scope="module")

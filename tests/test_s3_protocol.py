@@ -20,6 +20,8 @@ from pipelines.s3.listing import common_prefix, decode_token, encode_token, list
 from pipelines.s3.payload import spool_body
 from pipelines.s3.xml import parse_complete, parse_delete
 
+pytestmark = pytest.mark.unit
+
 # AWS's worked examples (S3 API reference, "Signature Calculations ... (AWS Signature Version 4)").
 AWS_KEYS = Keys("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 AWS_NOW = datetime(2013, 5, 24, 0, 0, 30, tzinfo=timezone.utc)

@@ -12,6 +12,8 @@ from pipelines import SPECS_DIR
 from pipelines.errors import SpecError
 from pipelines.pps.spec import dag_order, load_specs, validate_spec
 
+pytestmark = pytest.mark.media
+
 PACHYDERM_SCHEMA = SPECS_DIR.parent.parent / "shared" / "pachyderm-schema" / "CreatePipelineRequest.schema.json"
 SPECS = load_specs(SPECS_DIR)
 BASE = SPECS["probe"]

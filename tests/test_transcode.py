@@ -16,6 +16,8 @@ from stages.core import records
 from stages.common import default_settings
 from tests.fixtures.media import make_audio, make_video
 
+pytestmark = pytest.mark.media
+
 ROOT = Path(__file__).resolve().parent.parent
 FAST = default_settings("transcode") | {
     "segment_seconds": 1, "preset": "ultrafast",

@@ -24,7 +24,7 @@ import hashlib
 import itertools
 import struct
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 
 from pipelines.pps.globs import compile_glob, expand, glob_paths
 
@@ -195,7 +195,3 @@ def datums(input_spec: dict, resolve: Resolver) -> list[Datum]:
     if "union" in input_spec:
         return [d for c in input_spec["union"] for d in datums(c, resolve)]
     raise ValueError(f"unsupported input type: {sorted(input_spec)} (pfs, cross, union, join, group)")
-
-
-def files_for(tree: Iterable[FileEntry]) -> tuple[FileEntry, ...]:
-    return tuple(sorted(tree, key=lambda f: f.path))

@@ -84,12 +84,6 @@ def compile_glob(pattern: str) -> re.Pattern:
         raise GlobError(f"glob {pattern!r}: {e}") from None
 
 
-def glob_match(pattern: str, path: str) -> bool:
-    if path == "/" or pattern.strip("/") == "":
-        return path == "/" and pattern.strip("/") == ""
-    return compile_glob(pattern).match(path) is not None
-
-
 def expand(template: str, m: re.Match) -> str:
     """`$1`/`${1}` in joinOn/groupBy replaced by the glob's capture groups."""
     if not template:

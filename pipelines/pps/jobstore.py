@@ -178,10 +178,6 @@ class JobStore:
             sql += f" LIMIT {int(limit)}"
         return [self._job(r) for r in self.s.q(sql, args)]
 
-    def unfinished_jobs(self) -> list[JobInfo]:
-        return [self._job(r) for r in self.s.q(
-            "SELECT * FROM jobs WHERE state IN ('JOB_CREATED','JOB_RUNNING') ORDER BY set_seq")]
-
     def previous_job_of(self, pipeline: str, job_id: str) -> JobInfo | None:
         """previous_job for a recorded job: the one whose datums it skipped against."""
         r = self.s.q1("SELECT set_seq FROM jobs WHERE pipeline=? AND id=?", (pipeline, job_id))

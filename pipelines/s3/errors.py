@@ -2,7 +2,7 @@
 
 The server turns an `S3Error` into S3's XML body
 `<Error><Code/><Message/><Resource/><RequestId/></Error>` with its HTTP status.
-Storage exceptions are mapped to these codes in one place: `server.storage_error`.
+Storage exceptions are mapped to these codes in one place: `controller.storage_error`.
 """
 from __future__ import annotations
 

@@ -8,6 +8,10 @@ import sys
 
 from tests.fixtures.media import make_video
 
+import pytest
+
+pytestmark = pytest.mark.media
+
 
 def cli(home, *args, timeout=300):
     return subprocess.run([sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],

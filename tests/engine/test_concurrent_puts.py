@@ -9,6 +9,10 @@ from pipelines.engine import Engine
 from pipelines.pfs.fsck import fsck
 from tests.engine.helpers import new_engine
 
+import pytest
+
+pytestmark = pytest.mark.media
+
 
 def _writer(home: str, tag: str, n: int) -> None:
     e = Engine(home, init=False)

@@ -14,6 +14,8 @@ from pipelines.pfs.fsck import fsck
 
 from .helpers import counts, new_engine, pfs, put, sh_spec, start_cli, tree
 
+pytestmark = pytest.mark.media
+
 
 def test_kill_during_job_then_resume(tmp_path):
     ran = tmp_path / "ran.log"

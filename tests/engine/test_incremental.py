@@ -9,6 +9,8 @@ from pipelines.pps.lineage import trace
 
 from .helpers import counts, new_engine, pfs, put, sh_spec, tree
 
+pytestmark = pytest.mark.unit
+
 COPY = 'cp "$in" /pfs/out/"$(basename "$in")".out'
 
 

@@ -18,6 +18,8 @@ from pipelines.pps.runner import group_members
 
 from .helpers import counts, new_engine, pfs, put, sh_spec, start_cli, tree
 
+pytestmark = pytest.mark.media
+
 
 def _wait_for(cond, timeout=60.0, what="condition"):
     deadline = time.monotonic() + timeout
@@ -82,7 +84,6 @@ def test_kill_9_engine_then_resume_ends_the_orphaned_datum_and_completes(tmp_pat
     _wait_for(lambda: group_members(pgid), what="the datum's process group")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    time.sleep(0.2)
     assert group_members(pgid), "the datum should have outlived its engine (own session)"
 
     out, err = start_cli(home, "run", "-q").communicate(timeout=120)
@@ -109,10 +110,8 @@ def test_interrupting_a_run_cancels_queued_datums_and_leaves_the_job_resumable(t
     with Engine(home, init=False) as e:
         assert e.running()
     pid = int(ran.read_text().split()[0])
-    t0 = time.monotonic()
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=30)
-    assert time.monotonic() - t0 < 10, "the run must stop promptly, not finish its datums"
+    out, err = proc.communicate(timeout=25)  # the datum sleeps 30 s: returning before proves it was stopped
     assert proc.returncode == 130, (out, err)
     lines = [line for line in err.splitlines() if line.strip() and "commit set(s) to process" not in line]
     assert len(lines) == 1 and "interrupted" in lines[0] and "resumes" in lines[0], err

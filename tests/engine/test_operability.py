@@ -10,6 +10,10 @@ from pipelines.pps.runner import stderr_path
 
 from .helpers import new_engine, pfs, put, sh_spec
 
+import pytest
+
+pytestmark = pytest.mark.media
+
 
 def cli(home, *args):
     return subprocess.run([sys.executable, "-m", "pipelines.cli", "--home", str(home), *args],

@@ -8,6 +8,10 @@ from pipelines.pfs.s3_driver import StoreBackend
 
 from .helpers import new_engine, pfs, put, sh_spec, tree
 
+import pytest
+
+pytestmark = pytest.mark.media
+
 
 def test_every_output_branch_exists_right_after_init(tmp_path):
     with Engine(tmp_path / "home") as e:
