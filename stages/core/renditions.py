@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .captions import BITMAP_CODECS, TEXT_CODECS
-from .languages import bcp47, language_name
+from stages.core.captions import BITMAP_CODECS, TEXT_CODECS
+from stages.core.languages import bcp47, language_name
 
 
 @dataclass(frozen=True)
