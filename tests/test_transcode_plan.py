@@ -237,3 +237,18 @@ def test_mpd_rewrite_one_video_set_languages_roles_and_text():
 def test_mpd_rewrite_refuses_an_audio_track_it_cannot_find():
     with pytest.raises(ValueError, match="no representation 9"):
         rewrite_mpd(MUXED_MPD, {}, "16:9", [AudioSet(("9",), None, "Audio 1", True)], [])
+
+
+def test_probe_metadata_carries_what_the_plans_read():
+    from stages.core.probe_metadata import summarize
+    ff = {"format": {"format_name": "matroska,webm", "duration": "2.0"}, "streams": [
+        {"index": 0, "codec_type": "video", "codec_name": "mpeg2video", "width": 720, "height": 576,
+         "field_order": "tt", "sample_aspect_ratio": "64:45", "avg_frame_rate": "25/1"},
+        {"index": 1, "codec_type": "audio", "codec_name": "ac3", "channels": 6, "channel_layout": "5.1(side)",
+         "disposition": {"default": 1}, "tags": {"language": "ger"}},
+        {"index": 2, "codec_type": "subtitle", "codec_name": "dvd_subtitle", "disposition": {"default": 0}},
+        {"index": 3, "codec_type": "subtitle", "codec_name": "subrip", "tags": {"language": "eng"}}]}
+    v, a, bitmap, text = summarize(ff)["streams"]
+    assert (v["field_order"], v["sample_aspect_ratio"]) == ("tt", "64:45")
+    assert (a["default"], a["language"], a["channel_layout"]) == (True, "ger", "5.1(side)")
+    assert (bitmap["subtitle_format"], bitmap["default"], text["subtitle_format"]) == ("bitmap", False, "text")

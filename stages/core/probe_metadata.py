@@ -5,6 +5,8 @@ import re
 from fractions import Fraction
 from typing import Any
 
+from stages.core.captions import BITMAP_CODECS, TEXT_CODECS
+
 IMAGE_DEMUXERS = {"png_pipe", "jpeg_pipe", "webp_pipe", "gif", "heif"}  # heif: stages/io/heif.py
 
 
@@ -53,6 +55,11 @@ def rotation_of(stream: dict) -> int:
     return r % 360 if r else 0
 
 
+def subtitle_kind(codec: str) -> str:
+    """"text" (becomes WebVTT), "bitmap" (cannot, without OCR) or "unknown"."""
+    return "text" if codec in TEXT_CODECS else "bitmap" if codec in BITMAP_CODECS else "unknown"
+
+
 def stream_info(s: dict) -> dict[str, Any]:
     kind = s.get("codec_type", "unknown")
     info: dict[str, Any] = {"index": _int(s.get("index")) or 0, "codec_type": kind,
@@ -67,6 +74,8 @@ def stream_info(s: dict) -> dict[str, Any]:
         info["fps"] = _rate(s.get("avg_frame_rate")) or _rate(s.get("r_frame_rate"))
         info["hdr"] = s.get("color_transfer") in ("smpte2084", "arib-std-b67")
         info["attached_pic"] = bool((s.get("disposition") or {}).get("attached_pic"))
+        if s.get("field_order") not in (None, ""):
+            info["field_order"] = s["field_order"]  # progressive, tt, bb, tb, bt or unknown
     if kind == "audio":
         info["channels"] = _int(s.get("channels")) or 0
         info["sample_rate"] = _int(s.get("sample_rate")) or 0
@@ -74,6 +83,10 @@ def stream_info(s: dict) -> dict[str, Any]:
         info["duration"] = _num(s.get("duration"))
     if _int(s.get("bit_rate")):
         info["bit_rate"] = _int(s.get("bit_rate"))
+    if kind in ("audio", "subtitle"):
+        info["default"] = bool((s.get("disposition") or {}).get("default"))
+    if kind == "subtitle":
+        info["subtitle_format"] = subtitle_kind(info["codec_name"])
     lang = (s.get("tags") or {}).get("language")
     if lang and lang != "und":
         info["language"] = lang

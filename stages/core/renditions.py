@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from stages.core.captions import BITMAP_CODECS, TEXT_CODECS
 from stages.core.languages import bcp47, language_name
+from stages.core.probe_metadata import subtitle_kind as codec_kind
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,7 @@ def audio_tracks(probe: dict) -> list[AudioTrack]:
 def subtitle_kind(s: dict) -> str:
     """"text", "bitmap" or "unknown": the probe's `subtitle_format` when it has one, else by codec."""
     fmt = s.get("subtitle_format")
-    if fmt in ("text", "bitmap"):
-        return fmt
-    codec = s.get("codec_name")
-    return "text" if codec in TEXT_CODECS else "bitmap" if codec in BITMAP_CODECS else "unknown"
+    return fmt if fmt in ("text", "bitmap") else codec_kind(s.get("codec_name") or "")
 
 
 def text_tracks(probe: dict, sidecars: list[tuple[str, str]] = ()) -> tuple[list[TextTrack], list[dict]]:
