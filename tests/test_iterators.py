@@ -1,8 +1,10 @@
-"""Pachyderm's TestIterators reference cases (src/server/worker/datum/iterator_test.go):
-one repo of 50 files /foo0 .. /foo49, and the exact datum sets Pachyderm expects for
-pfs, union, cross, empty and nested-empty crosses, join, outer join, groups, a group of
-a join, and a union with a group. Compared as Pachyderm's validateDI does: as a
-multiset of keys made of each datum's sorted path parts."""
+"""Pachyderm's TestIterators and TestJoinTrailingSlash, every case, re-expressed as our data:
+github.com/pachyderm/pachyderm at e237475e99, src/server/worker/datum/iterator_test.go.
+One repo of 50 files /foo0 .. /foo49 and the exact datum sets Pachyderm expects for pfs
+(`!(**)` matches nothing), union, cross, empty and nested-empty crosses, join, outer join,
+groups, a group of a join, a union with a group, and s3 inputs. Compared as its validateDI
+does: a multiset of keys, each the sorted parts of the datum's input paths run together
+(pachd's paths: a directory's, and the root, end with `/`)."""
 from __future__ import annotations
 
 import hashlib
@@ -18,10 +20,11 @@ FILES = tuple(FileEntry(f"/foo{i}", hashlib.sha256(b"input").hexdigest(), 5) for
 
 
 def resolve(pfs: dict) -> InputCommit:
-    return InputCommit(pfs["repo"], "master", "c1", tuple(sorted(FILES, key=lambda f: f.path)))
+    return InputCommit(pfs["repo"], "master", "c1", FILES)
 
 
 def pfs(glob: str, join_on: str = "", group_by: str = "", outer: bool = False) -> dict:
+    """client.NewPFSInputOpts("", project, repo, "", glob, joinOn, groupBy, outerJoin, ...)."""
     d = {"repo": "data", "glob": glob}
     if join_on:
         d["joinOn"] = join_on
@@ -36,26 +39,27 @@ def stable_key(key: str) -> str:
     return "/".join(sorted(p for p in key.split("/") if p))
 
 
-def keys(input_spec: dict) -> Counter:
-    return Counter(stable_key("".join(i.path for i in d.inputs)) for d in datums(input_spec, resolve))
+def keys(input_spec: dict, resolver=resolve) -> Counter:
+    return Counter(stable_key("".join(i.file_path for i in d.inputs)) for d in datums(input_spec, resolver))
 
 
 def expect(*datum_keys: str) -> Counter:
     return Counter(stable_key(k) for k in datum_keys)
 
 
+IN0 = pfs("!(**)")
 IN1, IN2 = pfs("/foo?1"), pfs("/foo*2")
 IN3 = {"union": [IN1, IN2]}
 IN4 = {"cross": [IN1, IN2]}
-IN0 = pfs("/nothing*")  # Pachyderm's case uses the extglob !(**); any glob matching nothing
 IN6 = {"cross": [IN3, IN0, IN2, IN4]}
+IN21 = {"join": [pfs("/foo(?)(?)", "$1$2", "$1"), pfs("/foo(?)(?)", "$2$1", "$2")]}
+IN27 = {"pfs": {"repo": "data", "glob": "/", "s3": True}}  # client.NewS3PFSInput("", project, repo, "")
 CROSS = [f"/foo{a}/foo{b}" for a in (11, 21, 31, 41) for b in (12, 2, 22, 32, 42)]
 
-
-@pytest.mark.parametrize("spec,expected", [
+CASES = [
     pytest.param(IN0, expect(), id="ZeroDatums"),
-    pytest.param(IN1, expect("/foo11", "/foo21", "/foo31", "/foo41"), id="Basic-?"),
-    pytest.param(IN2, expect("/foo12", "/foo2", "/foo22", "/foo32", "/foo42"), id="Basic-*"),
+    pytest.param(IN1, expect("/foo11", "/foo21", "/foo31", "/foo41"), id="Basic-1"),
+    pytest.param(IN2, expect("/foo12", "/foo2", "/foo22", "/foo32", "/foo42"), id="Basic-2"),
     pytest.param(IN3, expect("/foo11", "/foo12", "/foo2", "/foo21", "/foo22", "/foo31", "/foo32", "/foo41", "/foo42"),
                  id="Union"),
     pytest.param(IN4, expect(*CROSS), id="Cross"),
@@ -73,23 +77,35 @@ CROSS = [f"/foo{a}/foo{b}" for a in (11, 21, 31, 41) for b in (12, 2, 22, 32, 42
                         *["".join(f"/foo{a}{b}" for b in range(10)) + "".join(f"/foo{c}{a}" for c in range(1, 5))
                           for a in range(1, 5)],
                         *["".join(f"/foo{c}{b}" for c in range(1, 5)) for b in range(5, 10)]), id="GroupDoubles"),
-    pytest.param({"group": [{"join": [pfs("/foo(?)(?)", "$1$2", "$1"), pfs("/foo(?)(?)", "$2$1", "$2")]}]},
+    pytest.param({"group": [IN21]},
                  expect(*["".join(f"/foo{a}{b}/foo{b}{a}" for b in range(1, 5)) for a in range(1, 5)]),
                  id="GroupJoin"),
     pytest.param({"union": [pfs("/foo(?)(?)"), {"group": [pfs("/foo(?)(?)", group_by="$2")]}]},
                  expect(*["".join(f"/foo{a}{b}" for a in range(1, 5)) for b in range(10)],
                         *[f"/foo{i}" for i in range(10, 50)]), id="UnionGroup"),
-])
+    pytest.param(IN27, expect("/"), id="PlainS3"),
+    pytest.param({"cross": [IN1, IN2, IN27]}, expect(*[k + "/" for k in CROSS]), id="S3MixedCross"),
+    pytest.param({"cross": [IN27, IN27, IN27]}, expect("///"), id="S3OnlyCrossUnionJoin"),
+]
+
+
+@pytest.mark.parametrize("spec,expected", CASES)
 def test_iterators(spec, expected):
     assert keys(spec) == expected
 
 
-def test_join_on_trailing_slash():
-    """TestJoinTrailingSlash: the same glob extracts the key with or without a trailing slash."""
+def test_s3_inputs_are_marked_on_every_datum():
+    """PlainS3 also checks that every datum's input has S3 set."""
+    ds = datums(IN27, resolve)
+    assert len(ds) == 1 and all(i.s3 for d in ds for i in d.inputs)
+    assert not any(i.s3 for d in datums(IN1, resolve) for i in d.inputs)
+
+
+@pytest.mark.parametrize("glob", ["/(*)", "/(*)/"])
+def test_join_trailing_slash(glob):
+    """TestJoinTrailingSlash: the same (cleaned) glob matches and extracts the key."""
     files = tuple(FileEntry(f"/foo-{j}", "0" * 64, 3) for j in range(10))
-    for glob in ("/(*)", "/(*)/"):
-        spec = {"join": [{"pfs": {"repo": "a", "glob": glob, "joinOn": "$1"}},
-                         {"pfs": {"repo": "b", "glob": glob, "joinOn": "$1"}}]}
-        got = Counter(stable_key("".join(i.path for i in d.inputs))
-                      for d in datums(spec, lambda p: InputCommit(p["repo"], "master", "c", files)))
-        assert got == expect(*[f"/foo-{j}/foo-{j}" for j in range(10)])
+    spec = {"join": [{"pfs": {"repo": "a", "glob": glob, "joinOn": "$1"}},
+                     {"pfs": {"repo": "b", "glob": glob, "joinOn": "$1"}}]}
+    got = keys(spec, lambda p: InputCommit(p["repo"], "master", "c", files))
+    assert got == expect(*[f"/foo-{j}/foo-{j}" for j in range(10)])

@@ -80,7 +80,13 @@ class JobExecutor:
                            done_here, forced)
         self.js.set_job(pipeline, job_id, state="JOB_RUNNING", total=len(decisions))
         self.js.record_skipped(pipeline, job_id, [(d.datum.id, d.hash, datum_inputs(d.datum), d.source_job)
-                                                  for d in decisions if d.action == "skip"])
+                                                  for d in decisions if d.action == "skip" and not d.adopt])
+        for d in decisions:  # a datum recorded before ids were pachd's: its outputs under the new id
+            if d.adopt:
+                now = time.time()
+                self.js.record_datum(pipeline, job_id, d.datum.id, d.hash, "SKIPPED", datum_inputs(d.datum), job_id,
+                                     started=now, finished=now,
+                                     outputs=self.js.datum_outputs(pipeline, d.source_job, d.adopt))
         to_run = [d for d in decisions if d.action == "run"]
         self._run_all(pipeline, job, spec, to_run, show_progress)
         if forced_files is not None:

@@ -1,115 +1,96 @@
-"""Pachyderm's glob patterns over repo paths, with capture groups for joinOn/groupBy.
-
-`*` and `?` stay within one path segment, `**` crosses segments, `[...]` is a class
-(`[!...]` negates), `{a,b}` alternatives, `( )` capture groups, `\\x` a literal.
-A pattern matches files and directories; `/` matches the root (the whole commit), and
-only when the commit has a file: an empty commit has no root to match, as in pachd's
-globFile, which walks only the entries the commit holds.
-`(a|b)` is a capture group of alternatives, as in Pachyderm's ohmyglob. Its extended
-globs (`!(x)`, `@(x)`, `+(x)`, `*(x)`, `?(x)`: ohmyglob's lexer reads `*(` and `?(` as
-a capture with a repeat, not as `*` then a group) are refused with a message rather
-than matched differently.
+"""Pachyderm's globs as pachd applies them to a commit (src/internal/pfsfile CleanPath,
+pfs/server globFile and globMatchFunction, worker/datum processPFSTask), over ohmyglob
+(the matcher, in ohmyglob.py):
+- the pattern is cleaned as a path first: `//*`, `/./*` and `*` all mean `/*`;
+- only paths starting with its literal prefix are listed (a `\\` before the first glob
+  character is taken literally there, so such a pattern matches nothing on pachd either);
+- a directory is listed with a trailing `/`, trimmed before matching;
+- `/` matches the root, which exists only when the commit has a file;
+- joinOn/groupBy templates are filled by ohmyglob's Replace on the trimmed path.
 """
 from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from typing import Iterable
 
-_TEMPLATE = re.compile(r"\$(\d+)|\$\{(\d+)\}")
-_EXTGLOB = re.compile(r"(?<!\\)[!@+*?](?=\()")
+from pipelines.pps.ohmyglob import GlobError, capture, compile_regex, replace, template_groups
+
+__all__ = ["GlobError", "Glob", "clean", "compile_glob", "glob_paths", "template_groups"]
 
 
-class GlobError(ValueError):
-    """A pattern that does not compile (the message says why)."""
+# --- pachd: cleaning and literal prefix -------------------------------------------------
 
-
-@functools.lru_cache(maxsize=256)
-def compile_glob(pattern: str) -> re.Pattern:
-    if not pattern.startswith("/"):
-        pattern = "/" + pattern
-    if pattern != "/":
-        pattern = pattern.rstrip("/")
-    ext = _EXTGLOB.search(pattern)
-    if ext:
-        raise GlobError(f"glob {pattern!r}: extended glob {pattern[ext.start():ext.start() + 2]}...) is not "
-                        f"supported by the embedded engine; write the alternatives with {{a,b}} or [...]")
-    out, i, depth, groups = [], 0, 0, 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
+def clean(pattern: str) -> str:
+    """pfsfile.CleanPath: Go's path.Clean, then exactly one leading `/` and none trailing."""
+    rooted = pattern.startswith("/")
+    parts: list[str] = []
+    for seg in pattern.split("/"):
+        if seg in ("", "."):
             continue
-        if c == "*":
-            if pattern.startswith("**", i):
-                out.append(".*")
-                i += 2
-                continue
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            end = pattern.find("]", i + 2 if pattern[i + 1:i + 2] in ("!", "^") else i + 1)
-            if end < 0:
-                raise GlobError(f"glob {pattern!r}: unclosed '['")
-            body = pattern[i + 1:end]
-            if body[:1] in ("!", "^"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
+        if seg == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not rooted:
+                parts.append("..")
             continue
-        elif c == "{":
-            depth += 1
-            out.append("(?:")
-        elif c == "}" and depth:
-            depth -= 1
-            out.append(")")
-        elif c == "," and depth:
-            out.append("|")
-        elif c == "(":
-            groups += 1
-            out.append(c)
-        elif c == ")" and groups:
-            groups -= 1
-            out.append(c)
-        elif c == "|" and groups:
-            out.append("|")
-        else:
-            out.append(re.escape(c))
-        i += 1
-    try:
-        return re.compile("".join(out) + r"\Z", re.DOTALL)
-    except re.error as e:
-        raise GlobError(f"glob {pattern!r}: {e}") from None
+        parts.append(seg)
+    return "/" + "/".join(parts)
 
 
-def expand(template: str, m: re.Match) -> str:
-    """`$1`/`${1}` in joinOn/groupBy replaced by the glob's capture groups."""
-    if not template:
-        return ""
-    return _TEMPLATE.sub(lambda t: m.group(int(t.group(1) or t.group(2))) or "", template)
+_GLOB_CHARS = re.compile(r"[*?\[\]{}!()@+^]")
 
 
-def template_groups(template: str) -> list[int]:
-    """The capture group numbers a joinOn/groupBy template refers to."""
-    return [int(t.group(1) or t.group(2)) for t in _TEMPLATE.finditer(template)]
+def literal_prefix(pattern: str) -> str:
+    """storage.GlobLiteralPrefix: the pattern up to its first glob character (pachd
+    lists only paths with this prefix; a `\\` before it is taken literally there)."""
+    m = _GLOB_CHARS.search(pattern)
+    return pattern if m is None else pattern[:m.start()]
+
+
+# --- the compiled glob -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Glob:
+    pattern: str        # as cleaned by pachd
+    regex: re.Pattern
+    prefix: str
+
+    @property
+    def groups(self) -> int:
+        return self.regex.groups
+
+    def match(self, path: str) -> bool:
+        """pachd's match of a listed path (a directory's with its trailing `/`)."""
+        if path == "/" and self.pattern == "/":
+            return True
+        return path.startswith(self.prefix) and self.regex.search(path.rstrip("/")) is not None
+
+    def replace(self, path: str, template: str) -> str:
+        """ohmyglob's Replace on a listed path, its trailing `/` trimmed (processPFSTask)."""
+        return replace(self.regex, path.rstrip("/"), template)
+
+
+@functools.lru_cache(maxsize=512)
+def compile_glob(pattern: str) -> Glob:
+    cleaned = clean(pattern)
+    return Glob(cleaned, compile_regex(cleaned), literal_prefix(cleaned))
 
 
 def candidate_paths(files: Iterable[str]) -> list[str]:
-    """Every path a glob can match: the root, each file and each directory above one."""
-    paths = {"/"}
+    """What pachd lists for a commit: the root, each file, each directory (with `/`)."""
+    paths = set()
     for f in files:
         parts = f.strip("/").split("/")
-        for i in range(1, len(parts) + 1):
-            paths.add("/" + "/".join(parts[:i]))
+        paths.add("/")
+        paths.add("/" + "/".join(parts))
+        for i in range(1, len(parts)):
+            paths.add("/" + "/".join(parts[:i]) + "/")
     return sorted(paths)
 
 
 def glob_paths(pattern: str, files: Iterable[str]) -> list[str]:
-    """Matched paths (files and implied directories), sorted."""
-    if pattern.strip("/") == "":
-        files = list(files)
-        return ["/"] if files else []  # only `/` names the root, and an empty commit has none
-    rx = compile_glob(pattern)
-    return [p for p in candidate_paths(files) if p != "/" and rx.match(p)]
+    """Matched paths, sorted; a directory's without its trailing `/`."""
+    g = compile_glob(pattern)
+    return sorted(p if p == "/" else p.rstrip("/") for p in candidate_paths(files) if g.match(p))

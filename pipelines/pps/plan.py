@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.pps.datums import Datum
+from pipelines.pps.datums import Datum, content_key, legacy_hash
 from pipelines.pps.jobstore import DONE_DATUM_STATES, SKIPPABLE_DATUM_STATES, DatumInfo
 
 
@@ -19,6 +19,7 @@ class Decision:
     action: str                  # run | skip | done (already finished in this job: resume)
     source_job: str | None       # for skip/done: the job whose outputs this datum has
     why: dict | None
+    adopt: str | None = None     # a pre-upgrade datum id whose outputs this skip takes over
 
 
 def datum_inputs(d: Datum) -> list[dict]:
@@ -49,6 +50,7 @@ def decide(datums: list[Datum], salt: str, previous: list[DatumInfo], previous_s
     """Pure: what each datum of a job does. `forced` holds datum ids to re-run anyway."""
     by_hash = {p.hash: p for p in previous if p.state in SKIPPABLE_DATUM_STATES}
     by_id = {p.id: p for p in previous}
+    legacy: dict[tuple, DatumInfo] | None = None
     out = []
     for d in datums:
         h = d.hash(salt)
@@ -60,9 +62,21 @@ def decide(datums: list[Datum], salt: str, previous: list[DatumInfo], previous_s
         elif h in by_hash:
             out.append(Decision(d, h, "skip", by_hash[h].source_job, None))
         else:
-            out.append(Decision(d, h, "run", None,
-                                explain(d, by_id.get(d.id), previous_salt is not None and previous_salt != salt)))
+            if legacy is None:  # only when something would run: it costs a hash per record
+                legacy = _legacy(previous, salt)
+            old = legacy.get(content_key(datum_inputs(d)))
+            if old:
+                out.append(Decision(d, h, "skip", old.source_job, None, adopt=old.id))
+            else:
+                out.append(Decision(d, h, "run", None, explain(d, by_id.get(d.id),
+                                                               previous_salt is not None and previous_salt != salt)))
     return out
+
+
+def _legacy(previous: list[DatumInfo], salt: str) -> dict[tuple, DatumInfo]:
+    """Skippable records an earlier version made (its hash, this salt), by what they cover."""
+    return {content_key(p.inputs): p for p in previous
+            if p.state in SKIPPABLE_DATUM_STATES and legacy_hash(p.inputs, salt) == p.hash}
 
 
 def duplicate_paths(outputs: list[tuple[str, list[tuple[str, str, int]]]]) -> str | None:

@@ -67,14 +67,17 @@ def check_input(node: dict, path: str) -> None:
         pfs = node["pfs"]
         if not pfs.get("repo"):
             raise SpecError(f"{path}.pfs.repo: required")
-        if not str(pfs.get("glob", "")).startswith("/"):
-            raise SpecError(f"{path}.pfs.glob: required, and must start with '/' (got {pfs.get('glob')!r})")
+        if not isinstance(pfs.get("glob"), str) or not pfs["glob"]:  # pachd cleans it: "*" is "/*"
+            raise SpecError(f"{path}.pfs.glob: required (got {pfs.get('glob')!r})")
         try:
             rx = compile_glob(pfs["glob"])
         except GlobError as e:
             raise SpecError(f"{path}.pfs.glob: {e}") from None
         for key in ("joinOn", "groupBy"):
-            wanted = max(template_groups(str(pfs.get(key) or "")), default=0)
+            try:
+                wanted = max(template_groups(str(pfs.get(key) or "")), default=0)
+            except GlobError as e:
+                raise SpecError(f"{path}.pfs.{key}: {e}") from None
             if wanted > rx.groups:
                 raise SpecError(f"{path}.pfs.{key}: {pfs[key]!r} uses capture group ${wanted} but the glob "
                                 f"{pfs['glob']!r} has {rx.groups}")
