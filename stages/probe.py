@@ -14,11 +14,8 @@ from typing import Any
 from stages.io import heif, media_io
 from stages.core import records
 from stages.common import StageError, add_input, files_under, load_settings, required, run_main
+from stages.core.policy import check_policy, main_audio, plan_streams, reject
 from stages.core.probe_metadata import summarize
-
-
-def reject(reason: str, message: str) -> dict[str, Any]:
-    return {"status": "rejected", "reason": reason, "message": message}
 
 
 def classify_probe_failure(complaint: str, head: bytes) -> dict[str, Any]:
@@ -42,106 +39,45 @@ def classify_probe_failure(complaint: str, head: bytes) -> dict[str, Any]:
     return reject("not_media", "not a media file ffprobe can read (" + complaint.splitlines()[-1][:200] + ")")
 
 
-def check_policy(meta: dict[str, Any], size: int, policy: dict[str, Any]) -> dict[str, Any] | None:
-    """The first policy rule the metadata breaks, as a rejection; None if it passes (pure)."""
-    demuxer = meta["container"]["demuxer"]
-    if size > policy["max_bytes"]:
-        return reject("too_large", f"{size} bytes is over the limit of {policy['max_bytes']} bytes")
-    if demuxer not in policy["allowed_containers"]:
-        return reject("unsupported_container", f"container {demuxer!r} is not allowed "
-                                               f"(allowed: {', '.join(policy['allowed_containers'])})")
-    video = [s for s in meta["streams"] if s["codec_type"] == "video" and not s.get("attached_pic")]
-    audio = [s for s in meta["streams"] if s["codec_type"] == "audio"]
-    if meta.get("kind") == "image":
-        return check_still(video, policy)
-    for s in video:
-        w, h = s.get("width") or 0, s.get("height") or 0
-        if w > policy["max_width"] or h > policy["max_height"] or w * h > policy["max_pixels"]:
-            return reject("dimensions_too_large", f"video is {w}x{h}; the limit is "
-                                                  f"{policy['max_width']}x{policy['max_height']} "
-                                                  f"and {policy['max_pixels']} pixels")
-        if w <= 0 or h <= 0:  # FFmpeg zeroes sizes it refuses (e.g. 40000x40000 headers)
-            return reject("bad_dimensions", f"video stream {s['index']} has no usable dimensions: "
-                                            "its header is corrupt or absurd")
-    if meta["duration"] > policy["max_duration_s"]:
-        return reject("too_long", f"duration {meta['duration']:.0f}s is over the limit of "
-                                  f"{policy['max_duration_s']:g}s")
-    usable_video = [s for s in video if s["codec_name"] in policy["allowed_video_codecs"]]
-    usable_audio = [s for s in audio if s["codec_name"] in policy["allowed_audio_codecs"]]
-    if not usable_video and not usable_audio:
-        found = ", ".join(f"{s['codec_type']} {s['codec_name']}" for s in video + audio) or "no audio or video"
-        reason = "unsupported_codec" if video or audio else "no_decodable_stream"
-        return reject(reason, f"no allowed video or audio stream ({found})")
-    return None
-
-
-def _decodes(path: Path, demuxer: str, stream: str, start: float, policy: dict[str, Any],
+def _decodes(path: Path, demuxer: str, streams: list[str], start: float, policy: dict[str, Any],
              strict: bool = False) -> str | None:
-    """None if `seconds` of one stream decode cleanly from `start`, else ffmpeg's complaint.
-    strict (stills): any decoder error counts, as a truncated JPEG still 'decodes' half grey."""
+    """None if `decode_check_s` seconds of these streams decode cleanly from `start`, else
+    ffmpeg's complaint. strict (stills): any decoder error counts, as a truncated JPEG still
+    'decodes' half grey."""
     args = media_io.ffmpeg_base(xerror=True)
     if start:
         args += ["-ss", f"{start:.3f}"]
-    args += media_io.ffmpeg_input_args(path, demuxer) + ["-map", stream, "-t", str(policy["decode_check_s"]),
-                                                          "-f", "null", "-"]
+    args += media_io.ffmpeg_input_args(path, demuxer)
+    for stream in streams:
+        args += ["-map", stream]
+    args += ["-t", str(policy["decode_check_s"]), "-f", "null", "-"]
     rc, _, err = media_io.run_tool(args, policy["probe_timeout_s"])
     if rc == 0 and not (strict and err.strip()):
         return None
     return (err.strip().splitlines() or ["decoder error"])[-1][:200]
 
 
-def check_still(video: list[dict], policy: dict[str, Any]) -> dict[str, Any] | None:
-    """A still image: its codec, and its pixel count from the header (a decompression bomb
-    is refused here, before anything decodes it)."""
-    if not video:
-        return reject("no_decodable_stream", "no image in the file")
-    s = video[0]
-    w, h = s.get("width") or 0, s.get("height") or 0
-    if w <= 0 or h <= 0:
-        return reject("bad_dimensions", "the image header gives no usable size (corrupt, or too large for any "
-                                        "decoder: a decompression bomb)")
-    if w * h > policy["max_image_pixels"] or w > 65535 or h > 65535:
-        return reject("dimensions_too_large", f"image is {w}x{h} ({w * h} pixels); the limit is "
-                                              f"{policy['max_image_pixels']} pixels (decompression-bomb guard)")
-    if s["codec_name"] not in policy["allowed_image_codecs"]:
-        return reject("unsupported_codec", f"image codec {s['codec_name']!r} is not allowed "
-                                           f"(allowed: {', '.join(policy['allowed_image_codecs'])})")
-    return None
-
-
-def candidates(meta: dict[str, Any], policy: dict[str, Any]) -> tuple[dict | None, list[dict]]:
-    """The video stream the other stages will use (the first one that is not cover art,
-    with an allowed codec) and the audio streams they may use, in order (allowed codecs) (pure)."""
-    kind = meta.get("kind")
-    vcodecs = policy["allowed_image_codecs"] if kind == "image" else policy["allowed_video_codecs"]
-    video = next((s for s in meta["streams"] if s["codec_type"] == "video" and not s.get("attached_pic")
-                  and s["codec_name"] in vcodecs), None)
-    audio = [s for s in meta["streams"] if s["codec_type"] == "audio" and s["codec_name"] in policy["allowed_audio_codecs"]]
-    return video, audio
-
-
 def decode_check(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any] | None:
     """Choose the streams the other stages will use and record them (`selected`: stream
-    indexes, which transcode and labels map as `0:<index>`), then decode a few seconds
-    of each at the start and at the end: broken or truncated media fails here though its
-    header looked fine. A broken audio track is marked `decodable: false` and the next
-    one tried; beside good video, no decodable audio is a warning, not a rejection."""
-    video, audio = candidates(meta, policy)
-    meta["selected"] = {"video": video["index"] if video else None, "audio": audio[0]["index"] if audio else None}
-    if policy["decode_check_s"] <= 0:
-        return None
+    indexes, which transcode and labels map as `0:<index>`; `left_out`: every other stream
+    and why), then decode a few seconds of each at the start and at the end: broken or
+    truncated media fails here though its header looked fine. A broken audio track is
+    marked `decodable: false` and left out; beside good video, no decodable audio is a
+    warning, not a rejection."""
+    plan = plan_streams(meta, policy)
+    video, audio = plan.video, plan.audio
     demuxer = meta["container"]["demuxer"]
     spots = [0.0]
     if meta["duration"] > policy["decode_check_s"] * 2:
         spots.append(max(0.0, meta["duration"] - policy["decode_check_s"]))
     strict = meta["kind"] == "image"
 
-    def problem_of(stream: dict) -> tuple[str, float] | None:
+    def problem_of(streams: list[dict]) -> tuple[str, float] | None:
         if demuxer == heif.DEMUXER:  # not an FFmpeg format: Pillow decodes it, held to its header's size
-            problem = heif.decode_problem(path, (stream.get("width") or 0) * (stream.get("height") or 0))
+            problem = heif.decode_problem(path, (streams[0].get("width") or 0) * (streams[0].get("height") or 0))
             return (problem, 0.0) if problem else None
         for start in spots:
-            problem = _decodes(path, demuxer, f"0:{stream['index']}", start, policy, strict=strict)
+            problem = _decodes(path, demuxer, [f"0:{s['index']}" for s in streams], start, policy, strict=strict)
             if problem is not None:
                 return problem, start
         return None
@@ -149,23 +85,32 @@ def decode_check(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> di
     def where(start: float) -> str:
         return "at the start" if not start else f"near the end ({start:.1f}s)"
 
-    if video is not None and (bad := problem_of(video)):
-        label = "image" if strict else "video"
-        return reject("truncated" if bad[1] else "decode_error", f"{label} decoding failed {where(bad[1])}: {bad[0]}")
-    first_failure = None
-    meta["selected"]["audio"] = None
-    for stream in audio:
-        bad = problem_of(stream)
-        if bad is None:
-            meta["selected"]["audio"] = stream["index"]
-            return None
-        first_failure = first_failure or bad
-        stream["decodable"] = False
-        meta.setdefault("warnings", []).append(f"audio stream {stream['index']} does not decode {where(bad[1])} "
-                                               f"({bad[0]}); it is left out")
-    if first_failure and video is None:
-        problem, start = first_failure
-        return reject("truncated" if start else "decode_error", f"audio decoding failed {where(start)}: {problem}")
+    checked = ([video] if video else []) + audio
+    # one ffmpeg per spot for all of them; only when that fails, one per stream to find which
+    if policy["decode_check_s"] > 0 and (len(checked) < 2 or problem_of(checked) is not None):
+        if video is not None and (bad := problem_of([video])):
+            label = "image" if strict else "video"
+            return reject("truncated" if bad[1] else "decode_error",
+                          f"{label} decoding failed {where(bad[1])}: {bad[0]}")
+        first_failure = None
+        for stream in list(audio):
+            if (bad := problem_of([stream])) is None:
+                continue
+            first_failure = first_failure or bad
+            stream["decodable"] = False
+            audio.remove(stream)
+            message = f"audio stream {stream['index']} does not decode {where(bad[1])} ({bad[0]}); it is left out"
+            meta.setdefault("warnings", []).append(message)
+            plan.left_out.append({"index": stream["index"], "codec_type": "audio", "codec_name": stream["codec_name"],
+                                  "reason": "does_not_decode", "message": message})
+        if first_failure and video is None and not audio:
+            problem, start = first_failure
+            return reject("truncated" if start else "decode_error", f"audio decoding failed {where(start)}: {problem}")
+    main = main_audio(audio)
+    meta["selected"] = {"video": video["index"] if video else None, "audio": main["index"] if main else None,
+                        "audio_tracks": [s["index"] for s in audio],
+                        "subtitles": [s["index"] for s in plan.subtitles]}
+    meta["left_out"] = sorted(plan.left_out, key=lambda x: x["index"])
     return None
 
 
@@ -189,6 +134,16 @@ def probe_file(path: Path, policy: dict[str, Any], scan: dict | None = None) -> 
     return base | {"status": "valid"} | meta
 
 
+def check_containers(policy: dict[str, Any]) -> None:
+    """A policy may narrow media_io's demuxer allow-list, never widen it: a name beyond it
+    would never open anyway, so say so instead of silently refusing those uploads."""
+    beyond = set(policy["allowed_containers"]) - set(media_io.ALLOWED_DEMUXERS) - {heif.DEMUXER}
+    if beyond:
+        raise StageError(f"settings/policy.json: allowed_containers names {', '.join(sorted(beyond))}, which "
+                         "stages/io/media_io.py does not let FFmpeg open (only demuxers that read nothing but "
+                         "the upload are there); remove them, or review and add them there first")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stages.probe", description=__doc__.splitlines()[0])
     add_input(ap, "media", "the upload (a file, or a folder of uploads)")
@@ -198,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     media = required(args.media, "media")
     policy = load_settings("policy", args.settings)
+    check_containers(policy)
     scan = None
     if args.scan and Path(args.scan).is_file():
         try:

@@ -69,10 +69,12 @@ def skipping_first_audio(media: Path, tmp: Path) -> Path:
     track is broken: that one `decodable: false`, the second `selected`."""
     run_stage("probe", media, tmp / "probe")
     rec = stage_record(tmp / "probe", media.name, "probe")
-    assert rec["selected"] == {"video": 0, "audio": 1}
+    assert rec["selected"] == {"video": 0, "audio": 1, "audio_tracks": [1, 2], "subtitles": []}
     first, second = [s for s in rec["streams"] if s["codec_type"] == "audio"]
     first["decodable"] = False
-    rec["selected"]["audio"] = second["index"]
+    rec["selected"] |= {"audio": second["index"], "audio_tracks": [second["index"]]}
+    rec["left_out"] = [{"index": first["index"], "codec_type": "audio", "codec_name": first["codec_name"],
+                        "reason": "does_not_decode", "message": "made broken for this test"}]
     records.validate("probe", rec)
     path = tmp / "probe.json"
     path.write_text(json.dumps(rec))
@@ -104,12 +106,13 @@ def test_labels_use_the_audio_track_source_info_chose(two_tracks, tmp_path):
 
 
 def test_decode_check_falls_back_to_the_next_audio_track(monkeypatch, tmp_path):
-    """A broken first audio track is marked and the next one checked, by index."""
+    """All streams are decoded together first; when that fails, one by one: the broken
+    audio track is marked and left out, the next one becomes the main track."""
     asked = []
 
-    def fake_decodes(path, demuxer, stream, start, policy, strict=False):
-        asked.append(stream)
-        return "Invalid data found when processing input" if stream == "0:1" else None
+    def fake_decodes(path, demuxer, streams, start, policy, strict=False):
+        asked.append(streams)
+        return "Invalid data found when processing input" if "0:1" in streams else None
     monkeypatch.setattr(probe_stage, "_decodes", fake_decodes)
     meta = {"container": {"demuxer": "matroska"}, "duration": 2.0, "kind": "video", "streams": [
         {"index": 0, "codec_type": "video", "codec_name": "mjpeg", "attached_pic": True},
@@ -117,24 +120,26 @@ def test_decode_check_falls_back_to_the_next_audio_track(monkeypatch, tmp_path):
         {"index": 2, "codec_type": "video", "codec_name": "h264"},
         {"index": 3, "codec_type": "audio", "codec_name": "aac"}]}
     assert probe_stage.decode_check(tmp_path / "x.mkv", meta, default_settings("policy")) is None
-    assert asked == ["0:2", "0:1", "0:3"]
+    assert asked == [["0:2", "0:1", "0:3"], ["0:2"], ["0:1"], ["0:3"]]
     assert meta["streams"][1]["decodable"] is False and "decodable" not in meta["streams"][3]
     assert meta["warnings"] == [w for w in meta["warnings"] if "audio stream 1 does not decode" in w]
-    assert meta["selected"] == {"video": 2, "audio": 3}
+    assert meta["selected"] == {"video": 2, "audio": 3, "audio_tracks": [3], "subtitles": []}
+    assert [(x["index"], x["reason"]) for x in meta["left_out"]] == [(0, "cover_art"), (1, "does_not_decode")]
 
 
 def test_the_probe_selects_allowed_codecs_and_source_info_obeys(tmp_path):
     """A first video stream in a codec the policy refuses is passed over, as is an
-    audio codec it refuses; transcode and labels take what the probe selected."""
+    audio codec it refuses (both listed as left out); transcode and labels take what the
+    probe selected."""
     from stages.core.source import source_info
     meta = {"container": {"demuxer": "matroska"}, "duration": 2.0, "kind": "video", "streams": [
-        {"index": 0, "codec_type": "video", "codec_name": "cinepak"},
+        {"index": 0, "codec_type": "video", "codec_name": "snow"},
         {"index": 1, "codec_type": "video", "codec_name": "h264"},
-        {"index": 2, "codec_type": "audio", "codec_name": "pcm_alaw"},
+        {"index": 2, "codec_type": "audio", "codec_name": "dfpwm"},
         {"index": 3, "codec_type": "audio", "codec_name": "opus"}]}
     policy = default_settings("policy") | {"decode_check_s": 0}
-    video, audio = probe_stage.candidates(meta, policy)
-    assert video["index"] == 1 and [a["index"] for a in audio] == [3]
     assert probe_stage.decode_check(tmp_path / "x.mkv", meta, policy) is None
+    assert (meta["selected"]["video"], meta["selected"]["audio_tracks"]) == (1, [3])
+    assert [(x["index"], x["reason"]) for x in meta["left_out"]] == [(0, "codec_not_allowed"), (2, "codec_not_allowed")]
     src = source_info(tmp_path / "x.mkv", meta)
     assert (src["video"]["index"], src["audio"]["index"]) == (1, 3)

@@ -7,7 +7,11 @@ from typing import Any
 
 from stages.core.captions import BITMAP_CODECS, TEXT_CODECS
 
-IMAGE_DEMUXERS = {"png_pipe", "jpeg_pipe", "webp_pipe", "gif", "heif"}  # heif: stages/io/heif.py
+IMAGE_DEMUXERS = {"png_pipe", "jpeg_pipe", "webp_pipe", "gif", "tiff_pipe", "bmp_pipe",
+                  "heif"}  # heif: stages/io/heif.py
+# FFmpeg 5.1 reads AVIF with its mov demuxer (an ISO-BMFF file, one AV1 item): the major
+# brand says it is a still (avif) or an image sequence (avis), not a movie.
+STILL_BRANDS = {"avif", "avis"}
 
 
 # Where phones and cameras put the place a video was shot: QuickTime `location`
@@ -68,12 +72,18 @@ def stream_info(s: dict) -> dict[str, Any]:
                 "sample_aspect_ratio", "display_aspect_ratio", "channel_layout"):
         if s.get(key) not in (None, "", "unknown"):
             info[key] = s[key]
+    tag = str(s.get("codec_tag_string") or "")
+    if len(tag) == 4 and tag.isascii() and tag.isprintable():  # the FourCC names a codec ffprobe could not
+        info["codec_tag"] = tag
+    disposition = s.get("disposition") or {}
+    tags = s.get("tags") or {}
     if kind == "video":
         info["width"], info["height"] = _int(s.get("width")) or 0, _int(s.get("height")) or 0
         info["rotation"] = rotation_of(s)
         info["fps"] = _rate(s.get("avg_frame_rate")) or _rate(s.get("r_frame_rate"))
+        info["r_fps"] = _rate(s.get("r_frame_rate"))  # differs from fps when the frame rate varies
         info["hdr"] = s.get("color_transfer") in ("smpte2084", "arib-std-b67")
-        info["attached_pic"] = bool((s.get("disposition") or {}).get("attached_pic"))
+        info["attached_pic"] = bool(disposition.get("attached_pic"))
         if s.get("field_order") not in (None, ""):
             info["field_order"] = s["field_order"]  # progressive, tt, bb, tb, bt or unknown
     if kind == "audio":
@@ -83,13 +93,18 @@ def stream_info(s: dict) -> dict[str, Any]:
         info["duration"] = _num(s.get("duration"))
     if _int(s.get("bit_rate")):
         info["bit_rate"] = _int(s.get("bit_rate"))
-    if kind in ("audio", "subtitle"):
-        info["default"] = bool((s.get("disposition") or {}).get("default"))
+    if kind in ("audio", "subtitle"):  # what alternate renditions need: which is the default, and why
+        info["default"] = bool(disposition.get("default"))
+        for flag in ("forced", "hearing_impaired", "visual_impaired", "comment"):
+            if disposition.get(flag):
+                info[flag] = True
+        if tags.get("title"):
+            info["title"] = str(tags["title"])[:200]
     if kind == "subtitle":
         info["subtitle_format"] = subtitle_kind(info["codec_name"])
-    lang = (s.get("tags") or {}).get("language")
+    lang = tags.get("language")
     if lang and lang != "und":
-        info["language"] = lang
+        info["language"] = str(lang)[:16]
     return info
 
 
@@ -100,7 +115,8 @@ def summarize(ff: dict) -> dict[str, Any]:
     demuxer = (fmt.get("format_name") or "").split(",")[0]
     video = [s for s in streams if s["codec_type"] == "video" and not s.get("attached_pic")]
     audio = [s for s in streams if s["codec_type"] == "audio"]
-    if demuxer in IMAGE_DEMUXERS:
+    brand = str((fmt.get("tags") or {}).get("major_brand", "")).strip()
+    if demuxer in IMAGE_DEMUXERS or (demuxer == "mov" and brand in STILL_BRANDS):
         kind = "image"
     elif video:
         kind = "video"
