@@ -16,6 +16,11 @@ from stages.core import records
 
 DEFAULTS_DIR = Path(__file__).resolve().parent / "defaults"
 
+# The longest upload name every output path can hold: NAME_MAX (255 bytes) less what the
+# stages add to a name (`<name>.json`: 5 bytes) and a margin for tools that add their own
+# suffix (`.tmp`, `.part`). `put file` and the S3 gateway refuse longer names.
+MAX_NAME_BYTES = 240
+
 
 class StageError(RuntimeError):
     """An infrastructure or configuration fault: the datum fails (and is retried).

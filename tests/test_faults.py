@@ -105,8 +105,8 @@ def test_gc_drops_only_unreferenced_objects(tmp_path):
     pytest.param("видео интервью.mp4", True, id="unicode"),
     pytest.param("clip (final) [v2] #1 & more.mp4", True, id="punctuation"),
     pytest.param("-rf.mp4", True, id="leading-dash"),
-    pytest.param("a" * 251 + ".mp4", True, id="255-bytes"),
-    pytest.param("a" * 252 + ".mp4", False, id="256-bytes"),
+    pytest.param("a" * 236 + ".mp4", True, id="240-bytes"),  # MAX_NAME_BYTES: room left for `<name>.json`
+    pytest.param("a" * 237 + ".mp4", False, id="241-bytes"),
     pytest.param("é" * 128 + ".mp4", False, id="over-255-bytes-utf8"),
     pytest.param("../escape.mp4", False, id="dotdot"),
     pytest.param("new\nline.mp4", False, id="newline"),

@@ -8,9 +8,19 @@ import shlex
 import subprocess
 from pathlib import Path
 
+from pipelines.errors import UsageError
 from pipelines.pps.runner import command_for, environment, prepare_sandbox, rewrite_pfs
 from pipelines.cli.base import Command
 from pipelines.cli.fmt import engine, job_ref
+
+MARKER = ".pachmedia-debug-datum"  # what a folder this command made holds: only such a folder is emptied
+
+
+def check_folder(sandbox: Path) -> None:
+    """Laying a datum out empties its folder: refuse any existing path this command did not make."""
+    if sandbox.is_symlink() or (sandbox.exists() and not (sandbox / MARKER).is_file()):
+        raise UsageError(f"--dir {sandbox}: that path exists and was not made by `debug datum` (no {MARKER} in "
+                         "it); laying a datum out empties its folder, so give a path that does not exist yet")
 
 
 def debug_datum(args) -> int:
@@ -21,7 +31,9 @@ def debug_datum(args) -> int:
         spec, d = ex.find_datum(pipeline, job_id, args.datum)
         sandbox = Path(args.dir or f"debug-{pipeline}-{d.id[:12]}").absolute()
         run = ex.datum_run(pipeline, job_id, spec, d, sandbox, e.services.env_for(spec["transform"]) if args.run else {})
+        check_folder(sandbox)
         pfs = prepare_sandbox(run, e.store.objects)
+        (sandbox / MARKER).write_text(f"datum {d.id} of {pipeline}@{job_id}\n")
         for dest, _ in run.mounts:
             os.chmod(pfs / dest, 0o444)
         cmd = command_for(spec["transform"], pfs)

@@ -33,7 +33,10 @@ def _sources(args) -> list[tuple[str, object]]:
         if src.is_dir():
             if not args.recursive:
                 raise UsageError(f"{name} is a directory: add -r to put it recursively")
-            for f in sorted(p for p in src.rglob("*") if p.is_file()):
+            files = _regular_files(src)
+            if not files:
+                raise UsageError(f"{name}: nothing to put (no regular files in it)")
+            for f in files:
                 out.append((f"{base.rstrip('/')}/{f.relative_to(src).as_posix()}", f))
         elif src.is_file():
             # -f x.mp4 onto repo@branch (or a folder, or several files): keep the file's name
@@ -42,6 +45,30 @@ def _sources(args) -> list[tuple[str, object]]:
         else:
             raise NotFound(f"{name}: no such file or directory")
     return out
+
+
+def _regular_files(folder: Path) -> list[Path]:
+    """The regular files under `folder`, sorted. A symlink inside it (to a file or a folder)
+    is never followed: it could point anywhere on this machine (a link to /etc/passwd would
+    be committed); each one skipped is named on stderr, as is anything else that is not a
+    regular file (a FIFO would block the put)."""
+    found: list[Path] = []
+    skipped = 0
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        here = Path(root)
+        for entry in sorted(dirs + files):
+            p = here / entry
+            if p.is_symlink():
+                skipped += 1
+                print(f"skipped symlink {p} -> {os.readlink(p)} (links are not followed)", file=sys.stderr)
+            elif entry in files and p.is_file():
+                found.append(p)
+            elif entry in files:
+                print(f"skipped {p}: not a regular file", file=sys.stderr)
+    if skipped:
+        print(f"{skipped} symlink{'s' if skipped != 1 else ''} skipped: put the files they point to "
+              "with -f if you mean them", file=sys.stderr)
+    return sorted(found)
 
 
 def put_file(args) -> int:

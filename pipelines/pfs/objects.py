@@ -2,10 +2,10 @@
 
 Writes go to a temp file, are fsynced, then renamed, so an object either exists whole
 or not at all; adding an object we already have costs a hash and nothing else.
-Objects are made read-only, and never handed out by name: a datum's /pfs gets its own
-copy (a reflink where the filesystem can share blocks copy-on-write, else a streamed
-copy), so a stage writing to its input (root ignores the read-only mode) cannot change
-a committed object.
+Objects are made read-only (0400: the home is its owner's alone, see store.private_home),
+and never handed out by name: a datum's /pfs gets its own copy (a reflink where the
+filesystem can share blocks copy-on-write, else a streamed copy), so a stage writing to
+its input (root ignores the read-only mode) cannot change a committed object.
 
 Writers and the collector of unreferenced objects (`fsck --gc`) share `<root>/lock`
 (flock): a put holds it shared from its first object until its commit names them, gc
@@ -103,7 +103,7 @@ class ObjectStore:
         if dest.exists():
             return
         dest.parent.mkdir(exist_ok=True)
-        os.chmod(tmp, 0o444)
+        os.chmod(tmp, 0o400)
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
 
@@ -118,7 +118,7 @@ class ObjectStore:
         dest.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path(oid), "rb") as src, open(dest, "xb") as out:
             how = "reflink" if _reflink(src, out) else _copy(src, out)
-        os.chmod(dest, 0o444)
+        os.chmod(dest, 0o400)
         return how
 
     def verify(self, oid: str) -> bool:

@@ -8,10 +8,15 @@ Pachyderm 2.x semantics kept here:
   and finishing (files, provenance, head move) is one SQLite transaction, so a killed
   process never leaves a half-written commit visible;
 - objects are written (and fsynced) before any row names them.
+
+The home holds every upload, the metadata and the gateway's keys: it is its owner's
+alone (private_home).
 """
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import threading
 import time
 import uuid
@@ -70,10 +75,30 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def private_home(home: Path) -> None:
+    """Make `home` private to its owner before anything is read or written there: 0700, and
+    this process's umask drops group/other bits, so whatever any part of pachmedia writes
+    there (metadata, objects, logs, datum sandboxes) is 0600/0700 whatever the caller's umask.
+    A home found open to others (made under umask 022 by an older pachmedia, or chmod-ed) has
+    its group/other bits dropped from everything in it, once; a private one costs one stat."""
+    os.umask(os.umask(0o077) | 0o077)
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(home.stat().st_mode)
+    if not mode & 0o077:
+        return
+    for root, dirs, files in os.walk(home):
+        for name in dirs + files:
+            p = os.path.join(root, name)
+            st = os.lstat(p)
+            if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o077:
+                os.chmod(p, stat.S_IMODE(st.st_mode) & ~0o077)
+    os.chmod(home, mode & ~0o077)  # last: until everything in it is private, it stays "to be tightened"
+
+
 class Store:
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
-        self.home.mkdir(parents=True, exist_ok=True)
+        private_home(self.home)
         self.objects = ObjectStore(self.home / "objects")
         self.lock = threading.RLock()
         self.db = sqlite3.connect(self.home / "meta.db", check_same_thread=False,
