@@ -22,13 +22,10 @@ from pipelines.pps.workspace import Workspace
 from pipelines.scheduler import Scheduler
 from pipelines.services import Services
 from pipelines.pps.jobstore import JobInfo, JobStore
+from pipelines.app import FLAT_REPOS, INPUT_REPOS, SETTINGS_FILES
 from pipelines.pfs.names import check_upload_name, normalize_path
 from pipelines.pfs.store import Commit, Store, new_id
 
-INPUT_REPOS = {"media": "raw uploads (one file per asset, flat names)",
-               "settings": "scan.json, policy.json, transcode.json, labels.json"}
-FLAT_REPOS = {"media"}
-SETTINGS_FILES = ("scan", "policy", "transcode", "labels")
 
 
 def default_home() -> Path:
@@ -248,3 +245,64 @@ class Engine:
     def resolve(self, repo: str, ref: str | None) -> Commit:
         return self.store.resolve(repo, ref)
 
+
+    # pfs: repos, branches, commits, files
+    def create_repo(self, name: str, description: str = "") -> None:
+        self.store.create_repo(name, "user", description)
+
+    def list_repos(self):
+        return self.store.repos()
+
+    def inspect_repo(self, name: str):
+        return self.store.repo(name)
+
+    def list_branches(self, repo: str):
+        return self.store.branches(repo)
+
+    def head(self, repo: str, branch: str = "master") -> str | None:
+        return self.store.head(repo, branch)
+
+    def list_commits(self, repo: str, branch: str | None = None, limit: int | None = None) -> list[Commit]:
+        return self.store.commits(repo, branch, limit)
+
+    def child_commits(self, repo: str, id: str) -> list[tuple[str, str]]:
+        return self.store.children(repo, id)
+
+    def commit_size(self, repo: str, id: str) -> int:
+        return self.store.commit_size(repo, id)
+
+    def list_files(self, repo: str, commit: str, prefix: str = "/"):
+        return self.store.files(repo, commit, prefix)
+
+    def inspect_file(self, repo: str, commit: str, path: str):
+        return self.store.file(repo, commit, path)
+
+    def open_object(self, oid: str):
+        """A stored file's bytes, by its hash (verified as read)."""
+        return self.store.objects.open(oid)
+
+    # pps: pipelines, jobs, datums
+    def list_pipelines(self) -> list[dict]:
+        return self.jobs.pipelines()
+
+    def inspect_pipeline(self, name: str) -> dict:
+        return self.jobs.pipeline(name)
+
+    def list_jobs(self, **filters) -> list[JobInfo]:
+        """pipeline=, id= (a prefix), limit=, as the job store takes them."""
+        return self.jobs.jobs(**filters)
+
+    def previous_job(self, pipeline: str, job_id: str) -> JobInfo | None:
+        return self.jobs.previous_job_of(pipeline, job_id)
+
+    def list_datums(self, pipeline: str, job_id: str, state: str | None = None):
+        return self.jobs.datums(pipeline, job_id, state=state)
+
+    def inspect_datum(self, pipeline: str, job_id: str, datum_id: str):
+        return self.jobs.datum(pipeline, job_id, datum_id)
+
+    def datum_outputs(self, pipeline: str, job_id: str, datum_id: str):
+        return self.jobs.datum_outputs(pipeline, job_id, datum_id)
+
+    def commit_set_info(self, id: str):
+        return self.jobs.commit_set_info(id)

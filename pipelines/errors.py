@@ -39,3 +39,7 @@ class Interrupted(PachmediaError):
 
 class StoreBusy(PachmediaError):
     """The object store changed under an operation (e.g. `fsck --gc` ran during a put)."""
+
+
+class RunLocked(PachmediaError):
+    """Another process holds this home's run lock (it is processing jobs)."""

@@ -18,17 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from pipelines.errors import NotFound, PachmediaError
+from pipelines.errors import NotFound, PachmediaError, RunLocked
 from pipelines.pfs.store import Commit
 from pipelines.pps.jobstore import JobInfo
 from pipelines.pps.spec import pfs_inputs
 
 if TYPE_CHECKING:
     from pipelines.engine import Engine
-
-
-class RunLocked(PachmediaError):
-    """Another process holds this home's run lock (it is processing jobs)."""
 
 
 class Scheduler:

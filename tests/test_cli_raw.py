@@ -15,7 +15,7 @@ import betterproto
 import pytest
 from pachyderm_sdk.api import pfs, pps
 
-from pipelines import shapes
+from pipelines import protojson as shapes
 from pipelines.cli import main
 from pipelines.errors import SpecError
 from pipelines.pps.spec_schema import _fields, check_message

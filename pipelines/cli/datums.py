@@ -42,9 +42,9 @@ def list_datum(args) -> int:
         if not args.target:
             raise UsageError("list datum takes pipeline@job (or -f spec.json for a dry run)")
         pipeline, job = job_ref(e, args.target, verb="list datum")
-        datums = e.jobs.datums(pipeline, job.id, state=args.state.upper() if args.state else None)
+        datums = e.list_datums(pipeline, job.id, state=args.state.upper() if args.state else None)
         if args.raw:
-            raw([shapes.datum_info(d, e.jobs.datum_outputs(pipeline, d.source_job, d.id)) for d in datums])
+            raw([shapes.datum_info(d, e.datum_outputs(pipeline, d.source_job, d.id)) for d in datums])
             return 0
         table(["ID", "STATE", "INPUTS", "TIME", "REASON"],
               [[d.id[:16], d.state, _inputs_text(d)[:90], duration(d.started, d.finished) if d.state != "SKIPPED" else "-",
@@ -66,8 +66,8 @@ def _dry_run(e, args) -> int:
 def inspect_datum(args) -> int:
     with engine(args) as e:
         pipeline, job = job_ref(e, args.target, verb="inspect datum", need_job=True)
-        d = e.jobs.datum(pipeline, job.id, args.datum)
-        outputs = e.jobs.datum_outputs(pipeline, d.source_job, d.id)
+        d = e.inspect_datum(pipeline, job.id, args.datum)
+        outputs = e.datum_outputs(pipeline, d.source_job, d.id)
         if args.raw:
             raw(shapes.datum_info(d, outputs))
             return 0

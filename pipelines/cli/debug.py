@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from pipelines.errors import UsageError
-from pipelines.pps.runner import command_for, environment, prepare_sandbox, rewrite_pfs
+from pipelines.pps.runner import command_for, environment, rewrite_pfs
 from pipelines.cli.base import Command
 from pipelines.cli.fmt import engine, job_ref
 
@@ -32,7 +32,7 @@ def debug_datum(args) -> int:
         sandbox = Path(args.dir or f"debug-{pipeline}-{d.id[:12]}").absolute()
         run = ex.datum_run(pipeline, job_id, spec, d, sandbox, e.services.env_for(spec["transform"]) if args.run else {})
         check_folder(sandbox)
-        pfs = prepare_sandbox(run, e.store.objects)
+        pfs = ex.lay_out(run)
         (sandbox / MARKER).write_text(f"datum {d.id} of {pipeline}@{job_id}\n")
         for dest, _ in run.mounts:
             os.chmod(pfs / dest, 0o444)

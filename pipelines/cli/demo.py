@@ -16,8 +16,8 @@ from pipelines.cli.fmt import table
 def asset_times(e: Engine, set_id: str) -> dict[str, float]:
     """Seconds of datum work per asset across every pipeline in the commit set."""
     out: dict[str, float] = {}
-    for j in e.jobs.jobs(id=set_id):
-        for d in e.jobs.datums(j.pipeline, j.id):
+    for j in e.list_jobs(id=set_id):
+        for d in e.list_datums(j.pipeline, j.id):
             if d.state == "SKIPPED" or not d.started or not d.finished:
                 continue
             names = {Path(f["path"]).name.removesuffix(".json") for i in d.inputs if i["repo"] == "media"
@@ -29,11 +29,11 @@ def asset_times(e: Engine, set_id: str) -> dict[str, float]:
 
 
 def summary_rows(e: Engine, set_id: str) -> list[list[str]]:
-    head = e.store.head("catalog")
+    head = e.head("catalog")
     times = asset_times(e, set_id)
     rows = []
-    for f in e.store.files("catalog", head) if head else []:
-        with e.store.objects.open(f.hash) as fh:
+    for f in e.list_files("catalog", head) if head else []:
+        with e.open_object(f.hash) as fh:
             rec = json.load(fh)
         scan, probe = rec.get("scan", {}), rec.get("probe", {})
         verdict = scan.get("verdict", "-") + (f" ({scan['signature']})" if scan.get("signature") else "")

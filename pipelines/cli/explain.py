@@ -11,13 +11,13 @@ def removed_datums(e, pipeline: str, j, datums) -> list[list[str]]:
     """Datums of the previous job (the one this job skipped against) that this job does
     not have, each as the input files that are gone ("repo:/path"; all its files when
     none is, e.g. after a glob change)."""
-    prev = e.jobs.previous_job_of(pipeline, j.id)
+    prev = e.previous_job(pipeline, j.id)
     if prev is None:
         return []
     here = {d.id for d in datums}
     present = {f"{i['repo']}:{f['path']}" for d in datums for i in d.inputs for f in i["files"]}
     out = []
-    for d in e.jobs.datums(pipeline, prev.id):
+    for d in e.list_datums(pipeline, prev.id):
         if d.id in here:
             continue
         files = sorted(f"{i['repo']}:{f['path']}" for i in d.inputs for f in i["files"])
@@ -28,12 +28,12 @@ def removed_datums(e, pipeline: str, j, datums) -> list[list[str]]:
 def explain(args) -> int:
     with engine(args) as e:
         pipeline, j = job_ref(e, args.target, verb="explain")
-        datums = e.jobs.datums(pipeline, j.id)
+        datums = e.list_datums(pipeline, j.id)
         s = summarize(datums, removed_datums(e, pipeline, j, datums))
         if args.raw:
             raw({"job": {"pipeline": {"name": pipeline}, "id": j.id}} | s)
         else:
-            cause = e.jobs.commit_set_info(j.id)
+            cause = e.commit_set_info(j.id)
             print(f"{pipeline}@{j.id}: {line(s)}" + (f"  [{cause['cause']}]" if cause else ""))
     return 0
 

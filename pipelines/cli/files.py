@@ -98,7 +98,7 @@ def get_file(args) -> int:
     path = require_path(ref, "get file")
     with engine(args) as e:
         c = e.resolve(ref.repo, ref.branch_or_commit)
-        files = e.store.files(ref.repo, c.id, path)
+        files = e.list_files(ref.repo, c.id, path)
         if not files:
             raise NotFound(f"{ref.repo}@{ref.branch_or_commit}:{path}: no such file or directory")
         single = len(files) == 1 and files[0].path == path
@@ -111,7 +111,7 @@ def get_file(args) -> int:
                     dest = dest / Path(path).name
                 _copy_out(e, files[0].hash, dest)
             else:
-                with e.store.objects.open(files[0].hash) as f:
+                with e.open_object(files[0].hash) as f:
                     shutil.copyfileobj(f, sys.stdout.buffer)
             return 0
         if not args.output:
@@ -124,7 +124,7 @@ def get_file(args) -> int:
 
 def _copy_out(e, oid: str, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with e.store.objects.open(oid) as src, open(dest, "wb") as out:
+    with e.open_object(oid) as src, open(dest, "wb") as out:
         shutil.copyfileobj(src, out, 1 << 20)
 
 
@@ -148,7 +148,7 @@ def list_file(args) -> int:
     path = ref.path or "/"
     with engine(args) as e:
         c = e.resolve(ref.repo, ref.branch_or_commit)
-        files = e.store.files(ref.repo, c.id, path)
+        files = e.list_files(ref.repo, c.id, path)
         if len(files) == 1 and files[0].path == path:
             rows = [(path, "file", files[0].size)]
         else:
@@ -168,7 +168,7 @@ def inspect_file(args) -> int:
     path = require_path(ref, "inspect file")
     with engine(args) as e:
         c = e.resolve(ref.repo, ref.branch_or_commit)
-        f = e.store.file(ref.repo, c.id, path)
+        f = e.inspect_file(ref.repo, c.id, path)
         if f is None:
             raise NotFound(f"{ref.repo}@{ref.branch_or_commit}:{path}: no such file")
         if args.raw:

@@ -27,9 +27,9 @@ def job_ref(e: Engine, target: str | None, *, verb: str, need_job: bool = False)
     pipeline, sep, prefix = (target or "").partition("@")
     if not pipeline or (need_job and not prefix):
         raise UsageError(f"{verb} takes pipeline@job" + ("" if need_job else " (or a pipeline: its latest job)"))
-    e.jobs.pipeline(pipeline)  # NotFound lists the pipelines there are
+    e.inspect_pipeline(pipeline)  # NotFound lists the pipelines there are
     if not sep:
-        jobs = e.jobs.jobs(pipeline=pipeline, limit=1)
+        jobs = e.list_jobs(pipeline=pipeline, limit=1)
         if not jobs:
             raise NotFound(f"pipeline {pipeline} has no jobs yet")
         return pipeline, jobs[0]
@@ -37,7 +37,7 @@ def job_ref(e: Engine, target: str | None, *, verb: str, need_job: bool = False)
         raise UsageError(f"{verb}: no job id after {pipeline}@")
     if "%" in prefix or "_" in prefix:  # ids are hex; these would be LIKE wildcards
         raise NotFound(f"job {pipeline}@{prefix} not found")
-    hits = e.jobs.jobs(pipeline=pipeline, id=prefix, limit=2)
+    hits = e.list_jobs(pipeline=pipeline, id=prefix, limit=2)
     exact = [j for j in hits if j.id == prefix]
     if exact or len(hits) == 1:
         return pipeline, (exact or hits)[0]

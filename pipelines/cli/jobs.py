@@ -86,9 +86,9 @@ def list_job(args) -> int:
         pipeline, _, id = (args.target or "").partition("@")
         pipeline = pipeline or args.pipeline
         if pipeline:
-            e.jobs.pipeline(pipeline)  # NotFound lists the pipelines there are
-        jobs = e.jobs.jobs(pipeline=pipeline, id=id or None)
-        pipelines = {p["name"]: p for p in e.jobs.pipelines()}
+            e.inspect_pipeline(pipeline)  # NotFound lists the pipelines there are
+        jobs = e.list_jobs(pipeline=pipeline, id=id or None)
+        pipelines = {p["name"]: p for p in e.list_pipelines()}
         versions = {name: p["version"] for name, p in pipelines.items()}
         if not id:
             jobs = [j for j in jobs if j.spec_version >= _history_floor(args.history, versions.get(j.pipeline, 0))]
@@ -120,7 +120,7 @@ def inspect_job(args) -> int:
     with engine(args) as e:
         pipeline, j = job_ref(e, args.target, verb="inspect job", need_job=True)
         if args.raw:
-            raw(shapes.job_info(j, e.jobs.pipeline(pipeline)["spec"]))
+            raw(shapes.job_info(j, e.inspect_pipeline(pipeline)["spec"]))
             return 0
         c = j.counts
         state = _state(j, j.state == "JOB_RUNNING" and not e.running())
@@ -155,7 +155,7 @@ def logs(args) -> int:
         if args.master:
             out = [(job.id, "", line) for line in _master_lines(job)]
         else:
-            datums = [e.jobs.datum(pipeline, job.id, args.datum)] if args.datum else e.jobs.datums(pipeline, job.id)
+            datums = [e.inspect_datum(pipeline, job.id, args.datum)] if args.datum else e.list_datums(pipeline, job.id)
             for d in datums:
                 if d.state == "SKIPPED":
                     continue

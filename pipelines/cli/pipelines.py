@@ -20,13 +20,13 @@ def create_pipeline(args) -> int:
 
 def list_pipeline(args) -> int:
     with engine(args) as e:
-        rows = e.jobs.pipelines()
+        rows = e.list_pipelines()
         if args.raw:
             raw([shapes.pipeline_info(p, _last_state(e, p["name"])) for p in rows])
             return 0
         out = []
         for p in rows:
-            last = e.jobs.jobs(pipeline=p["name"], limit=1)
+            last = e.list_jobs(pipeline=p["name"], limit=1)
             state = last[0].state if last else "-"
             out.append([p["name"], p["version"], _input_text(p["spec"]["input"]), ago(p["created"]), state,
                         p["spec"].get("description", "")[:50]])
@@ -35,7 +35,7 @@ def list_pipeline(args) -> int:
 
 
 def _last_state(e, name: str) -> str | None:
-    last = e.jobs.jobs(pipeline=name, limit=1)
+    last = e.list_jobs(pipeline=name, limit=1)
     return last[0].state if last else None
 
 
@@ -50,7 +50,7 @@ def _input_text(node: dict) -> str:
 
 def inspect_pipeline(args) -> int:
     with engine(args) as e:
-        p = e.jobs.pipeline(args.pipeline)
+        p = e.inspect_pipeline(args.pipeline)
         if args.raw:
             raw(shapes.pipeline_info(p, _last_state(e, p["name"])))
         else:

@@ -4,16 +4,15 @@ from __future__ import annotations
 import time
 
 from pipelines import protojson as shapes
-from pipelines.errors import JobFailed, PachmediaError
+from pipelines.errors import JobFailed, PachmediaError, RunLocked
 from pipelines.pfs.names import parse_ref
-from pipelines.scheduler import RunLocked
 from pipelines.cli.base import Command
 from pipelines.cli.fmt import add_raw, ago, duration, engine, raw, size, table
 
 
 def create_repo(args) -> int:
     with engine(args) as e:
-        e.store.create_repo(args.repo, "user", args.description or "")
+        e.create_repo(args.repo, args.description or "")
         print(f"created repo {args.repo}")
     return 0
 
@@ -21,11 +20,11 @@ def create_repo(args) -> int:
 def list_repo(args) -> int:
     with engine(args) as e:
         rows = []
-        for r in e.store.repos():
-            head = e.store.head(r["name"])
-            rows.append((r, head, e.store.commit_size(r["name"], head) if head else 0))
+        for r in e.list_repos():
+            head = e.head(r["name"])
+            rows.append((r, head, e.commit_size(r["name"], head) if head else 0))
         if args.raw:
-            raw([shapes.repo_info(r, n, [b["name"] for b in e.store.branches(r["name"])]) for r, _, n in rows])
+            raw([shapes.repo_info(r, n, [b["name"] for b in e.list_branches(r["name"])]) for r, _, n in rows])
         else:
             table(["NAME", "TYPE", "CREATED", "SIZE (MASTER)", "DESCRIPTION"],
                   [[r["name"], r["type"], ago(r["created"]), size(n), r["description"][:60]] for r, _, n in rows])
@@ -34,10 +33,10 @@ def list_repo(args) -> int:
 
 def inspect_repo(args) -> int:
     with engine(args) as e:
-        r = e.store.repo(args.repo)
-        head = e.store.head(r["name"])
-        n = e.store.commit_size(r["name"], head) if head else 0
-        branches = [b["name"] for b in e.store.branches(r["name"])]
+        r = e.inspect_repo(args.repo)
+        head = e.head(r["name"])
+        n = e.commit_size(r["name"], head) if head else 0
+        branches = [b["name"] for b in e.list_branches(r["name"])]
         if args.raw:
             raw(shapes.repo_info(r, n, branches))
             return 0
@@ -50,30 +49,30 @@ def list_commit(args) -> int:
     with engine(args) as e:
         if args.target:
             ref = parse_ref(args.target, default_branch=None)
-            e.store.repo(ref.repo)
-            commits = e.store.commits(ref.repo, ref.branch_or_commit, limit=args.number)
+            e.inspect_repo(ref.repo)
+            commits = e.list_commits(ref.repo, ref.branch_or_commit, limit=args.number)
         else:
-            commits = [c for r in e.store.repos() for c in e.store.commits(r["name"], limit=args.number)]
+            commits = [c for r in e.list_repos() for c in e.list_commits(r["name"], limit=args.number)]
             commits.sort(key=lambda c: -c.seq)
         if args.raw:
             raw([_commit_info(e, c) for c in commits])
             return 0
         table(["REPO", "BRANCH", "COMMIT", "FINISHED", "SIZE", "ORIGIN", "DESCRIPTION"],
               [[c.repo, c.branch, c.id, ago(c.finished) if c.finished else "open",
-                size(e.store.commit_size(c.repo, c.id)), c.origin,
+                size(e.commit_size(c.repo, c.id)), c.origin,
                 (f"ERROR: {c.error}" if c.error else c.description)[:70]] for c in commits])
     return 0
 
 
 def _commit_info(e, c) -> dict:
-    return shapes.commit_info(c, e.store.commit_size(c.repo, c.id), e.store.children(c.repo, c.id))
+    return shapes.commit_info(c, e.commit_size(c.repo, c.id), e.child_commits(c.repo, c.id))
 
 
 def inspect_commit(args) -> int:
     ref = parse_ref(args.target)
     with engine(args) as e:
         c = e.resolve(ref.repo, ref.branch_or_commit)
-        n = e.store.commit_size(c.repo, c.id)
+        n = e.commit_size(c.repo, c.id)
         if args.raw:
             raw(_commit_info(e, c))
             return 0
@@ -96,7 +95,7 @@ def wait_commit(args) -> int:
         c = e.resolve(ref.repo, ref.branch_or_commit)
         seq = c.seq
         while True:
-            waiting = [s for s in e.jobs.pending_sets() if s["seq"] <= seq or s["id"] == c.id]
+            waiting = [s for s in e.pending() if s["seq"] <= seq or s["id"] == c.id]
             if not waiting:
                 break
             try:
@@ -107,7 +106,7 @@ def wait_commit(args) -> int:
             if deadline and time.monotonic() > deadline:
                 raise PachmediaError(f"timed out after {args.timeout}s waiting for {ref}")
             time.sleep(0.5)
-        jobs = e.jobs.jobs(id=c.id)
+        jobs = e.list_jobs(id=c.id)
         bad = [j for j in jobs if j.state != "JOB_SUCCESS"]
         for j in sorted(jobs, key=lambda j: j.started or 0):
             cnt = j.counts

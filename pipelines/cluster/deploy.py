@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipelines import SPECS_DIR
-from pipelines.engine import INPUT_REPOS, SETTINGS_FILES
+from pipelines.app import INPUT_REPOS, SETTINGS_FILES
 from pipelines.errors import ServiceError, SpecError
 from pipelines.cluster.images import with_images
 from pipelines.pps.spec import dag_order, load_specs, map_pfs

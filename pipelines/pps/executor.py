@@ -20,7 +20,7 @@ from pipelines.pps.jobstore import JobInfo
 from pipelines.pps.plan import Decision, datum_inputs, decide, duplicate_paths
 from pipelines.progress import Bar
 from pipelines.pps.workspace import Workspace
-from pipelines.pps.runner import DatumRun, kill_group, kill_orphan, parse_duration, run_datum
+from pipelines.pps.runner import DatumRun, kill_group, kill_orphan, parse_duration, prepare_sandbox, run_datum
 
 if TYPE_CHECKING:
     from pipelines.pfs.store import Store
@@ -102,6 +102,10 @@ class JobExecutor:
                         d.env("/pfs"), sandbox, self.ws.log_path(pipeline, job_id, d.id),
                         tries=int(spec.get("datumTries") or 3), timeout=parse_duration(spec.get("datumTimeout")),
                         extra_env=extra_env)
+
+    def lay_out(self, run: DatumRun) -> Path:
+        """A datum's /pfs laid out in its folder, as a try sees it (for `debug datum`)."""
+        return prepare_sandbox(run, self.s.objects)
 
     def sandbox(self, pipeline: str, job_id: str, datum_id: str) -> Path:
         """Where a datum's tries are laid out (each in a fresh try<N>-<token> folder)."""

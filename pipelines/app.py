@@ -1,0 +1,7 @@
+"""pachmedia's own DAG, as data the engine and the cluster deploy both read: its input repos
+and the settings files committed on a fresh home (the pipelines themselves are specs/)."""
+
+INPUT_REPOS = {"media": "raw uploads (one file per asset, flat names)",
+               "settings": "scan.json, policy.json, transcode.json, labels.json"}
+FLAT_REPOS = {"media"}  # repos whose paths are upload names (checked as such at put)
+SETTINGS_FILES = ("scan", "policy", "transcode", "labels")
