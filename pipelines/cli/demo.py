@@ -10,7 +10,7 @@ from pathlib import Path
 from pipelines.cli.demo_media import make_demo_media
 from pipelines.engine import Engine
 from pipelines.cli.base import Command
-from pipelines.cli.fmt import table
+from pipelines.cli.fmt import job_counts, table
 
 
 def asset_times(e: Engine, set_id: str) -> dict[str, float]:
@@ -66,9 +66,7 @@ def demo(args) -> int:
         jobs = e.run(show_progress=True)
         print()
         for j in jobs:
-            cnt = j.counts
-            print(f"  {j.pipeline:10} {j.state:12} processed {cnt.get('SUCCESS', 0)}, skipped {cnt.get('SKIPPED', 0)}, "
-                  f"failed {cnt.get('FAILED', 0)}" + (f"  ({j.reason})" if j.reason else ""))
+            print(f"  {j.pipeline:10} {j.state:12} {job_counts(j)}" + (f"  ({j.reason})" if j.reason else ""))
         print()
         table(["ASSET", "VERDICT", "STATUS", "RENDITIONS", "SCENES", "TIME"], summary_rows(e, c.id))
         failed = [j for j in jobs if j.state != "JOB_SUCCESS"]

@@ -92,3 +92,10 @@ def duration(a: float | None, b: float | None) -> str:
 
 def err(msg: str) -> None:
     print(msg, file=sys.stderr)
+
+
+def job_counts(j) -> str:
+    """A job's datum counts as pachctl's pipeline master logs them."""
+    c = j.counts
+    return (f"processed {c.get('SUCCESS', 0)}, skipped {c.get('SKIPPED', 0)}, failed {c.get('FAILED', 0)}, "
+            f"recovered {c.get('RECOVERED', 0)} of {j.total}")

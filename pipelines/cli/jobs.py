@@ -9,7 +9,7 @@ from pipelines import protojson as shapes
 from pipelines.errors import UsageError
 from pipelines.pps.jobstore import JOB_STATES
 from pipelines.cli.base import Command
-from pipelines.cli.fmt import add_raw, ago, duration, engine, job_ref, raw, size, table
+from pipelines.cli.fmt import add_raw, ago, duration, engine, job_counts, job_ref, raw, size, table
 
 
 def run(args) -> int:
@@ -30,9 +30,7 @@ def run(args) -> int:
         jobs = e.run(show_progress=not args.quiet)
         failed = [j for j in jobs if j.state != "JOB_SUCCESS"]
         for j in jobs:
-            c = j.counts
-            print(f"{j.pipeline}@{j.id[:12]}  {j.state:12} processed {c.get('SUCCESS', 0)}, skipped "
-                  f"{c.get('SKIPPED', 0)}, failed {c.get('FAILED', 0)} of {j.total}  {duration(j.started, j.finished)}"
+            print(f"{j.pipeline}@{j.id[:12]}  {j.state:12} {job_counts(j)}  {duration(j.started, j.finished)}"
                   + (f"\n    reason: {j.reason}" if j.reason else ""))
         return 1 if failed else 0
 
@@ -136,10 +134,7 @@ def inspect_job(args) -> int:
 
 def _master_lines(j) -> list[str]:
     """What a Pachyderm pipeline master logs about a job: its state and counts."""
-    c = j.counts
-    return [f"job {j.id} {j.state}: processed {c.get('SUCCESS', 0)}, skipped {c.get('SKIPPED', 0)}, "
-            f"failed {c.get('FAILED', 0)}, recovered {c.get('RECOVERED', 0)} of {j.total}"
-            + (f"; reason: {j.reason}" if j.reason else "")]
+    return [f"job {j.id} {j.state}: {job_counts(j)}" + (f"; reason: {j.reason}" if j.reason else "")]
 
 
 def logs(args) -> int:

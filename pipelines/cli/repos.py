@@ -7,7 +7,7 @@ from pipelines import protojson as shapes
 from pipelines.errors import JobFailed, PachmediaError, RunLocked
 from pipelines.pfs.names import parse_ref
 from pipelines.cli.base import Command
-from pipelines.cli.fmt import add_raw, ago, duration, engine, raw, size, table
+from pipelines.cli.fmt import add_raw, ago, duration, engine, job_counts, raw, size, table
 
 
 def create_repo(args) -> int:
@@ -109,9 +109,7 @@ def wait_commit(args) -> int:
         jobs = e.list_jobs(id=c.id)
         bad = [j for j in jobs if j.state != "JOB_SUCCESS"]
         for j in sorted(jobs, key=lambda j: j.started or 0):
-            cnt = j.counts
-            print(f"{j.pipeline:10} {j.state:15} processed {cnt.get('SUCCESS', 0)}, skipped {cnt.get('SKIPPED', 0)}, "
-                  f"failed {cnt.get('FAILED', 0)} of {j.total}  {duration(j.started, j.finished)}"
+            print(f"{j.pipeline:10} {j.state:15} {job_counts(j)}  {duration(j.started, j.finished)}"
                   + (f"  reason: {j.reason}" if j.reason else ""))
         if bad:
             raise JobFailed(f"{len(bad)} job(s) in commit set {c.id} did not succeed: "
