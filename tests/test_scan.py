@@ -21,7 +21,8 @@ from pipelines.services.signatures import (EICAR, TESTFILES, build_signature_db,
                                            signatures)
 from stages.core import records
 from stages.io.clamd_client import StreamResult
-from stages.scan import decide_verdict, scan_file
+from stages.core.verdicts import decide_verdict
+from stages.scan import scan_file
 
 pytestmark = pytest.mark.media
 
