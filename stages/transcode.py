@@ -10,164 +10,24 @@ storyboard.vtt, package.json}
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from stages.io import media_io
 from stages.core import records
 from stages.common import Progress, StageError, media_stage_args, run_main, staged
-from stages.core.ladder import Rendition, display_size, gop_frames, ladder_for
+from stages.core import conform
+from stages.core.ladder import ladder_for
+from stages.core.renditions import audio_tracks, text_tracks
+from stages.io.encode import Plan, build_command, detect_field_order, run_ffmpeg
+from stages.io.packaging import write_manifests
 from stages.io.package_check import PackageInvalid, check_package
 from stages.core.source import source_info
 from stages.io.still import derivatives, pixel_limit
 from stages.core.waveform import make_waveform
-from stages.core.thumbnails import Storyboard, plan_storyboard
+from stages.core.thumbnails import plan_storyboard
 
 SABOTAGE_ENV = "PACHMEDIA_TEST_SABOTAGE"  # tests only: "truncate-rendition" breaks a segment before the check
-
-
-def build_command(media: Path, src: dict, ladder: list[Rendition], settings: dict, work: Path,
-                  board: Storyboard | None) -> list[str]:
-    """The single ffmpeg command line (pure apart from paths). Streams are mapped by the
-    index source_info chose (`0:<index>`), never `0:v:0`/`0:a:0`: the first video stream
-    can be cover art and the first audio one the probe found broken."""
-    seg = settings["segment_seconds"]
-    args = media_io.ffmpeg_base(progress=True) + media_io.ffmpeg_input_args(media, src["demuxer"])
-    outputs_after: list[str] = []
-    maps: list[str] = []
-    if src["video"] and ladder:
-        branches = len(ladder) + 2  # renditions + poster + storyboard
-        graph = [f"[0:{src['video']['index']}]split={branches}" + "".join(f"[s{i}]" for i in range(branches))]
-        for i, r in enumerate(ladder):
-            graph.append(f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,format=yuv420p[v{i}]")
-            maps += ["-map", f"[v{i}]"]
-        top = ladder[0]
-        poster_t = max(0.0, src["duration"] * settings["poster_at"])
-        graph.append(f"[s{len(ladder)}]select='gte(t\\,{poster_t:.3f})',scale={top.width}:{top.height}[poster]")
-        graph.append(f"[s{len(ladder) + 1}]{board.filter()}[board]")
-        args += ["-filter_complex", ";".join(graph)]
-        gop = gop_frames(src["video"].get("fps"), seg)
-        args += maps
-        args += ["-c:v", "libx264", "-preset", settings["preset"], "-profile:v", "high", "-crf", str(settings["crf"]),
-                 "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-                 "-force_key_frames", f"expr:gte(t,n_forced*{seg})"]
-        for i, r in enumerate(ladder):
-            args += [f"-maxrate:v:{i}", f"{r.maxrate_kbps}k", f"-bufsize:v:{i}", f"{r.bufsize_kbps}k"]  # capped CRF
-        n = len(ladder)
-        sets = "id=0,streams=v" + (f" id=1,streams={n} id=2,streams={n + 1}" if src["audio"] else "")
-        bare = ["-map_metadata", "-1", "-map_chapters", "-1", "-frames:v", "1", "-update", "1"]
-        outputs_after = ["-map", "[poster]", *bare, str(work / "poster.jpg"),
-                         "-map", "[board]", *bare, str(work / "storyboard.jpg")]
-    else:
-        sets = "id=0,streams=0 id=1,streams=1"
-    if src["audio"]:
-        # the same audio twice: AAC (HLS and DASH) and Opus (DASH only: the muxer puts it in
-        # WebM, which the HLS master leaves out)
-        a = f"0:{src['audio']['index']}"
-        args += ["-map", a, "-map", a]
-        args += ["-c:a:0", "aac", "-b:a:0", f"{settings['audio_kbps']}k", "-c:a:1", "libopus",
-                 "-b:a:1", f"{settings['opus_kbps']}k", "-ac", "2", "-ar", "48000"]
-    # nothing of the upload's metadata (title, GPS location, encoder, chapters) reaches a
-    # published file: the dash muxer would put the title tag into the MPD's <Title>
-    args += ["-map_metadata", "-1", "-map_chapters", "-1"]
-    args += ["-f", "dash", "-seg_duration", str(seg), "-use_template", "1", "-use_timeline", "0",
-             "-hls_playlist", "1", "-adaptation_sets", sets,
-             "-init_seg_name", "init-$RepresentationID$.m4s",
-             "-media_seg_name", "chunk-$RepresentationID$-$Number%05d$.m4s",
-             str(work / "dash" / "manifest.mpd")]
-    return args + outputs_after
-
-
-def run_ffmpeg(name: str, args: list[str], duration: float, progress: Progress) -> dict[str, Any]:
-    """Run the command, reporting `-progress` (stdout) as it goes. stderr is drained
-    alongside (a long upload with a damaged middle writes megabytes of decoder errors;
-    read only at the end, a full pipe would stall ffmpeg and the stage for ever).
-    Decoder errors are not fatal: ffmpeg conceals them as a player does, and the
-    package check decides whether the result is publishable. Returns what stderr said:
-    {"lines": n, "last": its last line} (empty when ffmpeg was quiet)."""
-    with media_io.Piped(args) as proc:
-        for raw in proc.stdout:
-            line = raw.decode(errors="replace")
-            if line.startswith("out_time_us=") and duration > 0:
-                try:
-                    progress.update(min(0.95, int(line.split("=", 1)[1]) / 1e6 / duration * 0.95), "encoding")
-                except ValueError:
-                    pass
-        rc, err = proc.finish()
-        lines = proc.stderr.lines
-    if rc != 0:
-        raise StageError(f"{name}: ffmpeg failed (exit {rc}): {media_io.last_complaint(err, 3) or 'no message'}")
-    return {"lines": lines, "last": media_io.last_complaint(err)} if lines else {}
-
-
-def split_hls(work: Path, ladder: list[Rendition], has_audio: bool, seg: float, duration: float) -> None:
-    """Move the playlists the dash muxer wrote into hls/, pointing at the shared
-    segments in ../dash/, without wall-clock dates (a re-run makes the same bytes), and
-    advertise true bandwidths: BANDWIDTH = the peak segment bitrate measured on what
-    was made (video + audio), AVERAGE-BANDWIDTH = the mean; the MPD gets the peak too."""
-    dash, hls = work / "dash", work / "hls"
-    hls.mkdir()
-    rids = {p.name.split("-")[1] for p in dash.glob("chunk-*.m4s")}
-    rates = {rid: segment_rates(dash, rid, seg, duration) for rid in rids}
-    audio = rates.get(str(len(ladder)), (0, 0)) if has_audio else (0, 0)
-    for p in sorted(dash.glob("*.m3u8")):
-        lines = []
-        for line in p.read_text().splitlines():
-            if line.startswith("#EXT-X-PROGRAM-DATE-TIME"):
-                continue
-            if p.name != "master.m3u8":
-                if line and not line.startswith("#"):
-                    line = "../dash/" + line
-                line = re.sub(r'URI="([^"]+)"', lambda m: f'URI="../dash/{m.group(1)}"', line)
-            lines.append(line)
-        text = "\n".join(lines) + "\n"
-        if p.name == "master.m3u8":
-            text = _true_bandwidth(text, [rates[str(i)] for i in range(len(ladder))], audio)
-        (hls / p.name).write_text(text)
-        p.unlink()
-    mpd = dash / "manifest.mpd"
-    text = re.sub(r'\s(publishTime|availabilityStartTime)="[^"]*"', "", mpd.read_text())
-    text = re.sub(r'(<Representation id="(\d+)"[^>]*?bandwidth=")\d+"',
-                  lambda m: f'{m.group(1)}{rates.get(m.group(2), (0, 0))[0] or 1}"', text)
-    mpd.write_text(text)
-
-
-def segment_rates(dash: Path, rid: str, seg: float, duration: float) -> tuple[int, int]:
-    """(peak, mean) bits per second of one representation's media segments."""
-    sizes = [p.stat().st_size for p in sorted(dash.glob(f"chunk-{rid}-*.m4s"))]
-    if not sizes:
-        return 0, 0
-    last = max(duration - seg * (len(sizes) - 1), 0.1)
-    per_s = [n * 8 / seg for n in sizes[:-1]] + [sizes[-1] * 8 / min(last, seg)]
-    return int(max(per_s)), int(sum(sizes) * 8 / max(duration, 0.1))
-
-
-def _true_bandwidth(master: str, video: list[tuple[int, int]], audio: tuple[int, int]) -> str:
-    out, i = [], 0
-    for line in master.splitlines():
-        if line.startswith("#EXT-X-STREAM-INF:"):
-            peak, mean = video[i] if i < len(video) else audio
-            if i < len(video):
-                peak, mean = peak + audio[0], mean + audio[1]
-            line = re.sub(r"BANDWIDTH=\d+", f"BANDWIDTH={max(peak, 1)},AVERAGE-BANDWIDTH={max(mean, 1)}", line, 1)
-            i += 1
-        out.append(line)
-    return "\n".join(out) + "\n"
-
-
-def master_variants(master: Path) -> list[dict[str, Any]]:
-    """BANDWIDTH, RESOLUTION, CODECS and URI of each variant in a master playlist."""
-    variants, pending = [], None
-    for line in master.read_text().splitlines():
-        if line.startswith("#EXT-X-STREAM-INF:"):
-            attrs = dict(re.findall(r'([A-Z-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1]))
-            pending = {k: v.strip('"') for k, v in attrs.items()}
-        elif pending is not None and line and not line.startswith("#"):
-            pending["URI"] = line
-            variants.append(pending)
-            pending = None
-    return variants
 
 
 def sabotage(work: Path) -> None:
@@ -177,34 +37,51 @@ def sabotage(work: Path) -> None:
         chunk.write_bytes(data[: len(data) // 3])
 
 
-def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progress: Progress) -> dict[str, Any]:
+def plan_for(media: Path, src: dict, settings: dict, sidecars: dict[str, tuple[Path, str]]) -> tuple[Plan, list]:
+    """What this upload becomes (the idet pass runs here when the stream does not say
+    whether it is interlaced). Returns the plan and the streams left out, with why."""
+    record = src["record"]
+    plan = Plan(media, src["demuxer"], src["duration"], audio=audio_tracks(record))
+    plan.texts, left_out = text_tracks(record, [(n, d) for n, (_, d) in sidecars.items()])
+    plan.sidecars = sidecars
+    v = src["video"]
+    if v:
+        detected = None
+        if conform.parity_of(v.get("field_order"), None) is None and v.get("field_order") != "progressive":
+            detected = detect_field_order(media, src["demuxer"], v["index"])
+        dw, dh = conform.display_dims(v)
+        plan.video_index = v["index"]
+        plan.ladder = ladder_for(dw, dh, 0, settings["rungs"])
+        plan.conform = conform.plan(v, (plan.ladder[0].width, plan.ladder[0].height), detected)
+        plan.board = plan_storyboard(src["duration"], dw, dh, settings["storyboard"])
+    return plan, left_out
+
+
+def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progress: Progress,
+              sidecars: dict[str, tuple[Path, str]] | None = None) -> dict[str, Any]:
+    """Package one upload; `sidecars` are the caption files joined to it (name -> (path, demuxer))."""
     name = media.name
     src = source_info(media, probe)
     if src["kind"] == "image":
         return publish_still(media, src, settings, out, progress)
-    v = src["video"]
-    ladder: list[Rendition] = []
-    board = None
-    if v:
-        ladder = ladder_for(v["width"], v["height"], v.get("rotation", 0), settings["rungs"])
-        dw, dh = display_size(v["width"], v["height"], v.get("rotation", 0))
-        board = plan_storyboard(src["duration"], dw, dh, settings["storyboard"])
+    plan, left_out = plan_for(media, src, settings, sidecars or {})
     try:
         with staged(out, name) as staging:
             (staging / "dash").mkdir()
-            errors = run_ffmpeg(name, build_command(media, src, ladder, settings, staging, board), src["duration"],
-                                progress)
-            split_hls(staging, ladder, src["audio"] is not None, settings["segment_seconds"], src["duration"])
-            if board:
-                (staging / "storyboard.vtt").write_text(board.vtt("storyboard.jpg", src["duration"]))
-            waveform = make_waveform(media, src["demuxer"], src["audio"]["index"], staging) if (not v and settings["waveform"]) else {}
+            errors = run_ffmpeg(name, build_command(plan, settings, staging), src["duration"], progress)
+            made = write_manifests(staging, plan, settings["segment_seconds"])
+            if plan.board:
+                (staging / "storyboard.vtt").write_text(plan.board.vtt("storyboard.jpg", src["duration"]))
+            waveform = {}
+            if not plan.video and plan.audio and settings["waveform"]:
+                waveform = make_waveform(media, src["demuxer"], plan.audio[0].index, staging)
             sabotage(staging)
             progress.update(0.96, "verifying")
             verified = None
             if settings["verify"]:
                 verified = check_package(staging, src["duration"], max(settings["duration_tolerance_s"],
                                                                         settings["segment_seconds"] / 2))
-            record = package_record(name, src, ladder, settings, staging, board, verified)
+            record = package_record(name, src, plan, made, left_out, settings, verified)
             record |= {key: f"{name}/{file}" for key, file in waveform.items()}
             if errors:
                 record["decoder_errors"] = errors
@@ -237,41 +114,42 @@ def publish_still(media: Path, src: dict, settings: dict, out: Path, progress: P
     return record
 
 
-def package_record(name: str, src: dict, ladder: list[Rendition], settings: dict, work: Path,
-                   board: Storyboard | None, verified: dict | None) -> dict[str, Any]:
-    variants = master_variants(work / "hls" / "master.m3u8")
-    renditions = []
-    for i, r in enumerate(ladder):
-        var = variants[i] if i < len(variants) else {}
-        renditions.append({"name": r.name, "width": r.width, "height": r.height,
-                           "bandwidth": int(var.get("BANDWIDTH", r.maxrate_kbps * 1000)),
-                           "average_bandwidth": int(var.get("AVERAGE-BANDWIDTH", 0)) or None,
-                           "codecs": var.get("CODECS", ""), "representation_id": str(i),
-                           "playlist": f"{name}/hls/{var.get('URI', f'media_{i}.m3u8')}"})
+def package_record(name: str, src: dict, plan: Plan, made: dict, left_out: list, settings: dict,
+                   verified: dict | None) -> dict[str, Any]:
+    def asset(path: str) -> str:
+        return f"{name}/{path}"
+    tracks = [t | {"playlist": asset(t["playlist"])} for t in made["audio"]]
     audio = None
-    if src["audio"]:
-        rid = str(len(ladder))
+    if tracks:  # the default track, as players pick it first
+        d = tracks[0]
         audio = {"codec": "aac", "bitrate": settings["audio_kbps"] * 1000, "channels": 2, "sample_rate": 48000,
-                 "representation_id": rid, "playlist": f"{name}/hls/media_{rid}.m3u8",
-                 "opus": {"bitrate": settings["opus_kbps"] * 1000, "representation_id": str(len(ladder) + 1),
+                 "representation_id": d["representation_id"], "playlist": d["playlist"],
+                 "language": d["language"], "source_layout": d["source_layout"],
+                 "source_channels": d["source_channels"], "downmixed": d["downmixed"],
+                 "opus": {"bitrate": settings["opus_kbps"] * 1000, "representation_id": d["opus_representation_id"],
                           "container": "webm", "in": "dash"}}
-    v = src["video"]
-    rec: dict[str, Any] = {
-        "name": name, "kind": "video" if v else "audio",
+    v, b = src["video"], plan.board
+    return {
+        "name": name, "kind": "video" if plan.video else "audio",
         "source": {"sha256": src.get("sha256") or "", "duration": src["duration"], "demuxer": src["demuxer"],
                    "width": v["width"] if v else None, "height": v["height"] if v else None,
                    "rotation": v.get("rotation", 0) if v else None},
         "segment_seconds": settings["segment_seconds"],
-        "hls": {"master": f"{name}/hls/master.m3u8"}, "dash": {"manifest": f"{name}/dash/manifest.mpd"},
-        "renditions": renditions, "audio": audio,
-        "poster": f"{name}/poster.jpg" if v else None,
-        "storyboard": ({"image": f"{name}/storyboard.jpg", "vtt": f"{name}/storyboard.vtt",
-                        "interval_s": round(board.interval, 3), "columns": board.columns, "rows": board.rows,
-                        "tile_width": board.tile_w, "tile_height": board.tile_h} if board else None),
+        "hls": {"master": asset("hls/master.m3u8")}, "dash": {"manifest": asset("dash/manifest.mpd")},
+        "renditions": [r | {"playlist": asset(r["playlist"])} for r in made["renditions"]],
+        "audio": audio, "audio_tracks": tracks,
+        "captions": [c | {"vtt": asset(c["vtt"]), "playlist": asset(c["playlist"])} for c in made["captions"]],
+        "left_out": left_out,
+        "conform": (plan.conform.describe() | {"source_color_transfer": v.get("color_transfer"),
+                                               "source_color_primaries": v.get("color_primaries"),
+                                               "source_field_order": v.get("field_order")}) if plan.video else None,
+        "poster": asset("poster.jpg") if plan.video else None,
+        "storyboard": ({"image": asset("storyboard.jpg"), "vtt": asset("storyboard.vtt"),
+                        "interval_s": round(b.interval, 3), "columns": b.columns, "rows": b.rows,
+                        "tile_width": b.tile_w, "tile_height": b.tile_h} if b else None),
         "settings": settings, "settings_commit": os.environ.get("settings_COMMIT"),
         "ffmpeg": ffmpeg_version(), "verified": verified, "made_at": records.utc_now(),
     }
-    return rec
 
 
 def ffmpeg_version() -> str:

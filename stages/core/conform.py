@@ -51,6 +51,11 @@ class Conform:
         return (f"scale={width}:{height}:flags=bicubic:in_color_matrix={self.in_matrix}:out_color_matrix=bt709"
                 f":in_range={self.in_range}:out_range=tv,setsar=1,format=yuv420p")
 
+    def still(self, width: int, height: int) -> str:
+        """A JPEG still (poster): JFIF is full range with the BT.601 matrix."""
+        return (f"scale={width}:{height}:flags=bicubic:in_color_matrix={self.in_matrix}:out_color_matrix=bt601"
+                f":in_range={self.in_range}:out_range=pc,setsar=1,format=yuvj420p")
+
     def describe(self) -> dict:
         """What was done to the source, for the package record."""
         return {"display_width": self.display_w, "display_height": self.display_h,

@@ -37,7 +37,7 @@ def ladder_for(width: int, height: int, rotation: int, rungs: list[dict]) -> lis
     chosen = [r for r in sorted(rungs, key=lambda r: -r["height"]) if r["height"] <= short]
     if not chosen:  # smaller than every rung: one rendition at the source's own size
         smallest = min(rungs, key=lambda r: r["height"])
-        chosen = [{"height": short, "maxrate_kbps": smallest["maxrate_kbps"]}]
+        chosen = [{"height": even(short), "maxrate_kbps": smallest["maxrate_kbps"]}]
     out = []
     for r in chosen:
         s = r["height"]

@@ -12,7 +12,7 @@ from stages.core.probe_metadata import summarize
 
 def source_info(media: Path, probe: dict | None) -> dict[str, Any]:
     """demuxer, duration, the video and audio streams to use (the probe's `selected`,
-    else the first decodable ones), sha256, and
+    else the first decodable ones), sha256, the record itself, and
     whether a probe record (held to the committed policy) said so (`probed`)."""
     probed = bool(probe and "streams" in probe)
     if not probed:
@@ -31,6 +31,11 @@ def source_info(media: Path, probe: dict | None) -> dict[str, Any]:
         audio = next((s for s in streams if s["codec_type"] == "audio" and s.get("decodable", True)), None)
     if video is None and audio is None:
         raise StageError(f"{media.name}: no decodable video or audio stream (probe should have rejected it)")
+    if not chosen:  # the rendition plans read `selected` as a probe record has it (no policy seen here)
+        probe = probe | {"selected": {
+            "video": video["index"] if video else None, "audio": audio["index"] if audio else None,
+            "audio_tracks": [s["index"] for s in streams if s["codec_type"] == "audio" and s.get("decodable", True)]}}
     return {"demuxer": probe["container"]["demuxer"], "duration": float(probe.get("duration") or 0),
+            "record": probe,
             "video": video, "audio": audio, "sha256": probe.get("sha256"),
             "kind": probe.get("kind") or ("video" if video else "audio"), "probed": probed}

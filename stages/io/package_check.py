@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from stages.core.captions import read_webvtt
 from stages.io import media_io
 
 _URI_ATTR = re.compile(r'URI="([^"]+)"')
@@ -51,7 +52,12 @@ def dash_files(mpd: Path) -> dict[str, dict]:
     for aset in root.iter(f"{{{_NS['d']}}}AdaptationSet"):
         for rep in aset.findall("d:Representation", _NS):
             rid = rep.get("id")
+            mime = rep.get("mimeType") or aset.get("mimeType") or "video/mp4"
             tpl = rep.find("d:SegmentTemplate", _NS)
+            base = rep.find("d:BaseURL", _NS)
+            if tpl is None and base is not None and mime == "text/vtt":  # a caption track: one whole file
+                out[rid] = {"mime": mime, "files": [(base.text or "").strip()]}
+                continue
             if tpl is None:
                 raise PackageInvalid(f"representation {rid} has no SegmentTemplate")
             seg = int(tpl.get("duration")) / int(tpl.get("timescale", "1"))
@@ -59,7 +65,6 @@ def dash_files(mpd: Path) -> dict[str, dict]:
             start = int(tpl.get("startNumber", "1"))
             fill = lambda t, n=None: re.sub(r"\$Number%0(\d+)d\$", lambda m: str(n).zfill(int(m.group(1))),
                                             t.replace("$RepresentationID$", rid)).replace("$Number$", str(n))
-            mime = rep.get("mimeType") or aset.get("mimeType") or "video/mp4"
             out[rid] = {"mime": mime, "files": [fill(tpl.get("initialization"))]
                         + [fill(tpl.get("media"), start + i) for i in range(count)]}
     return out
@@ -85,9 +90,12 @@ def check_package(pkg: Path, expect_duration: float, tolerance: float) -> dict:
         for uri in hls_uris(playlist):
             if not (playlist.parent / uri).resolve().is_file():
                 raise PackageInvalid(f"hls/{media} names {uri}, which does not exist")
+    texts = {rid: rep for rid, rep in reps.items() if rep["mime"] == "text/vtt"}
+    for rid, rep in texts.items():
+        _check_captions(pkg / "dash" / rep["files"][0], expect_duration + tolerance, rid)
     with tempfile.TemporaryDirectory(dir=pkg.parent) as tmp, ThreadPoolExecutor(max_workers=2) as pool:
         joined = {rid: (_join(pkg / "dash", rep["files"], Path(tmp) / f"rep-{rid}"), _kind(rep["mime"]))
-                  for rid, rep in reps.items()}
+                  for rid, rep in reps.items() if rid not in texts}
         # the probes and the two decode spot-checks are independent: run them side by side
         probes = {rid: pool.submit(_check_duration, *item, expect_duration, tolerance, rid)
                   for rid, item in joined.items()}
@@ -102,6 +110,17 @@ def check_package(pkg: Path, expect_duration: float, tolerance: float) -> dict:
                 if problem:
                     raise PackageInvalid(f"representation {rid} does not decode {where}: {problem}")
     return {"representations": len(reps), "durations": durations}
+
+
+def _check_captions(path: Path, end: float, rid: str) -> None:
+    """A caption track parses as WebVTT and its cues start inside the presentation."""
+    try:
+        cues = read_webvtt(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise PackageInvalid(f"caption track {rid} is not valid WebVTT: {e}") from None
+    late = [c for c in cues if c[0] > end]
+    if late:
+        raise PackageInvalid(f"caption track {rid} has a cue at {late[0][0]:.2f}s, after the end ({end:.2f}s)")
 
 
 def _kind(mime: str) -> tuple[str, str]:
