@@ -37,12 +37,12 @@ def sabotage(work: Path) -> None:
         chunk.write_bytes(data[: len(data) // 3])
 
 
-def plan_for(media: Path, src: dict, settings: dict, sidecars: dict[str, tuple[Path, str]]) -> tuple[Plan, list]:
+def plan_for(media: Path, src: dict, settings: dict, sidecars: dict[str, tuple[Path, str]]) -> Plan:
     """What this upload becomes (the idet pass runs here when the stream does not say
-    whether it is interlaced). Returns the plan and the streams left out, with why."""
+    whether it is interlaced)."""
     record = src["record"]
     plan = Plan(media, src["demuxer"], src["duration"], audio=audio_tracks(record))
-    plan.texts, left_out = text_tracks(record, [(n, d) for n, (_, d) in sidecars.items()])
+    plan.texts = text_tracks(record, [(n, d) for n, (_, d) in sidecars.items()])
     plan.sidecars = sidecars
     v = src["video"]
     if v:
@@ -54,7 +54,7 @@ def plan_for(media: Path, src: dict, settings: dict, sidecars: dict[str, tuple[P
         plan.ladder = ladder_for(dw, dh, 0, settings["rungs"])
         plan.conform = conform.plan(v, (plan.ladder[0].width, plan.ladder[0].height), detected)
         plan.board = plan_storyboard(src["duration"], dw, dh, settings["storyboard"])
-    return plan, left_out
+    return plan
 
 
 def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progress: Progress,
@@ -64,7 +64,7 @@ def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progre
     src = source_info(media, probe)
     if src["kind"] == "image":
         return publish_still(media, src, settings, out, progress)
-    plan, left_out = plan_for(media, src, settings, sidecars or {})
+    plan = plan_for(media, src, settings, sidecars or {})
     try:
         with staged(out, name) as staging:
             (staging / "dash").mkdir()
@@ -81,7 +81,7 @@ def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progre
             if settings["verify"]:
                 verified = check_package(staging, src["duration"], max(settings["duration_tolerance_s"],
                                                                         settings["segment_seconds"] / 2))
-            record = package_record(name, src, plan, made, left_out, settings, verified)
+            record = package_record(name, src, plan, made, settings, verified)
             record |= {key: f"{name}/{file}" for key, file in waveform.items()}
             if errors:
                 record["decoder_errors"] = errors
@@ -114,8 +114,7 @@ def publish_still(media: Path, src: dict, settings: dict, out: Path, progress: P
     return record
 
 
-def package_record(name: str, src: dict, plan: Plan, made: dict, left_out: list, settings: dict,
-                   verified: dict | None) -> dict[str, Any]:
+def package_record(name: str, src: dict, plan: Plan, made: dict, settings: dict, verified: dict | None) -> dict[str, Any]:
     def asset(path: str) -> str:
         return f"{name}/{path}"
     tracks = [t | {"playlist": asset(t["playlist"])} for t in made["audio"]]
@@ -139,7 +138,6 @@ def package_record(name: str, src: dict, plan: Plan, made: dict, left_out: list,
         "renditions": [r | {"playlist": asset(r["playlist"])} for r in made["renditions"]],
         "audio": audio, "audio_tracks": tracks,
         "captions": [c | {"vtt": asset(c["vtt"]), "playlist": asset(c["playlist"])} for c in made["captions"]],
-        "left_out": left_out,
         "conform": (plan.conform.describe() | {"source_color_transfer": v.get("color_transfer"),
                                                "source_color_primaries": v.get("color_primaries"),
                                                "source_field_order": v.get("field_order")}) if plan.video else None,

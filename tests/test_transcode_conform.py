@@ -20,6 +20,7 @@ from stages.common import default_settings
 from stages.core import records
 from stages.core.captions import read_webvtt
 from tests.fixtures import ladder_media as lm
+from tests.fixtures.stages import run_stage
 
 pytestmark = pytest.mark.media
 
@@ -49,10 +50,15 @@ def ffprobe(path: Path, *args: str) -> dict:
 
 
 def run_transcode(media: Path, out: Path) -> subprocess.CompletedProcess:
+    """probe (default policy) then transcode with its record, as the pipeline runs them."""
+    run_stage("probe", media, out.parent / "probe")
+    probe = out.parent / "probe" / "valid" / f"{media.name}.json"
+    assert probe.is_file(), f"{media.name} was not probed valid: {list((out.parent / 'probe').rglob('*.json'))}"
     sp = out.parent / f"{media.name}.settings.json"
     sp.write_text(json.dumps(FAST))
-    return subprocess.run([sys.executable, "-m", "stages.transcode", "--media", str(media), "--settings", str(sp),
-                           "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return subprocess.run([sys.executable, "-m", "stages.transcode", "--media", str(media), "--probe", str(probe),
+                           "--settings", str(sp), "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
 
 
 @pytest.fixture(scope="module")

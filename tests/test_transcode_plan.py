@@ -145,17 +145,25 @@ def test_two_tracks_of_one_language_get_numbered_names():
     assert [t.name for t in tracks] == ["English 1", "English 2"]
 
 
-def test_text_tracks_and_bitmap_subtitles_left_out():
+def test_text_tracks_are_the_selected_text_streams_then_the_sidecars():
     subs = [{"index": 3, "codec_type": "subtitle", "codec_name": "mov_text", "language": "spa"},
             {"index": 4, "codec_type": "subtitle", "codec_name": "hdmv_pgs_subtitle", "language": "eng"},
-            {"index": 5, "codec_type": "subtitle", "codec_name": "ass", "subtitle_format": "text"}]
-    tracks, left = text_tracks(probe_record(video(), *subs), [("clip.srt", "srt")])
-    assert [(t.key, t.origin, t.language, t.name) for t in tracks] == [
-        ("text-0", "stream", "es", "Spanish"), ("text-1", "stream", None, "Subtitles"),
-        ("text-2", "sidecar", None, "Captions")]
+            {"index": 5, "codec_type": "subtitle", "codec_name": "ass", "subtitle_format": "text",
+             "title": "Signs\n& songs"},
+            {"index": 6, "codec_type": "subtitle", "codec_name": "subrip", "language": "fre"}]
+    tracks = text_tracks(probe_record(video(), *subs, subtitles=[3, 5]), [("clip.srt", "srt")])
+    assert [(t.key, t.origin, t.index, t.language, t.name) for t in tracks] == [
+        ("text-0", "stream", 3, "es", "Spanish"), ("text-1", "stream", 5, None, "Signs & songs"),
+        ("text-2", "sidecar", None, None, "Captions")]
     assert tracks[2].describe()["sidecar"] == "clip.srt" and not any(t.default for t in tracks)
-    assert [(x["stream"], x["codec_name"]) for x in left] == [(4, "hdmv_pgs_subtitle")]
-    assert "bitmap" in left[0]["reason"]
+    # a record from before selected.subtitles: every text stream, never a bitmap one
+    assert [t.index for t in text_tracks(probe_record(video(), *subs))] == [3, 5, 6]
+
+
+def test_audio_track_titles_name_them():
+    commentary = A_ENG | {"index": 2, "title": "Director's commentary", "default": False}
+    tracks = audio_tracks(probe_record(video(), A_ENG | {"default": True}, commentary, audio=1, audio_tracks=[1, 2]))
+    assert [t.name for t in tracks] == ["English", "Director's commentary"]
 
 
 def test_hls_master_groups_and_parses():

@@ -2,8 +2,8 @@
 
 Every usable audio track becomes an alternate audio rendition (stereo AAC, and Opus
 for DASH), each with its language and whether it is the default; every text subtitle
-track and every caption sidecar becomes a WebVTT rendition. Bitmap subtitles cannot
-become WebVTT without OCR: they are recorded as left out, never dropped silently.
+track and every caption sidecar becomes a WebVTT rendition. What cannot (bitmap
+subtitles: no OCR) the probe record lists in `left_out`, with why.
 """
 from __future__ import annotations
 
@@ -51,9 +51,10 @@ def _is_default(s: dict) -> bool:
     return bool(s.get("default") or (s.get("disposition") or {}).get("default"))
 
 
-def _names(tracks: list[tuple[str | None, str]]) -> list[str]:
-    """Player-facing names: the language's name, numbered when two share one."""
-    base = [language_name(lang) or fallback for lang, fallback in tracks]
+def _names(tracks: list[tuple[str | None, str | None, str]]) -> list[str]:
+    """Player-facing names: the track's own title, else its language's name, else the
+    fallback; numbered when two share one. (language, title, fallback) per track."""
+    base = [" ".join((title or language_name(lang) or fallback).split())[:80] for lang, title, fallback in tracks]
     out = []
     for i, b in enumerate(base):
         n = base[:i + 1].count(b)
@@ -79,7 +80,7 @@ def audio_tracks(probe: dict) -> list[AudioTrack]:
         default = streams[0]
     streams = [default] + [s for s in streams if s is not default]
     langs = [bcp47(s.get("language")) for s in streams]
-    names = _names([(lang, f"Audio {i + 1}") for i, lang in enumerate(langs)])
+    names = _names([(lang, s.get("title"), f"Audio {i + 1}") for i, (s, lang) in enumerate(zip(streams, langs))])
     return [AudioTrack(s["index"], lang, name, s is default, s.get("codec_name", "unknown"),
                        int(s.get("channels") or 0), s.get("channel_layout"))
             for s, lang, name in zip(streams, langs, names)]
@@ -91,27 +92,18 @@ def subtitle_kind(s: dict) -> str:
     return fmt if fmt in ("text", "bitmap") else codec_kind(s.get("codec_name") or "")
 
 
-def text_tracks(probe: dict, sidecars: list[tuple[str, str]] = ()) -> tuple[list[TextTrack], list[dict]]:
-    """(WebVTT renditions, subtitle streams left out with why). `sidecars` are
-    (upload name, its demuxer) of the caption files joined to this upload."""
-    subs = [s for s in probe.get("streams") or [] if s.get("codec_type") == "subtitle"]
+def text_tracks(probe: dict, sidecars: list[tuple[str, str]] = ()) -> list[TextTrack]:
+    """The WebVTT renditions: the text subtitle streams the probe selected (every text
+    one, for a record without `selected.subtitles`), then the caption sidecars joined to
+    this upload, as (upload name, its demuxer)."""
     chosen = (probe.get("selected") or {}).get("subtitles")
-    tracks, left_out = [], []
-    usable = []
-    for s in subs:
-        kind = subtitle_kind(s)
-        if kind != "text":
-            why = ("bitmap subtitles cannot become WebVTT text (no OCR)" if kind == "bitmap"
-                   else "a subtitle format that is not text ffmpeg can convert")
-            left_out.append({"stream": s["index"], "codec_type": "subtitle", "codec_name": s.get("codec_name"),
-                             "reason": why})
-        elif chosen is None or s["index"] in chosen:
-            usable.append(s)
+    usable = [s for s in probe.get("streams") or [] if s.get("codec_type") == "subtitle"
+              and subtitle_kind(s) == "text" and (chosen is None or s["index"] in chosen)]
     entries = [(bcp47(s.get("language")), "stream", s) for s in usable]
     entries += [(None, "sidecar", {"name": n, "codec_name": d}) for n, d in sidecars]
-    names = _names([(lang, "Captions" if origin == "sidecar" else "Subtitles") for lang, origin, _ in entries])
-    for i, ((lang, origin, s), name) in enumerate(zip(entries, names)):
-        # never shown by default: the viewer turns captions on
-        tracks.append(TextTrack(f"text-{i}", lang, name, False, origin, s.get("index") if origin == "stream" else None,
-                                s["name"] if origin == "sidecar" else None, s.get("codec_name", "unknown")))
-    return tracks, left_out
+    names = _names([(lang, s.get("title"), "Captions" if origin == "sidecar" else "Subtitles")
+                    for lang, origin, s in entries])
+    # never shown by default: the viewer turns captions on
+    return [TextTrack(f"text-{i}", lang, name, False, origin, s.get("index") if origin == "stream" else None,
+                      s["name"] if origin == "sidecar" else None, s.get("codec_name", "unknown"))
+            for i, ((lang, origin, s), name) in enumerate(zip(entries, names))]
