@@ -59,10 +59,10 @@ def still_frame(media: Path, src: dict, max_side: int) -> np.ndarray:
     """A still as a BGR array, EXIF orientation applied (Pillow, held to the pixels probe accepted)."""
     from PIL import ImageOps
 
-    from stages.io.still import open_still, pixel_limit
+    from stages.io.still import eight_bit, open_still, pixel_limit
     with open_still(media, pixel_limit(src, media.name)) as img:
         img.seek(0)
-        im = ImageOps.exif_transpose(img.convert("RGB"))
+        im = ImageOps.exif_transpose(eight_bit(img).convert("RGB"))
     im.thumbnail((max_side, max_side))
     return cv2.cvtColor(np.asarray(im), cv2.COLOR_RGB2BGR)
 

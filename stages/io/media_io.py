@@ -18,13 +18,15 @@ from pathlib import Path
 FFPROBE = os.environ.get("PACHMEDIA_FFPROBE", "ffprobe")
 FFMPEG = os.environ.get("PACHMEDIA_FFMPEG", "ffmpeg")
 
-# Demuxers allowed to open an upload. Each reads only the file it is given.
-# Deliberately absent: hls, dash, concat, image2 (patterns), playlist-like and
-# network demuxers. Image formats are the single-file *_pipe demuxers.
+# Demuxers allowed to open an upload. Each reads only the file it is given (mov follows
+# external data references only with -enable_drefs, which is off and never set here).
+# Deliberately absent: hls, dash, concat, image2 (patterns), imf, mlv, vobsub, sdp/rtp,
+# lavfi, devices: each opens other files or no file (tests/test_corpus_allowlists.py keeps
+# the list and FFmpeg's reasons). Image formats are the single-file *_pipe demuxers.
 ALLOWED_DEMUXERS: tuple[str, ...] = (
-    "mov", "matroska", "mpegts", "avi",
-    "mp3", "aac", "wav", "flac", "ogg",
-    "png_pipe", "jpeg_pipe", "webp_pipe", "gif",
+    "mov", "matroska", "mpegts", "avi", "mpeg", "dv", "asf", "flv", "mxf", "gxf", "rm",
+    "mp3", "aac", "wav", "w64", "flac", "ogg", "aiff", "caf", "au", "ac3", "eac3", "dts", "amr", "wv",
+    "png_pipe", "jpeg_pipe", "webp_pipe", "gif", "tiff_pipe", "bmp_pipe",
 )
 FORMAT_WHITELIST = ",".join(ALLOWED_DEMUXERS)
 PROTOCOL_WHITELIST = "file"
@@ -57,7 +59,8 @@ def ffprobe_cmd(path: str | os.PathLike, *extra: str, demuxer: str | None = None
 # Stills are probed with the single-file *_pipe demuxers, chosen from the file's first
 # bytes: ffprobe would pick image2 by extension, which reads numbered sequences
 # (a name like img%03d.jpg opens img001.jpg, img002.jpg, ...).
-_MAGIC = ((b"\xff\xd8\xff", "jpeg_pipe"), (b"\x89PNG\r\n\x1a\n", "png_pipe"), (b"GIF87a", "gif"), (b"GIF89a", "gif"))
+_MAGIC = ((b"\xff\xd8\xff", "jpeg_pipe"), (b"\x89PNG\r\n\x1a\n", "png_pipe"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
+          (b"II*\0", "tiff_pipe"), (b"MM\0*", "tiff_pipe"), (b"BM", "bmp_pipe"))
 
 
 def still_demuxer(path: str | os.PathLike) -> str | None:

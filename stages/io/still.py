@@ -77,12 +77,21 @@ def open_still(src: Path, max_pixels: int) -> Image.Image:
     return img
 
 
+def eight_bit(img: Image.Image) -> Image.Image:
+    """16-bit greyscale (PNG, TIFF scans, X-rays) as 8 bits. Pillow keeps it as I;16 or I,
+    and a plain convert() clips every value above 255: the picture would come out white."""
+    if img.mode.startswith("I;16") or img.mode == "I":
+        return img.convert("I").point(lambda v: v / 257).convert("L")
+    return img
+
+
 def derivatives(src: Path, out: Path, sizes: dict[str, int], webp_quality: int, max_pixels: int) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     with open_still(src, max_pixels) as img:
         exif = read_exif(img)
         img.seek(0)  # an animated GIF: its first frame
-        oriented = ImageOps.exif_transpose(img.convert("RGBA" if img.mode in ("P", "LA", "RGBA") else "RGB"))
+        flat8 = eight_bit(img)
+        oriented = ImageOps.exif_transpose(flat8.convert("RGBA" if img.mode in ("P", "LA", "RGBA") else "RGB"))
     flat = oriented
     if oriented.mode == "RGBA":  # JPEG has no alpha: flatten on white
         flat = Image.new("RGB", oriented.size, (255, 255, 255))
