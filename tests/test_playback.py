@@ -3,22 +3,13 @@ hls.js and the DASH output with dash.js from the S3 gateway, in Debian's Chromiu
 from __future__ import annotations
 
 import hashlib
-import json
-import subprocess
-from pathlib import Path
 
 import pytest
 
-from pipelines.engine import Engine
-from pipelines.pfs.s3_driver import StoreBackend
-from pipelines.s3.keys import Keys
-from pipelines.s3.server import serve
-from pipelines.web.server import PUBLIC_BUCKETS, serve_player
 from tests.fixtures.media import OPENCV_DOC, make_audio, make_video
+from tests.fixtures.playback import browse, playback_site
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -26,23 +17,8 @@ def site(tmp_path_factory):
     d = tmp_path_factory.mktemp("play")
     clip = make_video(d / "clip.mp4", seconds=6, size="640x360")
     tone = make_audio(d / "tone.mp3", seconds=4)
-    e = Engine(d / "home")
-    e.put_files("media", "master", [("/clip.mp4", clip), ("/tone.mp3", tone), ("/photo.jpg", OPENCV_DOC / "messi5.jpg")])
-    assert all(j.state == "JOB_SUCCESS" for j in e.run(show_progress=False))
-    gw = serve(StoreBackend(e), "127.0.0.1", 0, Keys("AKTEST", "secret"), anonymous_buckets=PUBLIC_BUCKETS,
-               parts_dir=d / "parts")
-    page = serve_player("127.0.0.1", 0, gw.url)
-    yield page.url, d
-    page.stop()
-    gw.stop()
-    e.close()
-
-
-def browse(url: str, asset: str, shot: Path, mode: str) -> dict:
-    r = subprocess.run(["node", str(ROOT / "tests/playback/check.mjs"), url, asset, str(shot), mode],
-                       capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    with playback_site(d, [("/clip.mp4", clip), ("/tone.mp3", tone), ("/photo.jpg", OPENCV_DOC / "messi5.jpg")]) as url:
+        yield url, d
 
 
 def test_hls_and_dash_play_in_chromium(site, tmp_path_factory):

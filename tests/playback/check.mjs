@@ -10,11 +10,38 @@ const browser = await chromium.launch({
          "--autoplay-policy=no-user-gesture-required"],
 });
 const result = { console: [] };
+
+// Mode "tracks": what each player lists, then as a viewer would: captions on (the first
+// text track) and the second audio track chosen; the cues the <video> then holds, and
+// whether time still advances after the audio switch.
+async function exerciseTracks(page) {
+  const out = { tracks: await page.evaluate(() => window.__pachmedia.tracks), cues: {}, afterSwitch: {} };
+  for (const p of ["hls", "dash"]) {
+    if (out.tracks[p] && out.tracks[p].text.length) {
+      await page.selectOption(`#${p}-text`, "0");
+      await page.waitForFunction((id) => [...document.getElementById(id).textTracks]
+        .some((t) => t.mode === "showing" && t.cues && t.cues.length > 0), p, { timeout: 15000 }).catch(() => {});
+      out.cues[p] = await page.evaluate((id) => [...document.getElementById(id).textTracks]
+        .filter((t) => t.mode === "showing")
+        .map((t) => ({ label: t.label, language: t.language,
+                       cues: t.cues ? [...t.cues].map((c) => [c.startTime, c.endTime, c.text]) : null })), p);
+    }
+    if (out.tracks[p] && out.tracks[p].audio.length > 1) {
+      const before = await page.evaluate((id) => document.getElementById(id).currentTime, p);
+      await page.selectOption(`#${p}-audio`, "1");
+      await page.evaluate((id) => { const v = document.getElementById(id); v.currentTime = 0; return v.play(); }, p);
+      await page.waitForFunction((id) => document.getElementById(id).currentTime > 1, p, { timeout: 15000 }).catch(() => {});
+      out.afterSwitch[p] = await page.evaluate(([id, t0]) => ({ before: t0, now: document.getElementById(id).currentTime,
+        errors: window.__pachmedia.errors.slice() }), [p, before]);
+    }
+  }
+  return out;
+}
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on("console", (m) => { if (m.type() === "error") result.console.push(m.text()); });
   page.on("pageerror", (e) => result.console.push(String(e)));
-  await page.goto(`${pageUrl}/?asset=${encodeURIComponent(asset)}&play=both&goal=${mode === "audio" ? 1 : 2}`);
+  await page.goto(`${pageUrl}/?asset=${encodeURIComponent(asset)}&play=both&goal=${mode === "video" ? 2 : 1}`);
   if (mode === "image") {
     await page.waitForFunction(() => { const i = document.getElementById("still");
       return (i && i.complete && document.querySelector(".scene img")) || window.__pachmedia.errors.length > 0; },
@@ -49,6 +76,7 @@ try {
              assets: document.querySelectorAll("nav div").length,
              scenes: document.querySelectorAll(".scene img").length };
   }));
+  if (mode === "tracks") Object.assign(result, await exerciseTracks(page));
   if (shot) await page.screenshot({ path: shot, fullPage: true });
 } finally {
   await browser.close();

@@ -1,5 +1,5 @@
 // The playback page: everything comes from the S3 gateway (anonymous read, CORS).
-const state = { gateway: null, errors: [], players: {} };
+const state = { gateway: null, errors: [], players: {}, tracks: {} };
 window.__pachmedia = state;
 
 const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
@@ -40,6 +40,7 @@ async function loadCatalog() {
 function destroyPlayers() {
   for (const p of Object.values(state.players)) { try { p.destroy ? p.destroy() : p.reset(); } catch (e) {} }
   state.players = {};
+  state.tracks = {};
 }
 
 async function show(r) {
@@ -61,9 +62,11 @@ async function show(r) {
     if (r.package.waveform) {
       html += `<h3>Waveform</h3><img id="waveform" style="width:640px" src="${url("master.transcode", r.package.waveform)}" alt="waveform">`;
     }
+    const picker = (id) => `<div class="tracks"><label>Audio <select id="${id}-audio"></select></label>
+      <label>Captions <select id="${id}-text"><option value="-1">off</option></select></label></div>`;
     html += `<div class="players">
-      <div><h3>HLS (hls.js)</h3><video id="hls" controls muted playsinline></video></div>
-      <div><h3>DASH (dash.js)</h3><video id="dash" controls muted playsinline></video></div></div>
+      <div><h3>HLS (hls.js)</h3><video id="hls" controls muted playsinline></video>${picker("hls")}</div>
+      <div><h3>DASH (dash.js)</h3><video id="dash" controls muted playsinline></video>${picker("dash")}</div></div>
       <p>Renditions: ${r.package.renditions.map((x) => `${esc(x.name)} ${esc(x.width)}x${esc(x.height)} @ ${Math.round(x.bandwidth / 1000)} kb/s`).join(", ") || "audio only"}</p>`;
   }
   html += `<div id="scenes"></div><h3>Lineage</h3><pre id="lineage">${esc(lineageText(r.provenance))}</pre>`;
@@ -83,6 +86,44 @@ function lineageText(p) {
   return lines.join("\n");
 }
 
+// The alternate audio and caption tracks a player found in its manifest, offered in its
+// two <select>s. Track names and languages come from uploads: set as text, never as HTML.
+function offerTracks(player, audio, text, onAudio, onText) {
+  state.tracks[player] = { audio: audio.map(({ name, lang, selected }) => ({ name, lang, selected })),
+                           text: text.map(({ name, lang }) => ({ name, lang })) };
+  const fill = (select, items, keepFirst) => {
+    while (select.options.length > keepFirst) select.remove(keepFirst);
+    items.forEach((t, i) => select.add(new Option(t.lang ? `${t.name} (${t.lang})` : t.name, String(i), false, !!t.selected)));
+  };
+  const a = document.getElementById(`${player}-audio`), c = document.getElementById(`${player}-text`);
+  fill(a, audio, 0);
+  fill(c, text, 1);
+  a.onchange = () => onAudio(Number(a.value));
+  c.onchange = () => onText(Number(c.value));
+}
+
+function hlsTracks(hls) {
+  offerTracks("hls",
+    hls.audioTracks.map((t, i) => ({ name: t.name, lang: t.lang || "", selected: i === hls.audioTrack })),
+    hls.subtitleTracks.map((t) => ({ name: t.name, lang: t.lang || "" })),
+    (i) => { hls.audioTrack = i; },
+    (i) => { hls.subtitleDisplay = i >= 0; hls.subtitleTrack = i; });
+}
+
+function dashTracks(dash) {
+  // AAC and Opus of one track are two adaptation sets: offer each language/name once
+  const seen = new Set(), audio = [];
+  const current = dash.getCurrentTrackFor("audio");
+  for (const t of dash.getTracksFor("audio")) {
+    const name = (t.labels && t.labels[0] && t.labels[0].text) || t.lang || `audio ${audio.length + 1}`;
+    if (seen.has(`${name}|${t.lang}`)) continue;
+    seen.add(`${name}|${t.lang}`);
+    audio.push({ name, lang: t.lang || "", info: t, selected: current?.lang === t.lang && current?.labels?.[0]?.text === name });
+  }
+  const text = dash.getTracksFor("text").map((t) => ({ name: (t.labels && t.labels[0] && t.labels[0].text) || t.lang || "captions", lang: t.lang || "" }));
+  offerTracks("dash", audio, text, (i) => dash.setCurrentTrack(audio[i].info), (i) => dash.setTextTrack(i));
+}
+
 function attachPlayers(r) {
   const hlsVideo = document.getElementById("hls"), dashVideo = document.getElementById("dash");
   const poster = r.package.poster ? url("master.transcode", r.package.poster) : "";
@@ -91,6 +132,10 @@ function attachPlayers(r) {
   if (window.Hls && Hls.isSupported()) {
     const hls = new Hls();
     hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) fail("hls")(d.details); });
+    for (const ev of [Hls.Events.MANIFEST_PARSED, Hls.Events.AUDIO_TRACKS_UPDATED, Hls.Events.AUDIO_TRACK_SWITCHED,
+                      Hls.Events.SUBTITLE_TRACKS_UPDATED]) {
+      hls.on(ev, () => hlsTracks(hls));
+    }
     hls.loadSource(url("master.transcode", r.package.hls));
     hls.attachMedia(hlsVideo);
     state.players.hls = hls;
@@ -101,6 +146,7 @@ function attachPlayers(r) {
   } else fail("hls")("no HLS support");
   const dash = dashjs.MediaPlayer().create();
   dash.on(dashjs.MediaPlayer.events.ERROR, (e) => fail("dash")(JSON.stringify(e.error || e)));
+  dash.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, () => dashTracks(dash));
   dash.initialize(dashVideo, url("master.transcode", r.package.dash), false);
   state.players.dash = dash;
   hlsVideo.onerror = () => fail("hls-video")(hlsVideo.error && hlsVideo.error.message);
