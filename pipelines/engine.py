@@ -139,16 +139,17 @@ class Engine:
         return path
 
     def put_files(self, repo: str, branch: str, items: Iterable[tuple[str, Path | BinaryIO]], *,
-                  description: str = "", deletes: Iterable[str] = ()) -> Commit:
+                  description: str = "", deletes: Iterable[str] = (), id: str | None = None) -> Commit:
         """One commit: every (path, file or stream) put, every path in deletes removed.
-        Names are all checked before anything is written; a failure drops the commit."""
+        Names are all checked before anything is written; a failure drops the commit.
+        `id`: the commit's id when it was announced before it was made (pachd's StartCommit)."""
         self.check_writable(repo)
         items = [(self.check_path(repo, p), src) for p, src in items]
         deletes = [normalize_path(p) for p in deletes]
         with self.store.objects.writing():  # fsck --gc waits: these objects are not named yet
-            return self._put_files(repo, branch, items, description, deletes)
+            return self._put_files(repo, branch, items, description, deletes, id)
 
-    def _put_files(self, repo: str, branch: str, items, description: str, deletes) -> Commit:
+    def _put_files(self, repo: str, branch: str, items, description: str, deletes, id: str | None = None) -> Commit:
         """Objects are written first; the commit is then made in one transaction, from the
         head as it is at that moment: two puts to one branch at once (CLI, S3, autorun, any
         process) each land on top of the other, as in pachd, and none is lost."""
@@ -162,7 +163,7 @@ class Engine:
                     oid, size = self.store.objects.add_stream(src)
                 staged.append((path, oid, size))
             with self.store.tx():
-                c = self.store.start_commit(repo, branch, description=description, started=started)
+                c = self.store.start_commit(repo, branch, id=id, description=description, started=started)
                 for path in deletes:
                     if not self.store.delete_path(repo, c.id, path):
                         raise NotFound(f"{repo}@{branch}:{path}: no such file or directory")
@@ -230,6 +231,47 @@ class Engine:
             self.jobs.add_commit_set(id, self.store.next_seq(), f"reprocess {pipeline}", pipeline,
                                      force={pipeline: sorted(chosen)})
         return id, sorted(chosen)
+
+    # -- a pipeline's life (pachd's stop, start and delete pipeline) --------------------------
+    def pipeline_stopped(self, name: str) -> bool:
+        return bool(self.jobs.pipeline(name)["stopped"])
+
+    def stop_pipeline(self, name: str) -> None:
+        """The scheduler gives a stopped pipeline no jobs (pachd: PIPELINE_PAUSED)."""
+        self.jobs.set_stopped(name, True)
+
+    def start_pipeline(self, name: str) -> None:
+        """Running again: one commit set for it on the heads as they are, so what changed while
+        it was stopped is processed (the rest is skipped as usual)."""
+        with self.store.tx():
+            if self.jobs.set_stopped(name, False):
+                self.jobs.add_commit_set(new_id(), self.store.next_seq(), f"pipeline {name} started", name)
+
+    def delete_pipeline(self, name: str, *, keep_repo: bool = False, force: bool = False) -> None:
+        """The pipeline, its jobs and datums and, unless keep_repo, its output repo. One that
+        another pipeline reads from stays, unless force."""
+        readers = [p["name"] for p in self.jobs.pipelines()
+                   if p["name"] != name and any(i["repo"] == name for i in pfs_inputs(p["spec"]["input"]))]
+        if readers and not force:
+            raise UsageError(f"cannot delete pipeline {name}: pipeline(s) {', '.join(readers)} read its output "
+                             "(delete them first)")
+        with self.store.tx():
+            self.jobs.drop_pipeline(name)
+            if not keep_repo:
+                self.store.drop_repo(name)
+
+    def delete_repo(self, name: str, *, force: bool = False) -> None:
+        """An input repo and its commits: not a pipeline's output (delete the pipeline) nor,
+        unless force, one a pipeline reads."""
+        if self.store.repo(name)["type"] != "user":
+            raise UsageError(f"repo {name} is the output of pipeline {name}: delete the pipeline instead")
+        readers = [p["name"] for p in self.jobs.pipelines() if any(i["repo"] == name for i in pfs_inputs(p["spec"]["input"]))]
+        if readers and not force:
+            raise UsageError(f"cannot delete repo {name}: pipeline(s) {', '.join(readers)} read it (delete them first)")
+        self.store.drop_repo(name)
+
+    def describe_repo(self, name: str, description: str) -> None:
+        self.store.describe_repo(name, description)
 
     def pending(self) -> list[dict]:
         return self.jobs.pending_sets()

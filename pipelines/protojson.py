@@ -158,6 +158,28 @@ def as_protojson(value: Any, cls: type) -> Any:
     return {k: conv(v, *fields[k][1:]) if k in fields else v for k, v in value.items()}
 
 
+def ints_from_protojson(value: Any, cls: type) -> Any:
+    """The reverse of as_protojson: a message's JSON (int64 as "3") as a spec file writes it
+    (3), for specs that arrive as messages (CreatePipeline, ListDatum's input)."""
+    import typing
+
+    import betterproto
+
+    from pipelines.pps.spec_schema import _INTS, _fields
+    fields = _fields(cls)
+
+    def conv(v, proto_type, hint):
+        if typing.get_origin(hint) in (list, typing.List):
+            (elem,) = typing.get_args(hint)
+            return [conv(x, proto_type, elem) for x in v]
+        if isinstance(hint, type) and issubclass(hint, betterproto.Message) and isinstance(v, dict):
+            return ints_from_protojson(v, hint)
+        if proto_type in _INTS and isinstance(v, str) and v.lstrip("-").isdigit():
+            return int(v)
+        return v
+    return {k: conv(v, *fields[k][1:]) if k in fields else v for k, v in value.items()}
+
+
 def _details_fields(cls) -> set[str]:
     from pipelines.pps.spec_schema import _fields
     return set(_fields(cls))

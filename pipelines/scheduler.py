@@ -84,6 +84,8 @@ class Scheduler:
         except NotFound:
             pass
         p = self.jobs.pipeline(pipeline)
+        if p["stopped"]:
+            return None  # a stopped pipeline gets no job; starting it queues one on the heads then
         inputs, touched, broken = [], cs.get("pipeline") == pipeline, None
         for i in pfs_inputs(p["spec"]["input"]):
             commit = self._input_commit(i["repo"], i["branch"], cs)

@@ -11,7 +11,7 @@ from pachyderm_sdk.api import pfs, pps
 
 from tests.fixtures.pachd import serving
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.media  # a real `pachmedia serve` subprocess
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +146,20 @@ def test_open_commit_is_one_per_branch_and_finished_once(client):
     assert read(client, f"data@{c.id}:/open.txt") == b"o"
     code, text = code_and_text(lambda: client.pfs.finish_commit(commit=c))
     assert text == f"commit default/data@{c.id} has already finished"
+
+
+def test_put_on_a_branch_without_a_commit_is_a_commit_of_its_own(client):
+    # pachctl put file repo@branch: ModifyFile names the branch; pachd makes a one-off commit
+    client.pfs.put_file_from_bytes(commit=pfs.Commit.from_uri("data@side"), path="/one.txt", data=b"1")
+    client.pfs.put_file_from_bytes(commit=pfs.Commit.from_uri("data@side"), path="/two.txt", data=b"2")
+    side = list(client.pfs.list_commit(repo=pfs.Repo(name="data")))
+    side = [c for c in side if c.commit.branch.name == "side"]
+    assert len(side) == 2 and all(c.finished.timestamp() > 0 for c in side)
+    assert read(client, "data@side:/one.txt") == b"1" and read(client, "data@side:/two.txt") == b"2"
+    finished = side[0].commit.id
+    code, text = code_and_text(lambda: client.pfs.put_file_from_bytes(
+        commit=pfs.Commit.from_uri(f"data@{finished}"), path="/x", data=b"x"))
+    assert text == f"commit default/data@{finished} has already finished"
 
 
 def test_wait_commit_set_without_pipelines_returns_the_commit(client):

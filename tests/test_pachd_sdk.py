@@ -13,11 +13,11 @@ import pytest
 from pachyderm_sdk.api import pfs, pps
 
 from pipelines import SPECS_DIR
-from pipelines.spec import dag_order, load_specs
+from pipelines.pps.spec import dag_order, load_specs
 from tests.fixtures.media import make_video
 from tests.fixtures.pachd import ROOT, serving
 
-pytestmark = [pytest.mark.media, pytest.mark.slow]
+pytestmark = pytest.mark.media
 SETTINGS = ("scan", "policy", "transcode", "labels")
 
 

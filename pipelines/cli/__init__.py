@@ -12,7 +12,7 @@ import sys
 from pipelines.errors import PachmediaError
 from pipelines.cli.base import Command
 
-MODULES = ("files", "repos", "pipelines", "jobs", "datums", "lineage", "explain", "debug", "admin", "demo", "s3", "deploy")
+MODULES = ("files", "repos", "pipelines", "jobs", "datums", "lineage", "explain", "debug", "admin", "demo", "s3", "deploy", "serve")
 
 
 def commands() -> list[Command]:

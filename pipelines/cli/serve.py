@@ -7,22 +7,23 @@ import sys
 import threading
 from pathlib import Path
 
-from .base import Command
+from pipelines.cli.base import Command
 
 
 def serve_cmd(args) -> int:
-    from .. import pachd
-    from ..engine import Engine
-    from ..gateway import AutoRunner, StoreBackend
-    from ..s3.keys import load_keys
-    from ..s3.server import serve as serve_s3
-    from ..web.server import PUBLIC_BUCKETS, serve_player
+    from pipelines import pachd
+    from pipelines.engine import Engine
+    from pipelines.pfs.s3_driver import StoreBackend
+    from pipelines.s3.keys import load_keys
+    from pipelines.s3.server import serve as serve_s3
+    from pipelines.scheduler import Background
+    from pipelines.web.server import PUBLIC_BUCKETS, serve_player
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     e = Engine(Path(args.home) if args.home else None, init=not args.empty)
-    runner = AutoRunner(e, log=sys.stderr)
+    runner = Background(e, log=sys.stderr)
     started = []
     try:
         grpc_server = pachd.serve(e, args.host, args.port, poke=runner.poke)

@@ -9,23 +9,23 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .server import PachdServer
+from pipelines.pachd.server import PachdServer
 
 DEFAULT_PORT = 30650  # pachd's
 
 
 def services(engine, poke: Callable[[], None] = lambda: None) -> list[object]:
-    from .admin import Cluster, Version
-    from .open_commits import OpenCommits
-    from .pfs_commits import Commits
-    from .pfs_files import Files
-    from .pfs_repos import Branches, Projects, Repos
-    from .pps_jobs import Jobs
-    from .pps_pipelines import Pipelines
-    from .refs import Refs
+    from pipelines.pachd.admin import Cluster, Version
+    from pipelines.pachd.open_commits import OpenCommits
+    from pipelines.pachd.pfs_commits import Commits
+    from pipelines.pachd.pfs_files import Files
+    from pipelines.pachd.pfs_repos import Branches, Projects, Repos
+    from pipelines.pachd.pps_jobs import Jobs
+    from pipelines.pachd.pps_pipelines import Pipelines
+    from pipelines.pachd.refs import Refs
     refs = Refs(engine, OpenCommits(engine, engine.home / "pachd" / "open"))
     return [Version(), Cluster(engine.home), Projects(engine), Repos(engine, refs), Branches(engine, refs),
-            Commits(engine, refs, poke), Files(engine, refs), Pipelines(engine, poke), Jobs(engine, poke)]
+            Commits(engine, refs, poke), Files(engine, refs, poke), Pipelines(engine, poke), Jobs(engine, poke)]
 
 
 def serve(engine, host: str = "127.0.0.1", port: int = DEFAULT_PORT,

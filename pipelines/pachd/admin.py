@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 from pachyderm_sdk.api import admin, version
 
-from .status import PROJECT
+from pipelines.pachd.status import PROJECT
 
 SDK = "pachyderm-sdk"
 

@@ -6,7 +6,7 @@ from typing import TypeVar
 
 import betterproto
 
-from .. import protojson
+from pipelines import protojson
 
 M = TypeVar("M", bound=betterproto.Message)
 

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import status
+from pipelines.pachd import status
 
 
 @dataclass

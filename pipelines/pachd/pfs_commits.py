@@ -10,10 +10,10 @@ from __future__ import annotations
 from betterproto.lib.google.protobuf import Empty
 from pachyderm_sdk.api import pfs
 
-from .. import protojson
-from . import status, waiting
-from .convert import commit_info, message
-from .refs import Ref, Refs
+from pipelines import protojson
+from pipelines.pachd import status, waiting
+from pipelines.pachd.convert import commit_info, message
+from pipelines.pachd.refs import Ref, Refs
 
 _KINDS = {pfs.OriginKind.USER: "USER", pfs.OriginKind.AUTO: "AUTO", pfs.OriginKind.FSCK: "FSCK"}
 

@@ -10,11 +10,11 @@ import betterproto
 from betterproto.lib.google.protobuf import Empty
 from pachyderm_sdk.api import pfs
 
-from .. import protojson
-from ..globs import GlobError, candidate_paths, glob_paths
-from . import status
-from .convert import message
-from .refs import Ref, Refs, clean_path
+from pipelines import protojson
+from pipelines.pps.globs import GlobError, glob_paths
+from pipelines.pachd import status
+from pipelines.pachd.convert import message
+from pipelines.pachd.refs import Ref, Refs, clean_path
 
 PIECE = 1 << 20  # bytes per GetFile message (pachd sends up to its 20 MB limit; any size reads the same)
 
@@ -34,10 +34,11 @@ class Entry:
 class Files:
     SERVICE = "pfs_v2.API"
 
-    def __init__(self, engine, refs: Refs) -> None:
+    def __init__(self, engine, refs: Refs, poke=lambda: None) -> None:
         self.e = engine
         self.refs = refs
         self.open = refs.open
+        self.poke = poke  # a one-off commit (put file on a branch) is processed as it lands
 
     # -- a commit's tree ------------------------------------------------------------------------
     def _readable(self, ref: Ref) -> Ref:
@@ -70,37 +71,66 @@ class Files:
 
     # -- writing ---------------------------------------------------------------------------------
     def ModifyFile(self, requests: Iterator[pfs.ModifyFileRequest], context) -> Empty:
-        staged = None
-        for r in requests:
-            op, value = betterproto.which_one_of(r, "body")
-            if op == "set_commit":
-                ref = self.refs.commit(value)
-                if not ref.open or self.open.get(ref.repo, ref.id) is None:
-                    if self.e.store.repo(ref.repo)["type"] != "user" or not ref.open:
-                        raise status.commit_finished(ref.repo, ref.id)
-                staged = ref.commit
-                continue
-            if staged is None:
-                raise status.unknown("first message must be a commit")
-            if op == "add_file":
-                source, data = betterproto.which_one_of(value, "source")
-                if source != "raw":
-                    raise status.unimplemented("ModifyFile", "put file from a URL (the local pachd fetches nothing "
-                                               "from the network); put the bytes instead")
-                self.open.append(staged, clean_path(value.path), data or b"")
-            elif op == "delete_file":
-                self.open.delete(staged, clean_path(value.path))
-            elif op == "copy_file":
-                src_ref, src_path = self.refs.file(value.src)
-                self._readable(src_ref)
-                files = self.e.store.files(src_ref.repo, src_ref.id, src_path)
-                if not files:
-                    raise status.file_not_found(src_ref.repo, src_ref.id, src_path)
-                pairs = [("" if f.path == src_path else f.path[len(src_path.rstrip("/")):], f.hash) for f in files]
-                self.open.copy(staged, clean_path(value.dst), pairs, value.append)
-            else:
-                raise status.unimplemented("ModifyFile", f"the {op} operation")
+        staged, one_off = None, False
+        try:
+            for r in requests:
+                op, value = betterproto.which_one_of(r, "body")
+                if op == "set_commit":
+                    if one_off:
+                        self._finish_one_off(staged)
+                    staged, one_off = self._target(value)
+                    continue
+                if staged is None:
+                    raise status.unknown("first message must be a commit")
+                self._apply(staged, op, value)
+        except BaseException:
+            if one_off and staged is not None:
+                self.open.discard(staged)
+            raise
+        if one_off:
+            self._finish_one_off(staged)
         return Empty()
+
+    def _target(self, commit: pfs.Commit):
+        """The open commit a ModifyFile writes to. Named by a branch whose head is finished
+        (or a branch not made yet), a one-off commit on it, finished at the end of the call, as
+        pachd's oneOffModifyFile does (this is how `pachctl put file repo@branch` commits)."""
+        by_branch = not commit.id and commit.branch and commit.branch.name
+        if by_branch:
+            repo, branch = self.refs.branch(pfs.Branch(repo=commit.repo or commit.branch.repo, name=commit.branch.name))
+            if self.open.on_branch(repo, branch) is None:
+                if self.e.store.repo(repo)["type"] != "user":
+                    raise status.commit_on_output_branch(repo, branch)
+                return self.open.start(repo, branch), True
+        ref = self.refs.commit(commit)
+        staged = self.open.get(ref.repo, ref.id)
+        if staged is None:
+            raise status.commit_finished(ref.repo, ref.id)
+        return staged, False
+
+    def _finish_one_off(self, staged) -> None:
+        self.open.finish(staged)
+        self.poke()
+
+    def _apply(self, staged, op: str, value) -> None:
+        if op == "add_file":
+            source, data = betterproto.which_one_of(value, "source")
+            if source != "raw":
+                raise status.unimplemented("ModifyFile", "put file from a URL (the local pachd fetches nothing "
+                                           "from the network); put the bytes instead")
+            self.open.append(staged, clean_path(value.path), data or b"")
+        elif op == "delete_file":
+            self.open.delete(staged, clean_path(value.path))
+        elif op == "copy_file":
+            src_ref, src_path = self.refs.file(value.src)
+            self._readable(src_ref)
+            files = self.e.store.files(src_ref.repo, src_ref.id, src_path)
+            if not files:
+                raise status.file_not_found(src_ref.repo, src_ref.id, src_path)
+            pairs = [("" if f.path == src_path else f.path[len(src_path.rstrip("/")):], f.hash) for f in files]
+            self.open.copy(staged, clean_path(value.dst), pairs, value.append)
+        else:
+            raise status.unimplemented("ModifyFile", f"the {op} operation")
 
     # -- reading ---------------------------------------------------------------------------------
     def InspectFile(self, request: pfs.InspectFileRequest, context) -> pfs.FileInfo:

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pachyderm_sdk.api import pfs
 
-from .. import protojson
-from ..errors import NotFound
-from . import refs, status
-from .convert import commit_info, message
-from .status import PROJECT
+from pipelines import protojson
+from pipelines.errors import NotFound
+from pipelines.pachd import refs, status
+from pipelines.pachd.convert import commit_info, message
+from pipelines.pachd.status import PROJECT
 
 
 class Projects:
@@ -99,7 +99,7 @@ class Branches:
             spec = self.e.jobs.pipeline(repo)["spec"]
         except NotFound:
             return []
-        from ..jobs import pfs_inputs
+        from pipelines.pps.spec import pfs_inputs
         seen = {(p["repo"], p["branch"]) for p in pfs_inputs(spec["input"])}
         return [protojson.branch(r, b) for r, b in sorted(seen)]
 

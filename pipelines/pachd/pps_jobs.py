@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pachyderm_sdk.api import pps
 
-from .. import protojson
-from ..errors import NotFound
-from . import refs, status, waiting
-from .convert import message
-from .pps_pipelines import pipeline_name
+from pipelines import protojson
+from pipelines.errors import NotFound
+from pipelines.pachd import refs, status, waiting
+from pipelines.pachd.convert import message
+from pipelines.pachd.pps_pipelines import pipeline_name
 
 DONE = ("JOB_SUCCESS", "JOB_FAILURE", "JOB_UNRUNNABLE", "JOB_KILLED")
 
@@ -131,7 +131,7 @@ class Jobs:
     def _dry_run(self, input: pps.Input):
         """The datums a spec's input would get on the current heads (pachctl list datum -f)."""
         spec_input = protojson.ints_from_protojson(input.to_dict(), pps.Input)
-        for d in self.e.plan_datums(spec_input):
+        for d in self.e.dry_run_datums({"input": spec_input}):
             yield message(pps.DatumInfo, protojson.planned_datum("", d.id, d.inputs))
 
     def RestartDatum(self, request: pps.RestartDatumRequest, context):

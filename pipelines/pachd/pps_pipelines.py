@@ -6,10 +6,10 @@ import json
 from betterproto.lib.google.protobuf import Empty
 from pachyderm_sdk.api import pps
 
-from .. import protojson
-from ..errors import NotFound
-from . import refs, status
-from .convert import message
+from pipelines import protojson
+from pipelines.errors import NotFound
+from pipelines.pachd import refs, status
+from pipelines.pachd.convert import message
 
 
 def pipeline_name(p: pps.Pipeline | None) -> str:
@@ -46,7 +46,7 @@ class Pipelines:
         if exists and not update:
             raise status.pipeline_exists(name)
         if dry_run:
-            from ..spec import validate_spec
+            from pipelines.pps.spec import validate_spec
             validate_spec(spec)
         else:
             self.e.create_pipeline(spec, reprocess=reprocess)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from pachyderm_sdk.api import pfs
 
-from ..errors import NotFound
-from . import status
-from .status import PROJECT
+from pipelines.errors import NotFound
+from pipelines.pachd import status
+from pipelines.pachd.status import PROJECT
 
 
 _ID = re.compile(r"[0-9a-f]{32}")

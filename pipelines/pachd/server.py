@@ -16,9 +16,9 @@ from typing import Callable, Iterable
 
 import grpc
 
-from ..errors import PachmediaError
-from .methods import Method, methods
-from .status import PachdError, from_engine, unimplemented
+from pipelines.errors import PachmediaError
+from pipelines.pachd.methods import Method, methods
+from pipelines.pachd.status import PachdError, from_engine, unimplemented
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 20 * 1024 * 1024 + 64 * 1024  # pachd's MaxMsgSize (20 MB); the SDK puts in 19 MB pieces

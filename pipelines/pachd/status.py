@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import grpc
 
-from ..errors import InvalidName, NotFound, PachmediaError, SpecError, UsageError
+from pipelines.errors import InvalidName, NotFound, PachmediaError, SpecError, UsageError
 
 PROJECT = "default"
 

@@ -9,7 +9,7 @@ from typing import Callable, TypeVar
 
 import grpc
 
-from .status import PachdError
+from pipelines.pachd.status import PachdError
 
 T = TypeVar("T")
 POLL = 0.2  # seconds between looks: a job takes seconds, a look a few SQLite reads

@@ -139,6 +139,18 @@ class Store:
             self.db.execute("INSERT OR IGNORE INTO repos(name, type, created, description) VALUES(?,?,?,?)",
                             (name, type, time.time(), description))
 
+    def describe_repo(self, name: str, description: str) -> None:
+        self.repo(name)
+        with self.tx():
+            self.db.execute("UPDATE repos SET description=? WHERE name=?", (description, name))
+
+    def drop_repo(self, name: str) -> None:
+        """A repo and everything in it (its objects stay until `fsck --gc`)."""
+        with self.tx():
+            for table, col in (("files", "repo"), ("provenance", "repo"), ("commits", "repo"), ("branches", "repo"),
+                               ("repos", "name")):
+                self.db.execute(f"DELETE FROM {table} WHERE {col}=?", (name,))
+
     def repos(self) -> list[sqlite3.Row]:
         return self.q("SELECT * FROM repos ORDER BY created, name")
 
@@ -285,6 +297,10 @@ class Store:
         """(id, branch) of the commits whose parent is this one, oldest first."""
         return [(r["id"], r["branch"]) for r in self.q(
             "SELECT id, branch FROM commits WHERE repo=? AND parent=? ORDER BY seq", (repo, id))]
+
+    def commit_set(self, id: str) -> list[Commit]:
+        """Every commit of one commit set (pachd's global id), oldest first."""
+        return [self._commit(r) for r in self.q("SELECT * FROM commits WHERE id=? ORDER BY seq", (id,))]
 
     def finished_commit(self, repo: str, id: str) -> Commit | None:
         """That commit if it exists and is finished (a job's own commit in its set)."""

@@ -93,6 +93,8 @@ class JobStore:
         cols = {r["name"] for r in self.s.db.execute("PRAGMA table_info(datums)")}
         if "pgid" not in cols:  # homes made before datums recorded their process group
             self.s.db.execute("ALTER TABLE datums ADD COLUMN pgid INTEGER")
+        if "stopped" not in {r["name"] for r in self.s.db.execute("PRAGMA table_info(pipelines)")}:
+            self.s.db.execute("ALTER TABLE pipelines ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0")
 
     # -- pipelines --------------------------------------------------------------------
     def put_pipeline(self, name: str, spec: dict, *, reprocess: bool = False) -> tuple[str, int]:
@@ -102,7 +104,8 @@ class JobStore:
             row = self.s.db.execute("SELECT * FROM pipelines WHERE name=?", (name,)).fetchone()
             now = time.time()
             if row is None:
-                self.s.db.execute("INSERT INTO pipelines VALUES(?,?,?,?,?,?)",
+                self.s.db.execute("INSERT INTO pipelines(name, spec, salt, version, created, updated) "
+                                  "VALUES(?,?,?,?,?,?)",
                                   (name, text, uuid.uuid4().hex, 1, now, now))
                 return "created", 1
             if row["spec"] == text and not reprocess:
@@ -121,6 +124,19 @@ class JobStore:
             known = ", ".join(p["name"] for p in self.pipelines()) or "none"
             raise NotFound(f"pipeline {name!r} not found (pipelines: {known})")
         return dict(r) | {"spec": json.loads(r["spec"])}
+
+    def set_stopped(self, name: str, stopped: bool) -> bool:
+        """Stop or start a pipeline; returns whether it was stopped before."""
+        with self.s.tx():
+            was = bool(self.pipeline(name)["stopped"])
+            self.s.db.execute("UPDATE pipelines SET stopped=? WHERE name=?", (int(stopped), name))
+        return was
+
+    def drop_pipeline(self, name: str) -> None:
+        with self.s.tx():
+            for table in ("datum_outputs", "datums", "jobs"):
+                self.s.db.execute(f"DELETE FROM {table} WHERE pipeline=?", (name,))
+            self.s.db.execute("DELETE FROM pipelines WHERE name=?", (name,))
 
     # -- commit sets (what the engine still has to process) -------------------------------
     def add_commit_set(self, id: str, seq: int, cause: str, pipeline: str | None = None,
