@@ -6,7 +6,7 @@ from pachyderm_sdk.api import pfs
 from pipelines import protojson
 from pipelines.errors import NotFound
 from pipelines.pachd import refs, status
-from pipelines.pachd.convert import commit_info, message
+from pipelines.pachd.convert import message
 from pipelines.pachd.status import PROJECT
 
 
