@@ -121,7 +121,11 @@ def deploy(address: str | None, project: str = "default", specs_dir: Path = SPEC
                 + [Change("settings", f"/{k}.json", "committed") for k in SETTINGS_FILES] + plan(specs, {}):
             change(ch)
         return changes
-    _apply(connect(address), address, project, specs, reprocess, dry_run, change)
+    client = connect(address)
+    try:
+        _apply(client, address, project, specs, reprocess, dry_run, change)
+    finally:
+        client._channel.close()  # an open channel's __del__ can hang the interpreter's exit (grpc 1.85)
     return changes
 
 
