@@ -35,7 +35,18 @@ def status_of(scan: dict | None, probe: dict | None, package: dict | None, label
 
 
 def _streams(probe: dict, kind: str) -> list[dict]:
-    return [s for s in probe.get("streams") or [] if s.get("codec_type") == kind]
+    """The streams of a kind the other stages use: the probe's selection (its main track
+    first), or every one of that kind for a record that has no selection (rejected)."""
+    streams = [s for s in probe.get("streams") or [] if s.get("codec_type") == kind]
+    sel = probe.get("selected")
+    if not isinstance(sel, dict):
+        return streams
+    by_index = {s.get("index"): s for s in streams}
+    main = sel.get(kind)
+    chosen = [main] if main is not None else []
+    if kind == "audio":
+        chosen += [i for i in sel.get("audio_tracks") or [] if i != main]
+    return [by_index[i] for i in chosen if i in by_index]
 
 
 def build_record(name: str, scan: dict | None, probe: dict | None, package: dict | None,
@@ -56,6 +67,9 @@ def build_record(name: str, scan: dict | None, probe: dict | None, package: dict
             p["video"] = _pick(video[0], "codec_name", "width", "height", "rotation", "fps")
         if audio:
             p["audio"] = _pick(audio[0], "codec_name", "channels", "sample_rate")
+        if probe.get("left_out"):
+            p["left_out"] = [_pick(x, "index", "codec_type", "codec_name", "reason", "message")
+                             for x in probe["left_out"]]
         rec["probe"] = p
         rec["kind"] = probe.get("kind") or ("video" if video else "audio" if audio else "unknown")
     if package:

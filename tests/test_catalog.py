@@ -49,6 +49,21 @@ def test_ready_record_carries_renditions_labels_and_provenance():
     assert rec["provenance"]["commits"]["transcode"] == "c3"
 
 
+def test_record_shows_the_selected_streams_and_what_was_left_out():
+    # stream 1 (DFPWM) was left out: the catalog must show the AAC track the package carries
+    probe = {"status": "valid", "kind": "video", "duration": 3.0, "container": {"demuxer": "matroska"},
+             "streams": [{"index": 0, "codec_type": "video", "codec_name": "h264", "width": 64, "height": 64},
+                         {"index": 1, "codec_type": "audio", "codec_name": "dfpwm", "channels": 1},
+                         {"index": 2, "codec_type": "audio", "codec_name": "aac", "channels": 2}],
+             "selected": {"video": 0, "audio": 2, "audio_tracks": [2], "subtitles": []},
+             "left_out": [{"index": 1, "codec_type": "audio", "codec_name": "dfpwm", "reason": "codec_not_allowed",
+                           "message": "audio codec dfpwm is not in the policy's allowed codecs"}]}
+    rec = build_record("x.mkv", CLEAN, probe, PKG, LABELS, [], {}, None, records.utc_now())
+    records.validate("catalog", rec)
+    assert rec["probe"]["audio"]["codec_name"] == "aac"
+    assert [(x["index"], x["reason"]) for x in rec["probe"]["left_out"]] == [(1, "codec_not_allowed")]
+
+
 def test_cli_reads_pachyderm_env_and_writes_the_record(tmp_path):
     scan = tmp_path / "pfs/scan/infected/bad.mp4.json"
     scan.parent.mkdir(parents=True)
