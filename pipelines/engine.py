@@ -140,11 +140,12 @@ class Engine:
 
     def put_files(self, repo: str, branch: str, items: Iterable[tuple[str, Path | BinaryIO]], *,
                   description: str = "", deletes: Iterable[str] = (), id: str | None = None) -> Commit:
-        """One commit: every (path, file or stream) put, every path in deletes removed.
+        """One commit: every (path, file or stream[, attrs]) put, every path in deletes removed.
+        `attrs` (the S3 gateway's): {"etag", "meta", "md5"} kept per file (see store.FILE_COLUMNS).
         Names are all checked before anything is written; a failure drops the commit.
         `id`: the commit's id when it was announced before it was made (pachd's StartCommit)."""
         self.check_writable(repo)
-        items = [(self.check_path(repo, p), src) for p, src in items]
+        items = [(self.check_path(repo, p), src, rest[0] if rest else {}) for p, src, *rest in items]
         deletes = [normalize_path(p) for p in deletes]
         with self.store.objects.writing():  # fsck --gc waits: these objects are not named yet
             return self._put_files(repo, branch, items, description, deletes, id)
@@ -156,19 +157,21 @@ class Engine:
         started = time.time()
         try:
             staged = []
-            for path, src in items:
+            for path, src, attrs in items:
                 if isinstance(src, (str, Path)):
                     oid, size = self.store.objects.add_file(Path(src))
                 else:
                     oid, size = self.store.objects.add_stream(src)
-                staged.append((path, oid, size))
+                if attrs.get("md5"):
+                    self.store.remember_md5(oid, attrs["md5"])
+                staged.append((path, oid, size, attrs))
             with self.store.tx():
                 c = self.store.start_commit(repo, branch, id=id, description=description, started=started)
                 for path in deletes:
                     if not self.store.delete_path(repo, c.id, path):
                         raise NotFound(f"{repo}@{branch}:{path}: no such file or directory")
-                for path, oid, size in staged:
-                    self.store.put_file(repo, c.id, path, oid, size)
+                for path, oid, size, attrs in staged:
+                    self.store.put_file(repo, c.id, path, oid, size, etag=attrs.get("etag"), meta=attrs.get("meta"))
                 c = self.store.finish_commit(repo, c.id)
                 self.jobs.add_commit_set(c.id, c.seq, f"commit {repo}@{c.id}")
             return c

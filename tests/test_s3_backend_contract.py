@@ -87,7 +87,8 @@ def test_put_stat_open(s3_backend):
     t = s3_backend
     data = bytes(range(256)) * 5000
     info = t.put("a/b.bin", data)
-    assert (info.key, info.size, info.etag) == ("a/b.bin", len(data), hashlib.sha256(data).hexdigest())
+    assert (info.key, info.size, info.etag) == ("a/b.bin", len(data), hashlib.md5(data).hexdigest())
+    assert info.sha256 == hashlib.sha256(data).hexdigest()
     ref = t.head()
     st = t.backend.stat(ref, "a/b.bin")
     assert (st.key, st.size, st.etag, st.last_modified) == ("a/b.bin", len(data), info.etag, ref.finished)
@@ -137,7 +138,18 @@ def test_list_objects_order_prefix_start_after(s3_backend):
     assert [o.key for o in t.backend.list_objects(ref, "a/", "")] == ["a/b", "a/c/d", "a/z"]
     assert [o.key for o in t.backend.list_objects(ref, "a/", "a/b")] == ["a/c/d", "a/z"]
     assert [o.key for o in t.backend.list_objects(ref, "", "a/z")] == ["b", "z", "é"]
-    assert all(o.last_modified == ref.finished for o in t.backend.list_objects(ref, "", ""))
+    assert all(o.last_modified <= ref.finished for o in t.backend.list_objects(ref, "", ""))
+
+
+def test_last_modified_is_the_commit_that_changed_the_file(s3_backend):
+    t = s3_backend
+    first = t.put("kept.txt", b"1")
+    t.put("other.txt", b"2")
+    again = t.put("kept.txt", b"1")  # the same bytes and metadata: not a change (sync tools skip it)
+    t.put("other.txt", b"3")
+    by_key = {o.key: o for o in t.backend.list_objects(t.head(), "", "")}
+    assert by_key["kept.txt"].last_modified == again.last_modified == first.last_modified
+    assert by_key["other.txt"].last_modified == t.head().finished > first.last_modified
 
 
 @pytest.mark.parametrize("key", ["a/../b", "./a", "a\x00b", "a\nb", "x" * 256 + "/y", "dir/"])

@@ -63,7 +63,7 @@ def test_put_get_stat_range(mc):
     data = os.urandom(70_000)
     mc.put_object("media", "minio/one.bin", io.BytesIO(data), len(data))
     st = mc.stat_object("media", "minio/one.bin")
-    assert st.size == len(data) and st.etag == hashlib.sha256(data).hexdigest()
+    assert st.size == len(data) and st.etag == hashlib.md5(data).hexdigest()
     resp = mc.get_object("media", "minio/one.bin", offset=1000, length=5000)
     try:
         assert resp.read() == data[1000:6000]
@@ -76,7 +76,7 @@ def test_multipart_with_unknown_length(mc, gateway, tmp_path, monkeypatch):
     data = os.urandom(11 * 1024 * 1024)
     uploads = gateway[0].gateway.uploads
     created = []
-    monkeypatch.setattr(uploads, "create", lambda *a, _create=uploads.create: created.append(a) or _create(*a))
+    monkeypatch.setattr(uploads, "create", lambda *a, _create=uploads.create: created.append(a[:2]) or _create(*a))
     # length -1: minio must stream in parts of part_size (multipart upload)
     mc.put_object("media", "minio/big.bin", io.BytesIO(data), -1, part_size=5 * 1024 * 1024)
     assert created == [("master.media.default", "minio/big.bin")]

@@ -12,12 +12,14 @@ from pipelines.cli.base import Command
 from pipelines.cli.fmt import engine
 
 
-def start_gateway(e, host: str, port: int, anonymous: tuple[str, ...], run: bool):
+def start_gateway(e, host: str, port: int, anonymous: tuple[str, ...], run: bool, *, cors_origins=(),
+                  allowed_hosts=None):
     """The gateway over this engine (and the runner that processes writes through it)."""
     keys = load_keys(e.home)
     runner = Background(e) if run else None
     backend = StoreBackend(e, on_write=runner.poke if runner else None)
-    server = serve(backend, host, port, keys, anonymous_buckets=anonymous, parts_dir=e.home / "s3-parts")
+    server = serve(backend, host, port, keys, anonymous_buckets=anonymous, parts_dir=e.home / "s3-parts",
+                   cors_origins=cors_origins, allowed_hosts=allowed_hosts)
     if runner:
         runner.start()
     print(f"S3 gateway on {server.url} (buckets: branch.repo, e.g. master.catalog; commit.branch.repo for a fixed commit)")
@@ -30,14 +32,17 @@ def start_gateway(e, host: str, port: int, anonymous: tuple[str, ...], run: bool
 
 def s3_serve(args) -> int:
     e = engine(args)
-    server, runner = start_gateway(e, args.host, args.port, tuple(args.anonymous or ()), args.run)
+    server, runner = start_gateway(e, args.host, args.port, tuple(args.anonymous or ()), args.run,
+                                   allowed_hosts=args.allowed_host or None)
     return _wait(e, [server], runner)
 
 
 def play(args) -> int:
     from pipelines.web.server import PUBLIC_BUCKETS, serve_player
     e = engine(args)
-    server, runner = start_gateway(e, args.host, args.s3_port, PUBLIC_BUCKETS, True)
+    page_host = f"[{args.host}]" if ":" in args.host else args.host
+    origins = {f"http://{h}:{args.port}" for h in {page_host, "localhost", "127.0.0.1"}}  # the page only
+    server, runner = start_gateway(e, args.host, args.s3_port, PUBLIC_BUCKETS, True, cors_origins=origins)
     page = serve_player(args.host, args.port, server.url)
     print(f"playback page on {page.url}  (assets from the catalog; HLS with hls.js, DASH with dash.js)")
     return _wait(e, [page, server], runner)
@@ -73,6 +78,9 @@ def _serve_args(p) -> None:
     p.add_argument("--anonymous", action="append", metavar="BUCKET",
                    help="allow reads without credentials (e.g. master.transcode for a browser player)")
     p.add_argument("--no-run", dest="run", action="store_false", help="do not process commits made through S3")
+    p.add_argument("--allowed-host", action="append", metavar="HOST[:PORT]",
+                   help="a Host header value clients use to reach this gateway (default: the address it "
+                        "listens on, and localhost names on loopback; any when listening on every interface)")
 
 
 def _play_args(p) -> None:

@@ -14,6 +14,7 @@ alone (private_home).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import stat
@@ -44,7 +45,13 @@ CREATE TABLE IF NOT EXISTS files(
   repo TEXT NOT NULL, commit_id TEXT NOT NULL, path TEXT NOT NULL, hash TEXT NOT NULL,
   size INTEGER NOT NULL, job TEXT, datum TEXT, PRIMARY KEY(repo, commit_id, path)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS object_md5(hash TEXT PRIMARY KEY, md5 TEXT NOT NULL) WITHOUT ROWID;
 """
+# Per-file columns the S3 gateway needs, added to homes made before them (all NULL there):
+# etag: a multipart upload's `<md5 of part md5s>-<parts>` (NULL: the content's MD5 is the ETag);
+# meta: the object's HTTP metadata as JSON (Content-Type, x-amz-meta-*, ...);
+# changed: the id of the commit that last changed this file (set when its commit finishes).
+FILE_COLUMNS = ("etag", "meta", "changed")
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,14 @@ class Store:
         self.db.execute("PRAGMA case_sensitive_like=ON")  # '/A/%' must never match '/a/b'
 
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.tx():
+            have = {r["name"] for r in self.db.execute("PRAGMA table_info(files)")}
+            for col in FILE_COLUMNS:
+                if col not in have:
+                    self.db.execute(f"ALTER TABLE files ADD COLUMN {col} TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -185,21 +200,22 @@ class Store:
             self.db.execute("INSERT OR IGNORE INTO branches(repo, name, head) VALUES(?,?,NULL)", (repo, branch))
             if parent and copy_parent:
                 self.db.execute(
-                    "INSERT INTO files(repo, commit_id, path, hash, size, job, datum) "
-                    "SELECT repo, ?, path, hash, size, job, datum FROM files WHERE repo=? AND commit_id=?",
-                    (id, repo, parent))
+                    "INSERT INTO files(repo, commit_id, path, hash, size, job, datum, etag, meta, changed) "
+                    "SELECT repo, ?, path, hash, size, job, datum, etag, meta, changed FROM files "
+                    "WHERE repo=? AND commit_id=?", (id, repo, parent))
         return self.commit(repo, id)
 
     def put_file(self, repo: str, id: str, path: str, oid: str, size: int,
-                 job: str | None = None, datum: str | None = None) -> None:
+                 job: str | None = None, datum: str | None = None, *,
+                 etag: str | None = None, meta: str | None = None) -> None:
         self._require_open(repo, id)
         with self.tx():
             # a file replaces a directory of the same name and vice versa (no file/dir clash)
             self.db.execute("DELETE FROM files WHERE repo=? AND commit_id=? AND path LIKE ? ESCAPE '\\'",
                             (repo, id, _like_prefix(path)))
             self._delete_ancestors_as_files(repo, id, path)
-            self.db.execute("INSERT OR REPLACE INTO files VALUES(?,?,?,?,?,?,?)",
-                            (repo, id, path, oid, size, job, datum))
+            self.db.execute("INSERT OR REPLACE INTO files(repo, commit_id, path, hash, size, job, datum, etag, meta) "
+                            "VALUES(?,?,?,?,?,?,?,?,?)", (repo, id, path, oid, size, job, datum, etag, meta))
 
     def _delete_ancestors_as_files(self, repo: str, id: str, path: str) -> None:
         parts = path.strip("/").split("/")
@@ -229,6 +245,13 @@ class Store:
                                 (repo, id, in_repo, in_branch, in_commit))
             self.db.execute("UPDATE commits SET finished=?, error=? WHERE repo=? AND id=?",
                             (time.time(), error, repo, id))
+            # a file the same as in the parent keeps the commit that changed it; others get this one
+            # (NULL stays NULL for files from a home made before this column: readers fall back)
+            same = ("FROM files p WHERE p.repo=files.repo AND p.commit_id=? AND p.path=files.path "
+                    "AND p.hash=files.hash AND p.etag IS files.etag AND p.meta IS files.meta")
+            self.db.execute(f"UPDATE files SET changed = CASE WHEN EXISTS(SELECT 1 {same}) "
+                            f"THEN (SELECT p.changed {same}) ELSE ? END WHERE repo=? AND commit_id=? AND changed IS NULL",
+                            (c.parent or "", c.parent or "", id, repo, id))
             if move_head:
                 self.db.execute("UPDATE branches SET head=? WHERE repo=? AND name=?", (id, repo, c.branch))
         return self.commit(repo, id)
@@ -348,6 +371,42 @@ class Store:
                     (repo, id, path))
         return FileRow(r["path"], r["hash"], r["size"], r["job"], r["datum"]) if r else None
 
+    def object_md5(self, oid: str) -> str:
+        """The MD5 of an object (S3 clients check ETags against it), computed once and kept."""
+        row = self.q1("SELECT md5 FROM object_md5 WHERE hash=?", (oid,))
+        if row:
+            return row["md5"]
+        h = hashlib.md5()
+        with self.objects.open(oid) as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        self.remember_md5(oid, h.hexdigest())
+        return h.hexdigest()
+
+    def remember_md5(self, oid: str, md5: str) -> None:
+        with self.tx():
+            self.db.execute("INSERT OR IGNORE INTO object_md5(hash, md5) VALUES(?,?)", (oid, md5))
+
+    def create_branch(self, repo: str, name: str) -> bool:
+        """An empty branch (no head until its first commit); False when it exists."""
+        self.repo(repo)
+        with self.tx():
+            return self.db.execute("INSERT OR IGNORE INTO branches(repo, name, head) VALUES(?,?,NULL)",
+                                   (repo, name)).rowcount == 1
+
+    def delete_branch(self, repo: str, name: str) -> None:
+        """The branch only: its commits stay (pachd's DeleteBranch)."""
+        with self.tx():
+            self.db.execute("DELETE FROM branches WHERE repo=? AND name=?", (repo, name))
+
+    def delete_unused_repo(self, name: str) -> bool:
+        """Remove a repo that has no branch and never had a commit; False if it has either."""
+        with self.tx():
+            if self.db.execute("SELECT 1 FROM branches WHERE repo=? UNION ALL SELECT 1 FROM commits WHERE repo=?",
+                               (name, name)).fetchone():
+                return False
+            return self.db.execute("DELETE FROM repos WHERE name=?", (name,)).rowcount == 1
+
     def commit_size(self, repo: str, id: str) -> int:
         r = self.q1("SELECT COALESCE(SUM(size), 0) AS s FROM files WHERE repo=? AND commit_id=?", (repo, id))
         return int(r["s"])
@@ -358,6 +417,21 @@ class Store:
         rows = self.q(f"SELECT path, hash, size, job, datum FROM files WHERE repo=? AND commit_id=? AND path {op} ? "
                       f"ORDER BY path LIMIT {int(limit)}", (repo, id, after))
         return [FileRow(r["path"], r["hash"], r["size"], r["job"], r["datum"]) for r in rows]
+
+    def object_rows(self, repo: str, id: str, *, path: str | None = None, after: str = "", inclusive: bool = False,
+                    limit: int = 1000) -> list[sqlite3.Row]:
+        """The S3 driver's view of files: path, hash, size, etag, meta and `changed_at` (when the
+        commit that last changed the file finished; NULL for files older than that column).
+        One path, or up to `limit` paths after `after` in path order."""
+        sql = ("SELECT f.path, f.hash, f.size, f.etag, f.meta, c.finished AS changed_at FROM files f "
+               "LEFT JOIN commits c ON c.repo=f.repo AND c.id=f.changed WHERE f.repo=? AND f.commit_id=? AND ")
+        if path is not None:
+            return self.q(sql + "f.path=?", (repo, id, path))
+        return self.q(sql + f"f.path {'>=' if inclusive else '>'} ? ORDER BY f.path LIMIT {int(limit)}",
+                      (repo, id, after))
+
+    def has_files(self, repo: str, id: str) -> bool:
+        return self.q1("SELECT 1 FROM files WHERE repo=? AND commit_id=? LIMIT 1", (repo, id)) is not None
 
     def write_job_files(self, repo: str, id: str, rows: Iterable[tuple[str, str, int, str, str]]) -> None:
         """A job's output files (path, hash, size, source job, datum) into its open commit."""

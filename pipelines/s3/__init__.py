@@ -1,11 +1,11 @@
 """S3 gateway over the versioned store: protocol here, storage behind `S3Backend`.
 
-Modules: buckets (names), auth (SigV4), payload (bodies, aws-chunked), listing (paging),
-xml, multipart, controller (operations), server (HTTP), keys, backend (interface + memory);
-the storage driver over the engine is pipelines/pfs/s3_driver.py.
+Modules: buckets (names), auth (SigV4) and sigv2, payload (bodies, aws-chunked), listing (paging),
+xml, metadata, multipart (parts) and multipart_ops, gateway (operations), server (HTTP: uvicorn/h11),
+keys, backend (interface + memory).
 """
 from pipelines.s3.backend import (BucketNotFound, CommitNotFound, CommitRef, InvalidKey, MemoryBackend, ObjectInfo,
-                                  ReadOnlyRepo, RepoRef, S3Backend)
+                      ReadOnlyRepo, RepoRef, S3Backend)
 from pipelines.s3.buckets import Bucket, parse_bucket
 from pipelines.s3.keys import Keys, load_keys
 from pipelines.s3.server import S3Server, serve

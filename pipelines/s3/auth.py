@@ -1,4 +1,5 @@
-"""AWS Signature Version 4, as S3 checks it: the Authorization header or a presigned URL.
+"""AWS Signature Version 4, as S3 checks it: the Authorization header or a presigned URL
+(Version 2 requests go to `sigv2`). Every x-amz-* header a request carries must be signed.
 
 Pure functions over (method, raw path, query pairs, headers, body hash); the server
 hands them what it read. Returns a `Signed` context that the chunked-body decoder
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, unquote
 
-from pipelines.s3 import errors
+from pipelines.s3 import errors, sigv2
 from pipelines.s3.keys import Keys
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -76,7 +77,7 @@ def sign(key: bytes, text: str) -> str:
 
 
 def is_signed(query: dict[str, str], headers: dict[str, str]) -> bool:
-    return "authorization" in headers or "X-Amz-Signature" in query
+    return "authorization" in headers or "X-Amz-Signature" in query or "Signature" in query
 
 
 def verify(method: str, raw_path: str, raw_query: str, headers: dict[str, str], keys: Keys,
@@ -90,11 +91,15 @@ def verify(method: str, raw_path: str, raw_query: str, headers: dict[str, str], 
     query = dict(pairs)
     if "X-Amz-Signature" in query:
         return _verify_presigned(method, raw_path, pairs, query, headers, keys, now)
+    if sigv2.is_v2(query, headers):
+        access = sigv2.verify(method, raw_path, pairs, headers, keys, now)
+        return Signed(access, UNSIGNED, "", "", "", b"")
     auth = headers.get("authorization")
-    if not auth:
-        raise errors.access_denied("Anonymous access is not allowed: sign the request (AWS SigV4)")
+    if auth is None:
+        raise errors.access_denied("Anonymous access is not allowed: sign the request (AWS SigV4 or SigV2)")
     if not auth.startswith(ALGORITHM + " "):
-        raise errors.authorization_header_malformed(f"only {ALGORITHM} (SigV4) is supported")
+        raise errors.authorization_header_malformed(f"unknown authorization scheme: use {ALGORITHM} (SigV4) "
+                                                    "or AWS (SigV2)")
     fields = {}
     for part in auth[len(ALGORITHM) + 1:].split(","):
         k, _, v = part.strip().partition("=")
@@ -112,7 +117,7 @@ def verify(method: str, raw_path: str, raw_query: str, headers: dict[str, str], 
             f"x-amz-content-sha256 {payload_hash!r} is not supported: use a hex sha256, {UNSIGNED}, "
             f"{STREAMING_SIGNED} or {STREAMING_UNSIGNED_TRAILER}")
     canonical = canonical_request(method, raw_path, pairs, headers, signed_headers, payload_hash)
-    return _check(credential, amz_date, canonical, signature, signed_headers, keys, payload_hash)
+    return _check(credential, amz_date, canonical, signature, signed_headers, keys, payload_hash, headers)
 
 
 def _verify_presigned(method, raw_path, pairs, query, headers, keys, now) -> Signed:
@@ -130,11 +135,15 @@ def _verify_presigned(method, raw_path, pairs, query, headers, keys, now) -> Sig
     payload_hash = query.get("X-Amz-Content-Sha256", UNSIGNED)
     unsigned_pairs = [(k, v) for k, v in pairs if k != "X-Amz-Signature"]
     canonical = canonical_request(method, raw_path, unsigned_pairs, headers, signed_headers, payload_hash)
-    return _check(credential, amz_date, canonical, query["X-Amz-Signature"], signed_headers, keys, payload_hash)
+    return _check(credential, amz_date, canonical, query["X-Amz-Signature"], signed_headers, keys, payload_hash,
+                  headers)
 
 
 def _check(credential: str, amz_date: str, canonical: str, signature: str, signed_headers: list[str],
-           keys: Keys, payload_hash: str) -> Signed:
+           keys: Keys, payload_hash: str, headers: dict[str, str]) -> Signed:
+    unsigned = sorted(h for h in headers if h.startswith("x-amz-") and h not in signed_headers)
+    if unsigned:  # an unsigned x-amz-copy-source once turned a signed PUT into a copy
+        raise errors.unsigned_header(unsigned[0])
     parts = credential.split("/")
     if len(parts) != 5 or parts[4] != "aws4_request":
         raise errors.authorization_header_malformed(f"bad Credential {credential!r}: want AK/date/region/s3/aws4_request")

@@ -16,7 +16,13 @@ Contract (what the gateway relies on):
   seekable binary stream (Range reads seek).
 - `put(...)` and `delete(...)`: each is ONE commit on the branch. `put` reads `stream`
   to its end (never holding it whole in memory) and `size` is the exact length when
-  known. `delete` ignores keys that do not exist (S3 semantics).
+  known; `meta` (HTTP metadata, canonical header names) is kept with the file and given
+  back by stat/list; `md5` is the content's MD5 when the caller has it, `etag` a
+  multipart ETag (`<md5>-<parts>`). `delete` ignores keys that do not exist (S3 semantics).
+- `create_bucket` makes the repo (an input repo) and the branch, or raises `BucketExists`;
+  `delete_bucket` removes an empty branch, or raises `BucketNotEmpty` / `ReadOnlyRepo`.
+- ObjectInfo.etag is the S3 ETag (MD5, or `<md5>-<parts>`), `sha256` the content hash
+  (pachd's ETag), `last_modified` the commit that last changed the file.
 - Keys form a file tree, as in PFS: whether a put of `a/b/c` over a file `a/b` replaces it
   or is refused is the backend's choice (the gateway passes either outcome on).
 - Unsafe keys (a '.' or '..' segment, control characters, backslash, a segment over
@@ -29,7 +35,7 @@ import hashlib
 import io
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import BinaryIO, Iterator, Protocol
 
@@ -51,6 +57,18 @@ class CommitNotFound(NotFound):
 
 class ReadOnlyRepo(PachmediaError):
     """A write to a pipeline's output repo."""
+
+
+class InvalidBucket(InvalidName, ValueError):
+    """A bucket name the store cannot take as a repo name."""
+
+
+class BucketExists(PachmediaError):
+    """CreateBucket of a branch that is there already."""
+
+
+class BucketNotEmpty(PachmediaError):
+    """DeleteBucket of a branch that has files (or that a pipeline reads)."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +93,11 @@ class CommitRef:
 class ObjectInfo:
     key: str
     size: int
-    etag: str  # sha256 hex of the content, unquoted (pachd's ETag is the file hash)
+    etag: str  # unquoted S3 ETag: the content's MD5, or `<md5 of part md5s>-<parts>`
     last_modified: datetime
     version: str = ""  # optional: the commit id a put/copy made (answered as x-amz-version-id, as pachd)
+    sha256: str = ""  # the content hash (pachd's ETag), answered in the x-pachmedia-sha256 header
+    meta: tuple[tuple[str, str], ...] = ()  # HTTP metadata kept with the file (Content-Type, x-amz-meta-*)
 
 
 class S3Backend(Protocol):
@@ -91,10 +111,14 @@ class S3Backend(Protocol):
 
     def open(self, ref: CommitRef, key: str) -> BinaryIO: ...
 
-    def put(self, project: str, repo: str, branch: str, key: str,
-            stream: BinaryIO, size: int | None) -> ObjectInfo: ...
+    def put(self, project: str, repo: str, branch: str, key: str, stream: BinaryIO, size: int | None, *,
+            meta: tuple[tuple[str, str], ...] = (), md5: str | None = None, etag: str | None = None) -> ObjectInfo: ...
 
     def delete(self, project: str, repo: str, branch: str, keys: list[str]) -> None: ...
+
+    def create_bucket(self, project: str, repo: str, branch: str) -> None: ...
+
+    def delete_bucket(self, project: str, repo: str, branch: str) -> None: ...
 
 
 def check_key(key: str) -> str:
@@ -112,7 +136,7 @@ def check_key(key: str) -> str:
 @dataclass
 class _Commit:
     id: str
-    files: dict[str, tuple[bytes, str]]  # key -> (content, sha256)
+    files: dict[str, tuple[bytes, str, tuple, str, datetime]]  # key -> (content, sha256, meta, etag, changed)
     finished: datetime
 
 
@@ -146,8 +170,10 @@ class MemoryBackend:
             r = self._repos[(project, repo)]
             head = r.branches[branch][-1]
             new = dict(head.files)
-            new.update({check_key(k): (v, hashlib.sha256(v).hexdigest()) for k, v in files.items()})
-            return self._append(r, branch, new).id
+            c = self._append(r, branch, new)
+            new.update({check_key(k): (v, hashlib.sha256(v).hexdigest(), (), hashlib.md5(v).hexdigest(), c.finished)
+                        for k, v in files.items()})
+            return c.id
 
     # S3Backend
     def list_repos(self) -> list[RepoRef]:
@@ -165,33 +191,56 @@ class MemoryBackend:
         c = self._commit(ref)
         for key in sorted(c.files, key=lambda k: k.encode()):
             if key.startswith(prefix) and key.encode() > start_after.encode():
-                content, sha = c.files[key]
-                yield ObjectInfo(key, len(content), sha, c.finished)
+                yield self._info(c, key)
 
     def stat(self, ref: CommitRef, key: str) -> ObjectInfo | None:
         c = self._commit(ref)
-        if key not in c.files:
-            return None
-        content, sha = c.files[key]
-        return ObjectInfo(key, len(content), sha, c.finished)
+        return self._info(c, key) if key in c.files else None
+
+    @staticmethod
+    def _info(c: _Commit, key: str) -> ObjectInfo:
+        content, sha, meta, etag, changed = c.files[key]
+        return ObjectInfo(key, len(content), etag, changed, sha256=sha, meta=meta)
 
     def open(self, ref: CommitRef, key: str) -> BinaryIO:
         return io.BytesIO(self._commit(ref).files[key][0])
 
-    def put(self, project: str, repo: str, branch: str, key: str,
-            stream: BinaryIO, size: int | None) -> ObjectInfo:
+    def put(self, project: str, repo: str, branch: str, key: str, stream: BinaryIO, size: int | None, *,
+            meta: tuple[tuple[str, str], ...] = (), md5: str | None = None, etag: str | None = None) -> ObjectInfo:
         key = check_key(key)
         # Bounded reads, as the contract asks (the content itself is kept in memory: a test backend).
         content = b"".join(iter(lambda: stream.read(1 << 20), b""))
         if size is not None and len(content) != size:
             raise ValueError(f"put {key}: got {len(content)} bytes, expected {size}")
         sha = hashlib.sha256(content).hexdigest()
+        etag = etag or hashlib.md5(content).hexdigest()
         with self._lock:
             r = self._writable(project, repo, branch)
             files = dict(r.branches[branch][-1].files)
-            files[key] = (content, sha)
             c = self._append(r, branch, files)
-        return ObjectInfo(key, len(content), sha, c.finished, c.id)
+            old = files.get(key)
+            same = old is not None and old[1:4] == (sha, tuple(meta), etag)  # unchanged: keeps its time
+            files[key] = (content, sha, tuple(meta), etag, old[4] if same else c.finished)
+        return replace(self._info(c, key), version=c.id)
+
+    def create_bucket(self, project: str, repo: str, branch: str) -> None:
+        with self._lock:
+            r = self._repos.get((project, repo))
+            if r is None:
+                self.create_repo(repo, project=project, branches=(branch,))
+            elif branch in r.branches:
+                raise BucketExists(f"branch {branch} of {project}/{repo} exists")
+            else:
+                r.branches[branch] = [_Commit(uuid.uuid4().hex, {}, _now())]
+
+    def delete_bucket(self, project: str, repo: str, branch: str) -> None:
+        with self._lock:
+            r = self._writable(project, repo, branch)
+            if r.branches[branch][-1].files:
+                raise BucketNotEmpty(f"branch {branch} of {project}/{repo} has files")
+            del r.branches[branch]
+            if not r.branches:
+                del self._repos[(project, repo)]
 
     def delete(self, project: str, repo: str, branch: str, keys: list[str]) -> None:
         keys = [check_key(k) for k in keys]

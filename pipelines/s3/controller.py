@@ -1,7 +1,8 @@
 """The S3 controller: one request in, one response out, over an `S3Backend`.
 
-No sockets here (server.py does HTTP): `Gateway.handle(Request) -> Response`.
-Storage exceptions become S3 errors in one place, `storage_error`.
+No sockets here (http.py does HTTP): `Gateway.handle(Request) -> Response`. Buckets and
+objects are here, multipart operations in `multipart_ops.py`. Storage exceptions become
+S3 errors in one place, `storage_error`.
 """
 from __future__ import annotations
 
@@ -12,24 +13,28 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 from urllib.parse import unquote
 
-from pipelines.s3 import errors, xml
+from pipelines.s3 import errors, metadata, xml
 from pipelines.s3.auth import Signed, is_signed, verify
-from pipelines.s3.backend import (BucketNotFound, CommitNotFound, CommitRef, InvalidKey, ObjectInfo, ReadOnlyRepo, RepoRef, S3Backend, check_key)
+from pipelines.s3.backend import (BucketExists, BucketNotEmpty, BucketNotFound, CommitNotFound, CommitRef, InvalidBucket,
+                      InvalidKey, ObjectInfo, ReadOnlyRepo, RepoRef, S3Backend, check_key)
 from pipelines.s3.buckets import Bucket, BucketNameError, bucket_name, parse_bucket
-from pipelines.s3.headers import content_type, http_date, parse_range, precondition
+from pipelines.s3.headers import copy_precondition, http_date, parse_range, precondition, write_precondition
 from pipelines.s3.keys import Keys
 from pipelines.s3.listing import decode_token, encode_token, list_page, parse_max_keys
-from pipelines.s3.multipart import ConcatReader, Uploads
+from pipelines.s3.multipart import Uploads
+from pipelines.s3.multipart_ops import MultipartOps
 from pipelines.s3.payload import read_small_body, spool_body
 
 log = logging.getLogger(__name__)
 REGION = "us-east-1"
 SPOOL_IN_MEMORY = 1 << 20  # PutObject bodies above this spool to disk
 # Bucket/object sub-resources S3 has and this gateway does not: 501 NotImplemented.
-UNSUPPORTED = frozenset("""acl tagging policy cors lifecycle versions versioning website logging notification
+UNSUPPORTED = frozenset("""acl tagging policy cors lifecycle website logging notification
 replication encryption object-lock retention legal-hold torrent select restore accelerate analytics
-inventory metrics ownershipControls publicAccessBlock requestPayment intelligent-tiering attributes
-policyStatus""".split())
+inventory metrics ownershipControls publicAccessBlock requestPayment intelligent-tiering attributes""".split())
+# Read-only answers about features that are simply off here (S3's defaults).
+ANSWERED = {"versioning": xml.versioning, "policyStatus": xml.policy_status,
+            "publicAccessBlock": xml.public_access_block}
 
 
 @dataclass
@@ -57,7 +62,7 @@ class Response:
         return Response(status, {"Content-Type": "application/xml"}, body)
 
 
-class Gateway:
+class Gateway(MultipartOps):
     def __init__(self, backend: S3Backend, keys: Keys, anonymous_buckets=(), uploads: Uploads | None = None) -> None:
         self.backend = backend
         self.keys = keys
@@ -98,17 +103,24 @@ class Gateway:
     # --- routing --------------------------------------------------------------------
     def _route(self, req: Request, signed: Signed | None) -> Response:
         q, m = req.query, req.method
+        answered = [k for k in ANSWERED if k in q]
+        if answered and m == "GET" and req.bucket and not req.key:
+            self._read_ref(req.bucket)
+            return Response.xml(ANSWERED[answered[0]](self._is_anonymous(req.bucket)))
         if set(q) & UNSUPPORTED:
             raise errors.not_implemented(f"{'/'.join(sorted(set(q) & UNSUPPORTED))} is not supported by this gateway")
         if req.bucket is None:
             if m in ("GET", "HEAD"):
-                return self.list_buckets()
+                return self.list_buckets(req)
             raise errors.method_not_allowed(m)
         if req.key is None:
             handlers: dict[str, Callable[[], Response]] = {
                 "GET": lambda: self.location(req) if "location" in q else
-                (self.list_multipart_uploads() if "uploads" in q else self.list_objects(req)),
+                (self.list_multipart_uploads(req) if "uploads" in q else
+                 (self.list_versions(req) if "versions" in q else self.list_objects(req))),
                 "HEAD": lambda: self.head_bucket(req),
+                "PUT": lambda: self.create_bucket(req, signed) if not q else _unsupported(req),
+                "DELETE": lambda: self.delete_bucket(req) if not q else _unsupported(req),
                 "POST": lambda: self.delete_objects(req, signed) if "delete" in q else _unsupported(req),
             }
         else:
@@ -124,10 +136,16 @@ class Gateway:
         return handlers.get(m, lambda: _unsupported(req))()
 
     # --- buckets --------------------------------------------------------------------
-    def list_buckets(self) -> Response:
+    def list_buckets(self, req: Request) -> Response:
         names = sorted((bucket_name(r.project, r.repo, b), r.created)
                        for r in self.backend.list_repos() for b in r.branches)
-        return Response.xml(xml.list_buckets(names))
+        after = decode_token(req.query["continuation-token"]) if req.query.get("continuation-token") else ""
+        names = [n for n in names if n[0] > after]
+        limit = parse_max_keys(req.query.get("max-buckets"), "max-buckets", 10000) if "max-buckets" in req.query \
+            else len(names)
+        page, more = names[:limit], len(names) > limit
+        token = encode_token(page[-1][0]) if more and page else None
+        return Response.xml(xml.list_buckets(page, token))
 
     def head_bucket(self, req: Request) -> Response:
         self._read_ref(req.bucket)
@@ -137,8 +155,23 @@ class Gateway:
         self._read_ref(req.bucket)
         return Response.xml(xml.location())
 
-    def list_multipart_uploads(self) -> Response:
-        raise errors.not_implemented("ListMultipartUploads is not supported")
+    def create_bucket(self, req: Request, signed: Signed | None) -> Response:
+        b = _parse(req.bucket)
+        if b.commit:
+            raise errors.commit_is_immutable(req.bucket)
+        read_small_body(req.body, req.headers, signed)  # CreateBucketConfiguration: one region here
+        try:
+            self.backend.create_bucket(b.project, b.repo, b.branch)
+        except BucketExists:
+            raise errors.bucket_already_owned_by_you(req.bucket) from None
+        return Response(200, {"Location": f"/{req.bucket}"})
+
+    def delete_bucket(self, req: Request) -> Response:
+        b = _parse(req.bucket)
+        if b.commit:
+            raise errors.commit_is_immutable(req.bucket)
+        self.backend.delete_bucket(b.project, b.repo, b.branch)
+        return Response(204)
 
     def list_objects(self, req: Request) -> Response:
         q = req.query
@@ -157,24 +190,32 @@ class Gateway:
                                 token=token, next_token=next_token, start_after=start_after or None)
         return Response.xml(body)
 
+    def list_versions(self, req: Request) -> Response:
+        """No history is offered as S3 versions: each file's one version is the commit read."""
+        _, ref = self._read_ref(req.bucket)
+        prefix = req.query.get("prefix", "")
+        max_keys = parse_max_keys(req.query.get("max-keys"))
+        page = list_page(self.backend.list_objects(ref, prefix, req.query.get("key-marker", "")), prefix=prefix,
+                         delimiter=req.query.get("delimiter", ""), marker="", max_keys=max_keys)
+        return Response.xml(xml.list_versions(req.bucket, page, ref.id or "null", prefix, max_keys))
+
     # --- objects --------------------------------------------------------------------
     def get_object(self, req: Request, *, head: bool) -> Response:
-        b, ref = self._read_ref(req.bucket, req.query.get("versionId"))
+        _, ref = self._read_ref(req.bucket, req.query.get("versionId"))
         key = _key(req)
         info = self.backend.stat(ref, key)
         if info is None:
             raise errors.no_such_key(key)
-        headers = {
-            "Content-Type": content_type(key), "ETag": xml.quote_etag(info.etag),
-            "Last-Modified": http_date(info.last_modified), "Accept-Ranges": "bytes",
-            "x-amz-version-id": ref.id,
-        }
+        headers = {**metadata.response_headers(key, info.meta, req.query), **_object_headers(info, ref)}
         cond = precondition(req.headers, info.etag, info.last_modified)
         if cond == 412:
             raise errors.precondition_failed()
         if cond == 304:
-            return Response(304, {k: headers[k] for k in ("ETag", "Last-Modified", "x-amz-version-id")}, length=0)
+            keep = ("ETag", "Last-Modified", "x-amz-version-id", "Cache-Control", "Expires")
+            return Response(304, {k: headers[k] for k in keep if k in headers}, length=0)
         rng = parse_range(req.headers.get("range"), info.size)
+        if "partNumber" in req.query:
+            rng, headers["x-amz-mp-parts-count"] = _part_range(req.query["partNumber"], info)
         start, end = rng if rng else (0, info.size - 1)
         status = 200
         if rng:
@@ -189,16 +230,38 @@ class Gateway:
 
     def put_object(self, req: Request, signed: Signed | None) -> Response:
         b = self._write_bucket(req.bucket)
-        key = _key(req)
+        key = check_key(_key(req))
+        self._check_write_condition(req, b, key)
         with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, dir=self.uploads.root) as spool:
-            size, _, _ = spool_body(req.body, req.headers, signed, spool)
+            size, md5, _ = spool_body(req.body, req.headers, signed, spool)
             spool.seek(0)
-            info = self.backend.put(b.project, b.repo, b.branch, key, spool, size)
+            info = self.backend.put(b.project, b.repo, b.branch, key, spool, size,
+                                    meta=metadata.from_request(req.headers), md5=md5)
         return Response(200, {"ETag": xml.quote_etag(info.etag), **_version(info)})
 
     def copy_object(self, req: Request, signed: Signed | None) -> Response:
         b = self._write_bucket(req.bucket)
-        key = _key(req)
+        key = check_key(_key(req))
+        ref, src_bucket, src_key, info = self.copy_source(req)
+        replace = req.headers.get("x-amz-metadata-directive", "COPY").upper() == "REPLACE"
+        if (_parse(src_bucket).name, src_key) == (b.name, key) and not replace and ref.branch == b.branch:
+            raise errors.copy_to_itself()
+        self._check_write_condition(req, b, key)
+        spool_body(req.body, req.headers, signed, _Discard())  # a copy has no body; still check its hash
+        meta = metadata.from_request(req.headers) if replace else info.meta
+        stream = self.backend.open(ref, src_key)
+        try:
+            new = self.backend.put(b.project, b.repo, b.branch, key, stream, info.size, meta=meta,
+                                   md5=None if "-" in info.etag else info.etag,
+                                   etag=info.etag if "-" in info.etag else None)
+        finally:
+            stream.close()
+        resp = Response.xml(xml.copy_result("CopyObjectResult", new.etag, new.last_modified))
+        resp.headers.update(_version(new))
+        return resp
+
+    def copy_source(self, req: Request) -> tuple[CommitRef, str, str, ObjectInfo]:
+        """The x-amz-copy-source object (its conditions checked): (ref, bucket, key, info)."""
         source, _, version = req.headers["x-amz-copy-source"].partition("?versionId=")
         src_bucket, _, src_key = unquote(source).lstrip("/").partition("/")
         if not src_bucket or not src_key:
@@ -207,15 +270,16 @@ class Gateway:
         info = self.backend.stat(ref, src_key)
         if info is None:
             raise errors.no_such_key(src_key)
-        spool_body(req.body, req.headers, signed, _Discard())  # a copy has no body; still check its hash
-        stream = self.backend.open(ref, src_key)
-        try:
-            new = self.backend.put(b.project, b.repo, b.branch, key, stream, info.size)
-        finally:
-            stream.close()
-        resp = Response.xml(xml.copy_result(new))
-        resp.headers.update(_version(new))
-        return resp
+        if copy_precondition(req.headers, info.etag, info.last_modified):
+            raise errors.precondition_failed()
+        return ref, src_bucket, src_key, info
+
+    def _check_write_condition(self, req: Request, b: Bucket, key: str) -> None:
+        if "if-match" in req.headers or "if-none-match" in req.headers:
+            _, ref = self._read_ref(b.name)
+            current = self.backend.stat(ref, key)
+            if write_precondition(req.headers, current.etag if current else None):
+                raise errors.precondition_failed()
 
     def delete_object(self, req: Request) -> Response:
         b = self._write_bucket(req.bucket)
@@ -236,64 +300,10 @@ class Gateway:
             self.backend.delete(b.project, b.repo, b.branch, good)
         return Response.xml(xml.delete_result(good, failed, quiet))
 
-    # --- multipart ------------------------------------------------------------------
-    def create_upload(self, req: Request) -> Response:
-        b = self._write_bucket(req.bucket)
-        key = _key(req)
-        check_key(key)
-        up = self.uploads.create(b.name, key)
-        return Response.xml(xml.initiate_upload(req.bucket, key, up.id))
-
-    def upload_part(self, req: Request, signed: Signed | None) -> Response:
-        if "x-amz-copy-source" in req.headers:
-            raise errors.not_implemented("UploadPartCopy is not supported")
-        b = self._write_bucket(req.bucket)
-        up = self.uploads.get(req.query["uploadId"], b.name, _key(req))
-        try:
-            number = int(req.query.get("partNumber", ""))
-        except ValueError:
-            raise errors.invalid_argument("partNumber must be an integer") from None
-        part = self.uploads.put_part(up, number, lambda f: spool_body(req.body, req.headers, signed, f)[:2])
-        return Response(200, {"ETag": xml.quote_etag(part.etag)})
-
-    def complete_upload(self, req: Request, signed: Signed | None) -> Response:
-        b = self._write_bucket(req.bucket)
-        key = _key(req)
-        up = self.uploads.get(req.query["uploadId"], b.name, key)
-        paths, size = self.uploads.plan(up, xml.parse_complete(read_small_body(req.body, req.headers, signed)))
-        reader = ConcatReader(paths)
-        try:
-            info = self.backend.put(b.project, b.repo, b.branch, key, reader, size)
-        finally:
-            reader.close()
-        self.uploads.remove(up)
-        resp = Response.xml(xml.complete_upload(f"/{req.bucket}/{key}", req.bucket, key, info.etag))
-        resp.headers.update(_version(info))
-        return resp
-
-    def abort_upload(self, req: Request) -> Response:
-        b = self._write_bucket(req.bucket)
-        self.uploads.remove(self.uploads.get(req.query["uploadId"], b.name, _key(req)))
-        return Response(204)
-
-    def list_parts(self, req: Request) -> Response:
-        b = self._write_bucket(req.bucket)
-        key = _key(req)
-        up = self.uploads.get(req.query["uploadId"], b.name, key)
-        try:
-            marker = int(req.query.get("part-number-marker") or 0)
-            max_parts = min(int(req.query.get("max-parts") or 1000), 1000)
-        except ValueError:
-            raise errors.invalid_argument("part-number-marker and max-parts must be integers") from None
-        parts = sorted((p for p in up.parts.values() if p.number > marker), key=lambda p: p.number)
-        page = parts[:max_parts]
-        rows = [(p.number, p.size, p.etag, p.modified) for p in page]
-        return Response.xml(xml.list_parts(req.bucket, key, up.id, rows, marker, max_parts, len(parts) > max_parts))
-
     # --- bucket resolution ----------------------------------------------------------
     def _read_ref(self, name: str, version: str | None = None) -> tuple[Bucket, CommitRef]:
         b = _parse(name)
-        commit = version or b.commit
+        commit = version if version and version != "null" else b.commit
         try:
             return b, self.backend.resolve(b.project, b.repo, b.branch, commit)
         except BucketNotFound:
@@ -316,10 +326,14 @@ class Gateway:
 
 def storage_error(e: Exception, req: Request) -> errors.S3Error | None:
     """The one place where backend exceptions become S3 errors (None: a server fault)."""
+    if isinstance(e, InvalidBucket):
+        return errors.invalid_bucket_name(req.bucket or "", str(e))
     if isinstance(e, InvalidKey):
         return errors.invalid_argument(str(e), req.key or "")
     if isinstance(e, ReadOnlyRepo):
         return errors.write_to_output_branch(req.bucket or "")
+    if isinstance(e, BucketNotEmpty):
+        return errors.bucket_not_empty(req.bucket or "", str(e))
     if isinstance(e, BucketNotFound):
         return errors.no_such_bucket(req.bucket or "")
     if isinstance(e, CommitNotFound):
@@ -331,6 +345,26 @@ def storage_error(e: Exception, req: Request) -> errors.S3Error | None:
 
 def error_response(e: errors.S3Error, request_id: str) -> Response:
     return Response.xml(xml.error(e, request_id), e.status)
+
+
+def _object_headers(info: ObjectInfo, ref: CommitRef) -> dict[str, str]:
+    return {"ETag": xml.quote_etag(info.etag), "Last-Modified": http_date(info.last_modified),
+            "Accept-Ranges": "bytes", "x-amz-version-id": ref.id or "null", "x-pachmedia-sha256": info.sha256}
+
+
+def _part_range(text: str, info: ObjectInfo) -> tuple[tuple[int, int] | None, str]:
+    """GET ?partNumber=N: that part's bytes (a single-part object has one part)."""
+    sizes = metadata.part_sizes(info.meta) or [info.size]
+    try:
+        n = int(text)
+    except ValueError:
+        raise errors.invalid_argument("partNumber must be an integer") from None
+    if not 1 <= n <= len(sizes):
+        raise errors.S3Error(416, "InvalidPartNumber", "The requested partnumber is not satisfiable")
+    start = sum(sizes[:n - 1])
+    if len(sizes) == 1:
+        return None, "1"
+    return (start, start + sizes[n - 1] - 1), str(len(sizes))
 
 
 def _parse(name: str) -> Bucket:
@@ -345,7 +379,6 @@ def _find_repo(repos: list[RepoRef], b: Bucket) -> RepoRef | None:
 
 
 def _key(req: Request) -> str:
-    # Not trimmed: a "folder marker" key ending in '/' is refused (InvalidKey), never turned into a file.
     return req.key or ""
 
 

@@ -131,3 +131,29 @@ def no_such_version(version: str) -> S3Error:
 
 def precondition_failed() -> S3Error:
     return S3Error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+
+
+def bucket_already_owned_by_you(bucket: str) -> S3Error:
+    return S3Error(409, "BucketAlreadyOwnedByYou", "Your previous request to create the named bucket succeeded "
+                   "and you already own it.", bucket)
+
+
+def bucket_not_empty(bucket: str, why: str = "") -> S3Error:
+    return S3Error(409, "BucketNotEmpty", "The bucket you tried to delete is not empty" + (f" ({why})" if why else ""),
+                   bucket)
+
+
+def request_timeout() -> S3Error:
+    return S3Error(400, "RequestTimeout", "Your socket connection to the server was not read from or written to "
+                   "within the timeout period.")
+
+
+def copy_to_itself() -> S3Error:
+    return S3Error(400, "InvalidRequest", "This copy request is illegal because it is trying to copy an object to "
+                   "itself without changing the object's metadata, storage class, website redirect location or "
+                   "encryption attributes.")
+
+
+def unsigned_header(name: str) -> S3Error:
+    return S3Error(403, "AccessDenied", f"There were headers present in the request which were not signed: {name} "
+                   "(every x-amz-* header must be signed)")

@@ -102,6 +102,27 @@ def precondition(headers: dict[str, str], etag: str, modified: datetime) -> int 
     return None
 
 
+def write_precondition(headers: dict[str, str], current_etag: str | None) -> bool:
+    """True when a conditional PUT must fail (412): If-Match needs the object with that
+    ETag, If-None-Match (`*` or ETags) needs it absent or different."""
+    def matches(value: str) -> bool:
+        return current_etag is not None and any(t.strip().strip('"') in ("*", current_etag) for t in value.split(","))
+
+    if "if-match" in headers and not matches(headers["if-match"]):
+        return True
+    return "if-none-match" in headers and matches(headers["if-none-match"])
+
+
+def copy_precondition(headers: dict[str, str], etag: str, modified: datetime) -> bool:
+    """True when the x-amz-copy-source-if-* conditions stop a copy (412). As S3: a true
+    if-match wins over a false if-unmodified-since, a false if-none-match over if-modified-since."""
+    prefix = "x-amz-copy-source-"
+    mapped = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix + "if-")}
+    if not mapped:
+        return False
+    return precondition(mapped, etag, modified) is not None
+
+
 def _date(text: str | None) -> datetime | None:
     if not text:
         return None

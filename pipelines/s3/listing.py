@@ -28,6 +28,8 @@ class Page:
 def list_page(objects: Iterable[ObjectInfo], *, prefix: str, delimiter: str, marker: str,
               max_keys: int) -> Page:
     """`objects`: sorted, with `prefix`, strictly after `marker` (the backend filters)."""
+    if max_keys == 0:  # S3: nothing asked, nothing more to say (not truncated)
+        return Page([], [], False, None)
     contents: list[ObjectInfo] = []
     prefixes: list[str] = []
     last: str | None = None
@@ -53,16 +55,16 @@ def common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
     return None if i < 0 else key[: i + len(delimiter)]
 
 
-def parse_max_keys(text: str | None) -> int:
+def parse_max_keys(text: str | None, name: str = "max-keys", limit: int = MAX_KEYS) -> int:
     if text is None or text == "":
-        return MAX_KEYS
+        return limit
     try:
         n = int(text)
     except ValueError:
-        raise errors.invalid_argument(f"max-keys {text!r} is not a number") from None
+        raise errors.invalid_argument(f"{name} {text!r} is not a number") from None
     if n < 0:
-        raise errors.invalid_argument("max-keys cannot be negative")
-    return min(n, MAX_KEYS)
+        raise errors.invalid_argument(f"{name} cannot be negative")
+    return min(n, limit)
 
 
 def encode_token(last: str) -> str:

@@ -6,6 +6,7 @@ scratch repo until Complete); Complete streams the parts, in order, into ONE
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import tempfile
@@ -41,6 +42,18 @@ class Upload:
     dir: Path
     parts: dict[int, Part] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    meta: tuple[tuple[str, str], ...] = ()  # kept from CreateMultipartUpload for the object
+    initiated: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@dataclass(frozen=True)
+class Completed:
+    """What a Complete answered, so a retried Complete (its reply was lost) gets it again."""
+    bucket: str
+    key: str
+    etag: str
+    version: str
+    done: float
 
 
 class Uploads:
@@ -48,11 +61,12 @@ class Uploads:
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="pachmedia-s3-parts-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self._uploads: dict[str, Upload] = {}
+        self._completed: dict[str, Completed] = {}
         self._lock = threading.Lock()
 
-    def create(self, bucket: str, key: str) -> Upload:
+    def create(self, bucket: str, key: str, meta: tuple[tuple[str, str], ...] = ()) -> Upload:
         self.sweep(UPLOAD_TTL)
-        up = Upload(uuid.uuid4().hex, bucket, key, self.root / uuid.uuid4().hex)
+        up = Upload(uuid.uuid4().hex, bucket, key, self.root / uuid.uuid4().hex, meta=meta)
         up.dir.mkdir()
         with self._lock:
             self._uploads[up.id] = up
@@ -63,6 +77,23 @@ class Uploads:
         if up is None or up.bucket != bucket or up.key != key:
             raise errors.no_such_upload(upload_id)
         return up
+
+    def in_bucket(self, bucket: str) -> list[Upload]:
+        """Uploads under way in a bucket, by key then start."""
+        with self._lock:
+            return sorted((u for u in self._uploads.values() if u.bucket == bucket), key=lambda u: (u.key, u.started))
+
+    def completed(self, upload_id: str, bucket: str, key: str) -> Completed | None:
+        done = self._completed.get(upload_id)
+        return done if done and (done.bucket, done.key) == (bucket, key) else None
+
+    def finish(self, up: Upload, etag: str, version: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for old in [i for i, c in self._completed.items() if now - c.done > UPLOAD_TTL]:
+                del self._completed[old]
+            self._completed[up.id] = Completed(up.bucket, up.key, etag, version, now)
+        self.remove(up)
 
     def put_part(self, up: Upload, number: int, write: Callable[[BinaryIO], tuple[int, str]]) -> Part:
         """`write(file)` copies the body into the part file and returns (size, md5 hex)."""
@@ -80,8 +111,8 @@ class Uploads:
             up.parts[number] = part
         return part
 
-    def plan(self, up: Upload, requested: list[tuple[int, str]]) -> tuple[list[Path], int]:
-        """Check a Complete request against the parts received; (files in order, total size)."""
+    def plan(self, up: Upload, requested: list[tuple[int, str]]) -> tuple[list[Path], list[Part]]:
+        """Check a Complete request against the parts received; (files in order, the parts)."""
         numbers = [n for n, _ in requested]
         if numbers != sorted(set(numbers)):
             raise errors.invalid_part_order()
@@ -91,7 +122,7 @@ class Uploads:
                 raise errors.invalid_part(f"part {n} was not uploaded or its ETag does not match")
             if i < len(requested) - 1 and part.size < MIN_PART:
                 raise errors.entity_too_small()
-        return [up.dir / str(n) for n in numbers], sum(up.parts[n].size for n in numbers)
+        return [up.dir / str(n) for n in numbers], [up.parts[n] for n in numbers]
 
     def sweep(self, max_age: float) -> int:
         """Drop uploads older than `max_age` seconds; returns how many."""
@@ -109,6 +140,11 @@ class Uploads:
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def multipart_etag(parts: list[Part]) -> str:
+    """S3's ETag of a multipart object: MD5 of the parts' binary MD5s, a dash, the count."""
+    return hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in parts)).hexdigest() + f"-{len(parts)}"
 
 
 class ConcatReader:

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import io
+import re
 import zlib
 from typing import BinaryIO, Callable, Iterator
 
@@ -18,6 +19,7 @@ from pipelines.s3.auth import EMPTY_SHA256, STREAMING_SIGNED, STREAMING_UNSIGNED
 
 PIECE = 1 << 20  # bytes per read: bodies stream through memory in pieces this size
 MAX_LINE = 4096  # a chunk header or trailer line longer than this is malformed
+_CHUNK_SIZE = re.compile(r"[0-9a-fA-F]{1,16}")  # no sign, no spaces, no 0x: `-1` once looped forever
 
 
 class LimitedReader:
@@ -66,13 +68,14 @@ def iter_chunked(body: LimitedReader, signed: Signed | None, trailers: dict[str,
     while True:
         header = body.readline().strip().decode("latin-1")
         size_hex, _, ext = header.partition(";")
-        try:
-            size = int(size_hex, 16)
-        except ValueError:
-            raise errors.invalid_argument(f"malformed aws-chunked body: bad chunk size {size_hex!r}") from None
+        if not _CHUNK_SIZE.fullmatch(size_hex):
+            raise errors.invalid_argument(f"malformed aws-chunked body: bad chunk size {size_hex[:20]!r}")
+        size = int(size_hex, 16)
+        if size > body.left:
+            raise errors.incomplete_body()  # a chunk larger than what is left of the body
         digest = hashlib.sha256()
         left = size
-        while left:
+        while left > 0:
             piece = body.read(min(PIECE, left))
             digest.update(piece)
             left -= len(piece)

@@ -1,212 +1,298 @@
-"""HTTP for the gateway: stdlib ThreadingHTTPServer, HTTP/1.1 keep-alive, streamed bodies.
+"""HTTP for the gateway: uvicorn (h11) runs an ASGI shell around the synchronous controller.
 
-`serve(backend, host, port, keys, anonymous_buckets)` starts it in a daemon thread and
-returns the server; `server.stop()` shuts it down cleanly (tests, `pachmedia s3 serve`).
+Framing (Content-Length, chunked, smuggling pairs), header size, keep-alive and pipelining
+are h11's and uvicorn's job. What is ours:
+- a header deadline: a connection that has not sent a whole request head HEADER_TIMEOUT
+  seconds after connecting (or after its last response) is closed (uvicorn has no such
+  timer; half-sent requests now cost a socket, never a thread);
+- at most MAX_CONNECTIONS connections (uvicorn answers 503 past that) and WORKERS threads
+  running the controller; a body that stalls BODY_IDLE seconds is RequestTimeout;
+- the Host header must name this server (a page elsewhere cannot rebind a name to it);
+- CORS only for the origins given (the playback page) and only for GET/HEAD.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
-import re
+import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote
 
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from pipelines.s3 import errors
 from pipelines.s3.auth import split_query
 from pipelines.s3.backend import S3Backend
-from pipelines.s3 import errors
 from pipelines.s3.controller import Gateway, Request, Response, error_response
 from pipelines.s3.keys import Keys
 from pipelines.s3.multipart import Uploads
 from pipelines.s3.payload import PIECE, LimitedReader
 
 log = logging.getLogger(__name__)
-DRAIN_LIMIT = 1 << 20  # an unread request body up to this size is drained to keep the connection
+HEADER_TIMEOUT = 30.0
+BODY_IDLE = 60.0
+MAX_CONNECTIONS = 256
+WORKERS = 16
+DRAIN_LIMIT = 1 << 20  # a refused body up to this size is read to keep the connection
+# S3's own limits on a request head (h11 caps what it buffers of an incomplete head at 16 KiB)
+MAX_TARGET, MAX_HEADERS, MAX_HEADER_BYTES = 8192, 100, 16384
+READ_METHODS = ("GET", "HEAD")
 CORS_EXPOSE = "ETag, Content-Length, Content-Range, Content-Type, Accept-Ranges, Last-Modified, x-amz-version-id, x-amz-request-id"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
-_DECIMAL = re.compile(r"[0-9]{1,18}")
+class _Protocol(H11Protocol):
+    """uvicorn's h11 protocol plus a deadline for each request head."""
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm_header_deadline()
+
+    def _arm_header_deadline(self) -> None:
+        self.loop.call_later(HEADER_TIMEOUT, self._header_deadline, self.cycle)
+
+    def _header_deadline(self, cycle) -> None:
+        # a new request head makes a new cycle; the same one means none came in time
+        if self.cycle is cycle and (cycle is None or cycle.response_complete) and not self.transport.is_closing():
+            self.transport.close()
 
 
-class S3Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Body:
+    """The request body as a blocking file for the controller's thread."""
 
-    def __init__(self, address: tuple[str, int], gateway: Gateway, *, cors: bool = True) -> None:
-        super().__init__(address, _Handler)
-        self.gateway = gateway
-        self.cors = cors
-        self._thread: threading.Thread | None = None
+    def __init__(self, receive, loop: asyncio.AbstractEventLoop) -> None:
+        self.receive, self.loop = receive, loop
+        self.buf = bytearray()
+        self.more = True
 
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+    async def _next(self):
+        return await asyncio.wait_for(self.receive(), BODY_IDLE)
 
-    def start(self) -> "S3Server":
-        self._thread = threading.Thread(target=self.serve_forever, name="s3-gateway", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread:
-            self._thread.join()
-        self.gateway.close()
-
-
-def serve(backend: S3Backend, host: str, port: int, keys: Keys, anonymous_buckets=(), *,
-          parts_dir: Path | None = None, cors: bool = True) -> S3Server:
-    """Start the gateway in a background thread; port 0 picks a free port (see `.url`).
-
-    `anonymous_buckets`: bucket names (any pachd form) readable without credentials.
-    `parts_dir`: where multipart parts and PutObject bodies spool (default: a new temp dir).
-    """
-    gateway = Gateway(backend, keys, anonymous_buckets, Uploads(parts_dir))
-    return S3Server((host, port), gateway, cors=cors).start()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "pachmedia-s3"
-    timeout = 300  # an idle or stalled client frees its thread after this many seconds
-    server: S3Server
-    # Answer even a malformed request line with a status line (the stdlib default is HTTP/0.9: body only).
-    default_request_version = "HTTP/1.1"
-
-    def do_GET(self): self._dispatch()
-    def do_HEAD(self): self._dispatch()
-    def do_PUT(self): self._dispatch()
-    def do_POST(self): self._dispatch()
-    def do_DELETE(self): self._dispatch()
-    def do_PATCH(self): self._dispatch()
-
-    def do_OPTIONS(self):  # CORS preflight: no credentials involved
-        self._drain_unread(LimitedReader(self.rfile, self._content_length() or 0))
-        headers = {"Content-Length": "0"}
-        if self.server.cors:
-            headers.update({
-                "Access-Control-Allow-Methods": "GET, HEAD, PUT, POST, DELETE",
-                "Access-Control-Allow-Headers": self.headers.get("Access-Control-Request-Headers", "*"),
-                "Access-Control-Max-Age": "3600",
-            })
-        self._start(200, headers)
-
-    def _dispatch(self) -> None:
-        refusal = self._framing_error()
-        if refusal is not None:  # the request's end is unknown: answer once and drop the connection
-            self.close_connection = True
-            return self._send(error_response(refusal, "-"))
-        length = self._content_length()
-        body = LimitedReader(self.rfile, length, self._send_continue if self._expecting else None)
-        target = self.path
-        if not target.startswith("/"):  # absolute-form (through a proxy): keep path and query
-            target = "/" + target.split("://", 1)[-1].partition("/")[2]
-        raw_path, _, raw_query = target.partition("?")
-        bucket, _, key = unquote(raw_path).lstrip("/").partition("/")
-        headers = {k.lower(): ",".join(self.headers.get_all(k)) for k in set(self.headers.keys())}
-        req = Request(self.command, raw_path, raw_query, dict(split_query(raw_query)), headers, body,
-                      bucket or None, key or None)
-        resp = self.server.gateway.handle(req)
-        self._drain_unread(body)
-        self._send(resp)
-
-    # "Expect: 100-continue": answer 100 only when the body is read, so a refused upload
-    # (bad signature, read-only repo) is answered before the client sends any of it.
-    _expecting = False
-
-    def handle_expect_100(self) -> bool:
-        self._expecting = True
-        return True
-
-    def _send_continue(self) -> None:
-        self._expecting = False
-        self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self.wfile.flush()
-
-    def _framing_error(self):
-        """Where this request's body ends must be certain, or a second request hidden in
-        it could be answered (request smuggling, RFC 9112 6.3). Refused: a field name
-        with whitespace before its colon, Transfer-Encoding (S3 bodies are sized; with a
-        Content-Length too it is the classic smuggling pair), several or non-decimal
-        Content-Lengths."""
-        names = list(self.headers.keys())
-        # the stdlib stops reading fields at a malformed line ("Name : v") and keeps the
-        # rest as a "payload": those fields are unread, so nothing about the body is known
-        if self.headers.defects or self.headers.get_payload() or any(n != n.strip() or " " in n or "\t" in n
-                                                                     for n in names):
-            return errors.invalid_request("malformed header field (whitespace before its colon?)")
-        te = self.headers.get_all("Transfer-Encoding") or []
-        cl = self.headers.get_all("Content-Length") or []
-        if te and cl:
-            return errors.invalid_request("Content-Length and Transfer-Encoding together")
-        if te:
-            return errors.missing_content_length()
-        if len(cl) > 1:
-            return errors.invalid_request("more than one Content-Length")
-        if cl and not _DECIMAL.fullmatch(cl[0].strip()):
-            return errors.invalid_argument("Content-Length must be a number")
-        return None
-
-    def _content_length(self) -> int:
-        return int((self.headers.get("Content-Length") or "0").strip())
-
-    def _drain_unread(self, body: LimitedReader) -> None:
-        expecting, self._expecting = self._expecting, False  # never carried into the next request
-        if expecting and body.left > 0:
-            self.close_connection = True  # never asked for the body: the client may not send it
-        elif body.left > DRAIN_LIMIT:
-            self.close_connection = True
-        else:
-            try:
-                body.drain()
-            except Exception:
-                self.close_connection = True
-
-    def _send(self, resp: Response) -> None:
-        length = resp.length if resp.length is not None else len(resp.body)
-        headers = dict(resp.headers)
-        if resp.status not in (204, 304):  # statuses that never have a body or its length
-            headers["Content-Length"] = str(length)
+    def _fill(self) -> None:
+        """One more message of the body into buf (none once it ended or the client left)."""
         try:
-            self._start(resp.status, headers)
-            if self.command == "HEAD":
-                return
-            if resp.stream is None:
-                self.wfile.write(resp.body)
+            msg = asyncio.run_coroutine_threadsafe(self._next(), self.loop).result()
+        except TimeoutError:
+            raise errors.S3Error(400, "RequestTimeout", "Your socket connection to the server was not read "
+                                 "from or written to within the timeout period.") from None
+        if msg["type"] != "http.request":
+            self.more = False
+            return
+        self.buf += msg.get("body", b"")
+        self.more = msg.get("more_body", False)
+
+    def _take(self, n: int) -> bytes:
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
+
+    def read(self, n: int = -1) -> bytes:
+        while self.more and (n < 0 or len(self.buf) < n):
+            self._fill()
+        return self._take(len(self.buf) if n < 0 else n)
+
+    def readline(self, limit: int = -1) -> bytes:
+        while b"\n" not in self.buf and self.more and (limit < 0 or len(self.buf) < limit):
+            self._fill()
+        end = self.buf.find(b"\n")
+        take = len(self.buf) if end < 0 else end + 1
+        return self._take(take if limit < 0 else min(take, limit))
+
+
+class S3App:
+    """The ASGI application: one Request for the controller, its Response streamed back."""
+
+    def __init__(self, gateway: Gateway, allowed_hosts: frozenset[str] | None, cors_origins: frozenset[str]) -> None:
+        self.gateway = gateway
+        self.allowed_hosts = allowed_hosts  # None: any Host (bound to a wildcard address, see serve)
+        self.cors_origins = cors_origins
+        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="s3")
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        loop = asyncio.get_running_loop()
+        headers: dict[str, str] = {}
+        for k, v in scope["headers"]:
+            name = k.decode("latin-1").lower()
+            headers[name] = f"{headers[name]},{v.decode('latin-1')}" if name in headers else v.decode("latin-1")
+        method = scope["method"]
+        if "transfer-encoding" in headers:
+            # S3 bodies are sized; with a Content-Length too it is the classic smuggling pair:
+            # answer once and close (h11 would take the chunked framing and go on)
+            err = errors.invalid_request("Content-Length and Transfer-Encoding together") \
+                if "content-length" in headers else errors.missing_content_length()
+            resp = error_response(err, "-")
+            resp.headers["Connection"] = "close"
+        elif len(scope["raw_path"]) + len(scope["query_string"]) > MAX_TARGET:
+            resp = error_response(errors.S3Error(414, "RequestURITooLong", f"the request target is over "
+                                                 f"{MAX_TARGET} bytes"), "-")
+            resp.headers["Connection"] = "close"
+        elif len(scope["headers"]) > MAX_HEADERS or sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+            resp = error_response(errors.S3Error(431, "RequestHeaderSectionTooLarge", f"at most {MAX_HEADERS} "
+                                                 f"header fields of {MAX_HEADER_BYTES} bytes in all"), "-")
+            resp.headers["Connection"] = "close"
+        elif self.allowed_hosts is not None and _host(scope, headers) not in self.allowed_hosts:
+            resp = error_response(errors.invalid_request(
+                f"Host {_host(scope, headers)!r} is not served here: use one of {sorted(self.allowed_hosts)}"), "-")
+        elif method == "OPTIONS":
+            resp = self._preflight(headers)
+        else:
+            body = LimitedReader(_Body(receive, loop), _length(headers))
+            resp = await loop.run_in_executor(self.pool, self.gateway.handle, _request(scope, headers, body))
+            if body.left > 0 and not await loop.run_in_executor(self.pool, _drained, body, headers):
+                resp.headers["Connection"] = "close"  # the rest of the body is not read: h11 must not parse it
+        await self._send(resp, method, headers, send, loop)
+
+    def _preflight(self, headers: dict[str, str]) -> Response:
+        origin, wanted = headers.get("origin", ""), headers.get("access-control-request-method", "")
+        if origin not in self.cors_origins or wanted not in READ_METHODS:
+            return error_response(errors.S3Error(403, "AccessForbidden", "CORSResponse: This CORS request is not "
+                                                 "allowed (only the playback page may read)"), "-")
+        return Response(200, {"Access-Control-Allow-Methods": ", ".join(READ_METHODS),
+                              "Access-Control-Allow-Headers": headers.get("access-control-request-headers", ""),
+                              "Access-Control-Max-Age": "3600"})
+
+    async def _send(self, resp: Response, method: str, req_headers: dict[str, str], send, loop) -> None:
+        length = resp.length if resp.length is not None else len(resp.body)
+        out = dict(resp.headers)
+        if resp.status not in (204, 304):
+            out["Content-Length"] = str(length)
+        origin = req_headers.get("origin")
+        if origin in self.cors_origins and (method in READ_METHODS or (method == "OPTIONS" and resp.status == 200)):
+            out["Access-Control-Allow-Origin"] = origin
+            out["Access-Control-Expose-Headers"] = CORS_EXPOSE
+            out["Vary"] = "Origin"
+        out.setdefault("Server", "pachmedia-s3")
+        await send({"type": "http.response.start", "status": resp.status,
+                    "headers": [(k.encode("latin-1"), str(v).encode("latin-1")) for k, v in out.items()]})
+        try:
+            if method == "HEAD" or resp.status in (204, 304) or resp.stream is None:
+                body = b"" if method == "HEAD" or resp.status in (204, 304) else resp.body
+                await send({"type": "http.response.body", "body": body, "more_body": False})
                 return
             left = length
             while left > 0:
-                data = resp.stream.read(min(PIECE, left))
-                if not data:  # the backend gave less than it promised: the client must not wait
-                    self.close_connection = True
-                    break
-                self.wfile.write(data)
+                data = await loop.run_in_executor(self.pool, resp.stream.read, min(PIECE, left))
+                if not data:  # the store gave less than it promised: h11 closes the connection
+                    raise ConnectionError(f"object ended {left} bytes early")
                 left -= len(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+                await send({"type": "http.response.body", "body": data, "more_body": left > 0})
         finally:
             if resp.stream is not None:
                 resp.stream.close()
 
-    def _start(self, status: int, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        if self.server.cors and "Origin" in (getattr(self, "headers", None) or {}):
-            self.send_header("Access-Control-Allow-Origin", "*")
-            self.send_header("Access-Control-Expose-Headers", CORS_EXPOSE)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
 
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """The stdlib's own refusals (bad request line, header too long...) as S3 XML."""
-        self.close_connection = True
-        err = errors.S3Error(code, "BadRequest" if code == 400 else "NotImplemented" if code == 501 else "Error",
-                             message or self.responses.get(code, ("",))[0])
-        self._send(error_response(err, "-"))
+def _drained(body: LimitedReader, headers: dict[str, str]) -> bool:
+    """Read what is left of a small refused body, keeping the connection; a client that
+    waits for "100 Continue" never sends it, and a big one is not worth reading."""
+    if "100-continue" in headers.get("expect", "").lower() or body.left > DRAIN_LIMIT:
+        return False
+    try:
+        body.drain()
+        return True
+    except errors.S3Error:
+        return False
 
-    def log_message(self, format: str, *args) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
+
+def _host(scope, headers: dict[str, str]) -> str:
+    """The host a request names: an absolute-form target's authority, else the Host header."""
+    target = scope["raw_path"].decode("latin-1")
+    if not target.startswith("/") and "://" in target:
+        return target.split("://", 1)[1].partition("/")[0].lower()
+    return headers.get("host", "").lower()
+
+
+def _length(headers: dict[str, str]) -> int:
+    value = headers.get("content-length", "0").strip()
+    return int(value) if value.isdigit() else 0  # h11 already refused a bad one
+
+
+def _request(scope, headers: dict[str, str], body: LimitedReader) -> Request:
+    raw_path = scope["raw_path"].decode("latin-1") or "/"
+    if not raw_path.startswith("/"):  # absolute-form (through a proxy): its host is checked as Host
+        raw_path = "/" + raw_path.split("://", 1)[-1].partition("/")[2]
+    raw_query = scope["query_string"].decode("latin-1")
+    bucket, _, key = unquote(raw_path).lstrip("/").partition("/")
+    return Request(scope["method"], raw_path, raw_query, dict(split_query(raw_query)), headers, body,
+                   bucket or None, key or None)
+
+
+class S3Server:
+    def __init__(self, app: S3App, sock: socket.socket) -> None:
+        self.app, self.sock = app, sock
+        self.gateway = app.gateway
+        config = uvicorn.Config(app, http=_Protocol, lifespan="off", log_level="warning", access_log=False,
+                                limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=int(HEADER_TIMEOUT),
+                                server_header=False, date_header=True, proxy_headers=False)
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def server_address(self) -> tuple[str, int]:
+        return self.sock.getsockname()[:2]
+
+    @property
+    def url(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
+
+    def start(self) -> "S3Server":
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                        name="s3-gateway", daemon=True)
+        self._thread.start()
+        while not self.server.started and self._thread.is_alive():
+            threading.Event().wait(0.01)
+        if not self.server.started:
+            raise RuntimeError("the S3 gateway did not start (see the log above)")
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread:
+            self._thread.join(timeout=30)
+        self.app.pool.shutdown(wait=False, cancel_futures=True)
+        self.sock.close()
+        self.gateway.close()
+
+
+def serve(backend: S3Backend, host: str, port: int, keys: Keys, anonymous_buckets=(), *,
+          parts_dir: Path | None = None, cors_origins=(), allowed_hosts=None) -> S3Server:
+    """Start the gateway in a background thread; port 0 picks a free port (see `.url`).
+
+    `anonymous_buckets`: bucket names (any pachd form) readable without credentials.
+    `cors_origins`: origins (scheme://host:port) whose pages may read (GET/HEAD); none by default.
+    `allowed_hosts`: Host header values accepted; default: the bound address and, on loopback,
+    localhost/127.0.0.1/[::1], each with the port.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    bound = sock.getsockname()[1]
+    if allowed_hosts is None:
+        allowed_hosts = _default_hosts(host, bound)
+    gateway = Gateway(backend, keys, anonymous_buckets, Uploads(parts_dir))
+    hosts = None if allowed_hosts == "*" else frozenset(h.lower() for h in allowed_hosts)
+    return S3Server(S3App(gateway, hosts, frozenset(cors_origins)), sock).start()
+
+
+def _default_hosts(host: str, port: int):
+    if host in ("", "0.0.0.0", "::"):
+        return "*"  # every interface: names are the operator's to restrict (--allowed-host)
+    names = {f"[{host}]" if ":" in host else host}
+    if host in ("127.0.0.1", "localhost", "::1"):
+        names |= set(LOOPBACK_NAMES)
+    return {f"{n}:{port}" for n in names} | names

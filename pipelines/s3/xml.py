@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import datetime
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as _safe_fromstring
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
@@ -33,9 +36,9 @@ def error(err: errors.S3Error, request_id: str) -> bytes:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{inner}</Error>'.encode()
 
 
-def list_buckets(buckets: list[tuple[str, datetime]]) -> bytes:
+def list_buckets(buckets: list[tuple[str, datetime]], token: str | None = None) -> bytes:
     items = "".join(f"<Bucket>{_el('Name', n)}{_el('CreationDate', iso_date(t))}</Bucket>" for n, t in buckets)
-    return document("ListAllMyBucketsResult", f"{OWNER}<Buckets>{items}</Buckets>")
+    return document("ListAllMyBucketsResult", f"{OWNER}<Buckets>{items}</Buckets>{_el('ContinuationToken', token)}")
 
 
 def quote_etag(sha: str) -> str:
@@ -52,7 +55,8 @@ def list_objects(bucket: str, page: Page, *, v2: bool, prefix: str, delimiter: s
                  url_encode: bool, marker: str = "", token: str | None = None,
                  next_token: str | None = None, start_after: str | None = None) -> bytes:
     enc = (lambda s: quote(s, safe="/")) if url_encode else (lambda s: s)
-    head = _el("Name", bucket) + _el("Prefix", enc(prefix))
+    # v1 answers Prefix as given even with encoding-type=url (clients decode it only in v2)
+    head = _el("Name", bucket) + _el("Prefix", enc(prefix) if v2 else prefix)
     if v2:
         head += _el("KeyCount", len(page.contents) + len(page.prefixes))
         head += _el("ContinuationToken", token) + _el("NextContinuationToken", next_token)
@@ -73,8 +77,40 @@ def location() -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="' + NS.encode() + b'"></LocationConstraint>'
 
 
-def copy_result(obj: ObjectInfo) -> bytes:
-    return document("CopyObjectResult", _el("LastModified", iso_date(obj.last_modified)) + _el("ETag", quote_etag(obj.etag)))
+def copy_result(root: str, etag: str, modified: datetime) -> bytes:
+    """CopyObjectResult or CopyPartResult."""
+    return document(root, _el("LastModified", iso_date(modified)) + _el("ETag", quote_etag(etag)))
+
+
+def list_versions(bucket: str, page: Page, version: str, prefix: str, max_keys: int) -> bytes:
+    inner = _el("Name", bucket) + _el("Prefix", prefix) + _el("MaxKeys", max_keys) + _el("IsTruncated", page.truncated)
+    inner += "".join("<Version>" + _el("Key", o.key) + _el("VersionId", version) + _el("IsLatest", True) +
+                     _el("LastModified", iso_date(o.last_modified)) + _el("ETag", quote_etag(o.etag)) +
+                     _el("Size", o.size) + _el("StorageClass", "STANDARD") + OWNER + "</Version>"
+                     for o in page.contents)
+    inner += "".join(f"<CommonPrefixes>{_el('Prefix', p)}</CommonPrefixes>" for p in page.prefixes)
+    return document("ListVersionsResult", inner)
+
+
+def list_uploads(bucket: str, prefix: str, uploads: list[tuple[str, str, datetime]]) -> bytes:
+    inner = _el("Bucket", bucket) + _el("Prefix", prefix) + _el("MaxUploads", 1000) + _el("IsTruncated", False)
+    inner += "".join("<Upload>" + _el("Key", k) + _el("UploadId", i) + OWNER.replace("Owner", "Initiator") + OWNER +
+                     _el("StorageClass", "STANDARD") + _el("Initiated", iso_date(t)) + "</Upload>"
+                     for k, i, t in uploads)
+    return document("ListMultipartUploadsResult", inner)
+
+
+def versioning(_public: bool) -> bytes:
+    return document("VersioningConfiguration", "")  # never enabled: a bucket is a branch, commits are its history
+
+
+def policy_status(public: bool) -> bytes:
+    return document("PolicyStatus", _el("IsPublic", public))  # public: served with --anonymous
+
+
+def public_access_block(_public: bool) -> bytes:
+    flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+    return document("PublicAccessBlockConfiguration", "".join(_el(f, False) for f in flags))
 
 
 def initiate_upload(bucket: str, key: str, upload_id: str) -> bytes:
@@ -105,11 +141,10 @@ def delete_result(deleted: list[str], failed: list[tuple[str, errors.S3Error]], 
 # --- request bodies -----------------------------------------------------------------
 
 def _parse(body: bytes) -> ET.Element:
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        raise errors.malformed_xml()  # no DTDs: S3 bodies never need them
+    # defusedxml refuses any DTD at the parser (in every encoding: a UTF-16 DOCTYPE too)
     try:
-        return ET.fromstring(body)
-    except ET.ParseError:
+        return _safe_fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ET.ParseError, DefusedXmlException, ValueError):
         raise errors.malformed_xml() from None
 
 
