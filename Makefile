@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system venv npm test demo bench images deploy clean
+.PHONY: setup system venv npm test demo bench images deploy clean s3-conformance
 
 setup: system venv npm
 
@@ -31,6 +31,11 @@ demo: setup
 
 bench: setup
 	$(BIN)/python -m tests.bench
+
+# ceph/s3-tests (4c8bbbef) with Pachyderm's selection against a real gateway over a fresh home:
+# make s3-conformance S3TESTS_DIR=/path/to/s3-tests   (report in build/s3-conformance/report.md)
+s3-conformance: venv
+	$(BIN)/python -m tests.s3conformance $(if $(S3TESTS_DIR),--suite $(S3TESTS_DIR))
 
 images:
 	@bash scripts/build-images.sh

@@ -306,7 +306,7 @@ def test_read_only_repo_refuses_writes(s3, gateway, write):
 @pytest.mark.parametrize("key, why", [
     pytest.param("a/../b", "'.' and '..'", id="dotdot"),
     pytest.param("a/./b", "'.' and '..'", id="dot"),
-    pytest.param("bad\nname", "control characters", id="newline"),
+    pytest.param("bad\nname", "control character", id="newline"),
     pytest.param("x" * 256, "255 bytes", id="segment-too-long"),
     pytest.param("folder/", "must name a file", id="folder-marker"),
 ])
