@@ -247,6 +247,10 @@ class S3Server:
         host, port = self.sock.getsockname()[:2]
         return f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
 
+    def allow_origin(self, origin: str) -> None:
+        """Let pages from this origin read (GET/HEAD) with CORS: the playback page, once its port is known."""
+        self.app.cors_origins = self.app.cors_origins | {origin.rstrip("/")}
+
     def start(self) -> "S3Server":
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                         name="s3-gateway", daemon=True)
