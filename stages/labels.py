@@ -2,13 +2,15 @@
 
 `python -m stages.labels --media PATH --probe valid.json --settings labels.json --out DIR`
 -> DIR/<name>/labels.json, DIR/<name>/scenes/NNN.jpg, DIR/<name>/contact-sheet.jpg.
-Frames come from one ffmpeg decoder on the safe input flags (downscaled, sampled);
+Frames come from one ffmpeg decoder on the safe input flags (sampled, then downscaled),
+read ahead of the analysis by a thread, with the audio analysis running beside it;
 neither OpenCV nor PySceneDetect ever opens the upload.
 """
 from __future__ import annotations
 
 import shutil
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import numpy as np
 
 from stages.core import frame_features as ff
 from stages.io import media_io
+from stages.io.frames import FrameReader
 from stages.core import records
 from stages.core.audio_features import analyse_audio
 from stages.common import Progress, StageError, media_stage_args, run_main, staged
@@ -31,27 +34,24 @@ def analysis_size(src_w: int, src_h: int, rotation: int, width: int) -> tuple[in
     return w, even(w * dh / dw)
 
 
-def frames(media: Path, demuxer: str, stream: int, fps: float, w: int, h: int, errors: dict | None = None):
-    """Yields BGR frames (h, w, 3) of stream `stream` (the probed index) from one
-    allow-listed ffmpeg decoder. Its stderr is drained as it runs (a damaged upload can
-    write megabytes of decoder errors; unread, they would stall the decoder); decoder
-    errors it conceals are not fatal, as the probe accepted the file (`errors`, if
-    given, gets their count and the last one). A decoder that fails outright is a
-    StageError with its last words."""
-    args = [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(media, demuxer), "-map", f"0:{stream}",
+def decoder_args(media: Path, demuxer: str, v: dict, fps: float, w: int, h: int) -> list[str]:
+    """The analysis decode of video stream `v` (the probed one): allow-listed input,
+    sampled to `fps` before scaling to (w, h), raw BGR on stdout. (Nothing of the decode
+    itself is skipped: skipping H.264's deblocking drifted brightness and colours by
+    several levels on grainy footage, -lowres changed which frame was sharpest.)"""
+    return [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(media, demuxer), "-map", f"0:{v['index']}",
             "-vf", f"fps={fps},scale={w}:{h}:flags=area", "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
-    size = w * h * 3
-    with media_io.Piped(args) as proc:  # leaving early (the consumer stopped) kills the decoder
-        while True:
-            buf = proc.stdout.read(size)
-            if len(buf) < size:
-                break
-            yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
-        rc, err = proc.finish()
-        if errors is not None and proc.stderr.lines:
-            errors |= {"lines": proc.stderr.lines, "last": media_io.last_complaint(err)}
+
+
+def check_decode(name: str, reader: FrameReader, errors: dict) -> None:
+    """After the last frame: decoder errors it concealed are not fatal, as the probe
+    accepted the file (`errors` gets their count and the last one); a decoder that
+    failed outright is a StageError with its last words."""
+    rc, err = reader.finish()
+    if reader.lines:
+        errors |= {"lines": reader.lines, "last": media_io.last_complaint(err)}
     if rc != 0:
-        raise StageError(f"{media.name}: decoding for analysis failed (exit {rc}): "
+        raise StageError(f"{name}: decoding for analysis failed (exit {rc}): "
                          f"{media_io.last_complaint(err, 3) or 'no message'}")
 
 
@@ -153,22 +153,27 @@ def analyse_still(media: Path, src: dict, staging: Path, name: str, settings: di
 
 def analyse_video(media: Path, src: dict, staging: Path, name: str, settings: dict,
                   progress: Progress) -> tuple[list[dict], dict]:
-    """Shots and per-scene features from one downscaled, sampled decode."""
+    """Shots and per-scene features from one downscaled, sampled decode, read ahead of
+    the analysis (stages/io/frames.py)."""
     v = src["video"]
     fps = settings["analysis_fps"]
     w, h = analysis_size(v["width"], v["height"], v.get("rotation", 0), settings["analysis_width"])
     writer = SceneWriter(staging, name, fps, settings)
-    tracker = ShotTracker(fps, settings["adaptive_threshold"], settings["min_scene_s"], settings["min_content_val"])
     n = 0
     errors: dict = {}
-    for frame in frames(media, src["demuxer"], v["index"], fps, w, h, errors):
-        before = len(tracker.scenes)
-        tracker.feed(frame)
-        for closed in tracker.scenes[before - 1:-1]:
-            writer.close(closed)
-        n += 1
-        if n % 50 == 0 and src["duration"]:
-            progress.update(min(0.9, n / fps / src["duration"] * 0.9), "shots")
+    with FrameReader(decoder_args(media, src["demuxer"], v, fps, w, h), w, h) as decoded:
+        # made once the decoder runs: importing PySceneDetect takes a while
+        tracker = ShotTracker(fps, settings["adaptive_threshold"], settings["min_scene_s"],
+                              settings["min_content_val"])
+        for frame in decoded:
+            before = len(tracker.scenes)
+            tracker.feed(frame)
+            for closed in tracker.scenes[before - 1:-1]:
+                writer.close(closed)
+            n += 1
+            if n % 50 == 0 and src["duration"]:
+                progress.update(min(0.9, n / fps / src["duration"] * 0.9), "shots")
+        check_decode(name, decoded, errors)
     for s in tracker.finish():
         if s.keyframe is not None:
             writer.close(s)
@@ -182,15 +187,15 @@ def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: 
     with staged(out, name) as staging:
         scenes: list[dict] = []
         analysed = None
-        if src["kind"] == "image":
-            scenes, analysed = analyse_still(media, src, staging, name, settings)
-        elif src["video"]:
-            scenes, analysed = analyse_video(media, src, staging, name, settings, progress)
-        audio = None
-        if src["audio"]:
+        with ThreadPoolExecutor(max_workers=1) as pool:  # loudness and silences beside the pictures
+            audio = pool.submit(analyse_audio, media, src["demuxer"], src["audio"]["index"], src["duration"],
+                                settings["silence_db"], settings["silence_min_s"]) if src["audio"] else None
+            if src["kind"] == "image":
+                scenes, analysed = analyse_still(media, src, staging, name, settings)
+            elif src["video"]:
+                scenes, analysed = analyse_video(media, src, staging, name, settings, progress)
             progress.update(0.92, "loudness")
-            audio = analyse_audio(media, src["demuxer"], src["audio"]["index"], src["duration"], settings["silence_db"],
-                                  settings["silence_min_s"])
+            audio = audio.result() if audio else None
         sheet = contact_sheet(staging, scenes, settings["contact_sheet_columns"]) if scenes else None
         if not scenes:
             shutil.rmtree(staging / "scenes", ignore_errors=True)

@@ -24,8 +24,10 @@ def light_label(b: float) -> str:
 
 
 def sharpness(g: np.ndarray) -> float:
-    """Variance of the Laplacian: high for crisp edges, near 0 for blur or flat colour."""
-    return float(cv2.Laplacian(g, cv2.CV_64F).var())
+    """Variance of the Laplacian: high for crisp edges, near 0 for blur or flat colour
+    (OpenCV's meanStdDev: numpy's var is the same figure at twice the cost)."""
+    sd = cv2.meanStdDev(cv2.Laplacian(g, cv2.CV_64F))[1][0, 0]
+    return float(sd * sd)
 
 
 def motion(prev: np.ndarray | None, g: np.ndarray) -> float:

@@ -11,7 +11,6 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-from scenedetect.detectors import AdaptiveDetector
 
 from stages.core import frame_features as ff
 
@@ -40,6 +39,9 @@ class Scene:
 
 class ShotTracker:
     def __init__(self, fps: float, threshold: float, min_scene_s: float, min_content_val: float) -> None:
+        # imported here, not at the top: importing scenedetect runs `ffmpeg` to look for it
+        # (0.1-0.3 s), which the labels stage spends with its decoder already running
+        from scenedetect.detectors import AdaptiveDetector
         self.fps = fps
         self.detector = AdaptiveDetector(adaptive_threshold=threshold,
                                          min_scene_len=max(1, int(round(min_scene_s * fps))),
