@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pachmedia needs, only those missing (idempotent, quiet when done).
 set -euo pipefail
-pkgs=(ffmpeg clamav clamav-daemon clamav-testfiles opencv-doc sound-theme-freedesktop chromium chromium-driver strace nodejs npm)
+pkgs=(ffmpeg clamav clamav-daemon clamav-testfiles opencv-doc sound-theme-freedesktop chromium chromium-driver strace nodejs npm
+      rclone s3cmd)  # the S3 tools tests/test_s3_tools.py drives
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

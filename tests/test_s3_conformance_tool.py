@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.s3conformance.report import attribute_filter, collected, markdown, nose_name, parse_run, select
+from tests.s3conformance.report import (attribute_filter, collected, markdown, nose_name, parse_run, select,
+                                        split_by_signature)
 from tests.s3conformance.selection import IGNORED, ignore_reason
 
 pytestmark = pytest.mark.unit
@@ -69,6 +70,13 @@ def test_parse_run_outcomes_and_causes():
     assert res.outcome["s3tests.functional.test_s3.test_object_storage_class"] == "SKIP"
     assert res.cause[B3 + "test_bucket_notexist"].endswith("(NotImplemented)")
     assert res.cause[B3 + "test_object_copy_to_itself"] == "AssertionError: 200 != 400"
+
+
+def test_boto2_sigv4_tests_run_with_their_environment():
+    ids = ["s3tests.functional.test_headers.test_object_create_bad_ua_empty_aws4",
+           "s3tests.functional.test_headers.test_object_create_bad_ua_empty_aws2", B3 + "test_bucket_list_empty"]
+    (plain, no_env), (v4, env) = split_by_signature(ids)
+    assert (plain, no_env, v4, env["S3_USE_SIGV4"]) == (ids[1:], {}, ids[:1], "1")
 
 
 def test_collected_reads_collect_only_lines():

@@ -35,6 +35,7 @@ def _signed(method="PUT", url="http://h/master.media/a%20b.txt?uploadId=abc&part
                  {"Content-Type": "text/plain", "x-amz-meta-k": "v"}, id="subresources+meta"),
     pytest.param("http://h/", {}, id="list-buckets"),
     pytest.param("http://h/master.media?prefix=x&delimiter=/", {}, id="non-subresource-query-unsigned"),
+    pytest.param("http://h/master.media?location", {}, id="bucket-subresource"),
 ])
 def test_header_signatures_from_botocore_verify(url, headers):
     path, query, hdrs = _parts(_signed("GET", url, headers))

@@ -12,6 +12,7 @@ import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote
 
 from pipelines.s3 import errors, sigv2
@@ -98,8 +99,7 @@ def verify(method: str, raw_path: str, raw_query: str, headers: dict[str, str], 
     if auth is None:
         raise errors.access_denied("Anonymous access is not allowed: sign the request (AWS SigV4 or SigV2)")
     if not auth.startswith(ALGORITHM + " "):
-        raise errors.authorization_header_malformed(f"unknown authorization scheme: use {ALGORITHM} (SigV4) "
-                                                    "or AWS (SigV2)")
+        raise errors.invalid_argument(f"unknown authorization scheme: use {ALGORITHM} (SigV4) or AWS (SigV2)")
     fields = {}
     for part in auth[len(ALGORITHM) + 1:].split(","):
         k, _, v = part.strip().partition("=")
@@ -109,8 +109,9 @@ def verify(method: str, raw_path: str, raw_query: str, headers: dict[str, str], 
             fields["Credential"], fields["SignedHeaders"].split(";"), fields["Signature"])
     except KeyError as e:
         raise errors.authorization_header_malformed(f"the Authorization header lacks {e.args[0]}") from None
-    amz_date = headers.get("x-amz-date") or ""
-    _check_time(_parse_amz_date(amz_date), now, 0)
+    signed_at = _parse_amz_date(headers.get("x-amz-date") or headers.get("date") or "")
+    amz_date = signed_at.strftime("%Y%m%dT%H%M%SZ")  # what the string to sign holds, whatever form was sent
+    _check_time(signed_at, now, 0)
     payload_hash = headers.get("x-amz-content-sha256") or ""
     if not (payload_hash in (UNSIGNED, STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER) or _HEX64.match(payload_hash)):
         raise errors.invalid_argument(
@@ -128,7 +129,8 @@ def _verify_presigned(method, raw_path, pairs, query, headers, keys, now) -> Sig
         signed_headers = query["X-Amz-SignedHeaders"].split(";")
         expires = int(query["X-Amz-Expires"])
     except (KeyError, ValueError) as e:
-        raise errors.authorization_header_malformed(f"presigned URL: missing or bad {e}") from None
+        raise errors.access_denied(f"a presigned URL needs X-Amz-Credential, X-Amz-Date, X-Amz-SignedHeaders and "
+                                   f"X-Amz-Expires: missing or bad {e}") from None
     if not 0 < expires <= MAX_PRESIGN_EXPIRES:
         raise errors.authorization_header_malformed(f"X-Amz-Expires must be 1..{MAX_PRESIGN_EXPIRES} seconds")
     _check_time(_parse_amz_date(amz_date), now, expires)
@@ -164,10 +166,18 @@ def _check(credential: str, amz_date: str, canonical: str, signature: str, signe
 
 
 def _parse_amz_date(text: str) -> datetime:
+    """X-Amz-Date (or, without it, Date): ISO 8601 basic or RFC 1123, as SigV4 allows."""
     try:
-        return datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        when = datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
     except ValueError:
-        raise errors.access_denied("missing or malformed X-Amz-Date (want YYYYMMDDTHHMMSSZ)") from None
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            when = None
+    if when is None or when.year < 1970:
+        raise errors.access_denied("missing or malformed X-Amz-Date or Date (YYYYMMDDTHHMMSSZ or RFC 1123)")
+    # "-0000" (botocore's formatdate) parses without a zone: it is UTC
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
 
 
 def _check_time(signed_at: datetime, now: datetime, expires: int) -> None:

@@ -7,6 +7,7 @@ S3 errors in one place, `storage_error`.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -32,9 +33,12 @@ SPOOL_IN_MEMORY = 1 << 20  # PutObject bodies above this spool to disk
 UNSUPPORTED = frozenset("""acl tagging policy cors lifecycle website logging notification
 replication encryption object-lock retention legal-hold torrent select restore accelerate analytics
 inventory metrics ownershipControls publicAccessBlock requestPayment intelligent-tiering attributes""".split())
-# Read-only answers about features that are simply off here (S3's defaults).
+# Read-only answers: versioning is always on (every write is a commit, readable by versionId);
+# no policy or public-access block exists (public reads are `--anonymous`).
 ANSWERED = {"versioning": xml.versioning, "policyStatus": xml.policy_status,
             "publicAccessBlock": xml.public_access_block}
+S3_NEW_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 
 
 @dataclass
@@ -119,7 +123,8 @@ class Gateway(MultipartOps):
                 (self.list_multipart_uploads(req) if "uploads" in q else
                  (self.list_versions(req) if "versions" in q else self.list_objects(req))),
                 "HEAD": lambda: self.head_bucket(req),
-                "PUT": lambda: self.create_bucket(req, signed) if not q else _unsupported(req),
+                "PUT": lambda: self.create_bucket(req, signed) if not q else
+                (self.put_versioning(req, signed) if "versioning" in q else _unsupported(req)),
                 "DELETE": lambda: self.delete_bucket(req) if not q else _unsupported(req),
                 "POST": lambda: self.delete_objects(req, signed) if "delete" in q else _unsupported(req),
             }
@@ -153,9 +158,12 @@ class Gateway(MultipartOps):
 
     def location(self, req: Request) -> Response:
         self._read_ref(req.bucket)
-        return Response.xml(xml.location())
+        return Response.xml(xml.location(REGION))
 
     def create_bucket(self, req: Request, signed: Signed | None) -> Response:
+        if not S3_NEW_BUCKET.match(req.bucket) or ".." in req.bucket or IPV4.match(req.bucket):
+            raise errors.invalid_bucket_name(req.bucket, "a new bucket's name follows S3's rules: 3-63 lower-case "
+                                             "letters, digits, '.' and '-', starting and ending with a letter or digit")
         b = _parse(req.bucket)
         if b.commit:
             raise errors.commit_is_immutable(req.bucket)
@@ -165,6 +173,13 @@ class Gateway(MultipartOps):
         except BucketExists:
             raise errors.bucket_already_owned_by_you(req.bucket) from None
         return Response(200, {"Location": f"/{req.bucket}"})
+
+    def put_versioning(self, req: Request, signed: Signed | None) -> Response:
+        """Enabling is a no-op (always on); suspending cannot be done."""
+        self._read_ref(req.bucket)
+        if xml.parse_versioning(read_small_body(req.body, req.headers, signed)) != "Enabled":
+            raise errors.not_implemented("versioning cannot be suspended: every write to a branch is a commit")
+        return Response(200)
 
     def delete_bucket(self, req: Request) -> Response:
         b = _parse(req.bucket)
@@ -203,6 +218,10 @@ class Gateway(MultipartOps):
     def get_object(self, req: Request, *, head: bool) -> Response:
         _, ref = self._read_ref(req.bucket, req.query.get("versionId"))
         key = _key(req)
+        try:
+            check_key(key.rstrip("/") or key)  # a folder-style key is simply absent (404)
+        except InvalidKey:
+            raise errors.S3Error(400, "InvalidURI", "Couldn't parse the specified URI.", key) from None
         info = self.backend.stat(ref, key)
         if info is None:
             raise errors.no_such_key(key)

@@ -121,8 +121,8 @@ def _copy_range(header: str | None, size: int) -> tuple[int, int]:
         return 0, size - 1
     m = _COPY_RANGE.match(header.strip())
     if not m or int(m[1]) > int(m[2]) or int(m[2]) >= size:
-        raise errors.S3Error(400, "InvalidRange", f"x-amz-copy-source-range {header!r} is not within the "
-                             f"object's {size} bytes (want bytes=first-last)")
+        raise errors.invalid_argument(f"x-amz-copy-source-range {header!r} is not within the object's {size} "
+                                      "bytes (want bytes=first-last)")
     return int(m[1]), int(m[2])
 
 

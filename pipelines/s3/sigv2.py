@@ -62,8 +62,8 @@ def verify(method: str, raw_path: str, query: list[tuple[str, str]], headers: di
     else:
         access, _, claimed = headers["authorization"][4:].strip().rpartition(":")
         if not access or not claimed:
-            raise errors.authorization_header_malformed("want Authorization: AWS <access key>:<signature>")
-        when = headers.get("x-amz-date") or headers.get("date")
+            raise errors.invalid_argument("malformed V2 Authorization: want AWS <access key>:<signature>")
+        when = headers["x-amz-date"] if "x-amz-date" in headers else headers.get("date")
         if when is None:
             raise errors.access_denied("AWS authentication requires a valid Date or x-amz-date header")
         _check_date(when, now)
@@ -72,9 +72,12 @@ def verify(method: str, raw_path: str, query: list[tuple[str, str]], headers: di
     secret = keys.secret_for(access)
     if secret is None:
         raise errors.invalid_access_key_id()
+    # a bucket's resource is `/bucket/` (AWS, botocore); some clients sign it as sent, `/bucket`
+    paths = [raw_path, raw_path + "/"] if raw_path.count("/") == 1 and raw_path != "/" else [raw_path]
     for date in dict.fromkeys(candidates):
-        if hmac.compare_digest(signature(secret, string_to_sign(method, raw_path, query, headers, date)), claimed):
-            return access
+        for path in paths:
+            if hmac.compare_digest(signature(secret, string_to_sign(method, path, query, headers, date)), claimed):
+                return access
     raise errors.signature_does_not_match()
 
 
@@ -86,9 +89,9 @@ def _check_date(text: str, now: datetime) -> None:
             when = datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)  # ISO basic
         except ValueError:
             when = None
-    if when is None or when.tzinfo is None:
+    if when is None or when.year < 1970:
         raise errors.access_denied("AWS authentication requires a valid Date or x-amz-date header")
-    if when.year < 1970:
-        raise errors.access_denied("AWS authentication requires a valid Date or x-amz-date header")
+    if when.tzinfo is None:  # "-0000": UTC
+        when = when.replace(tzinfo=timezone.utc)
     if abs(now - when) > MAX_SKEW:
         raise errors.request_time_too_skewed()

@@ -73,8 +73,8 @@ def list_objects(bucket: str, page: Page, *, v2: bool, prefix: str, delimiter: s
     return document("ListBucketResult", head + body)
 
 
-def location() -> bytes:
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n<LocationConstraint xmlns="' + NS.encode() + b'"></LocationConstraint>'
+def location(region: str) -> bytes:
+    return document("LocationConstraint", escape(region))  # the one region, said explicitly
 
 
 def copy_result(root: str, etag: str, modified: datetime) -> bytes:
@@ -101,7 +101,7 @@ def list_uploads(bucket: str, prefix: str, uploads: list[tuple[str, str, datetim
 
 
 def versioning(_public: bool) -> bytes:
-    return document("VersioningConfiguration", "")  # never enabled: a bucket is a branch, commits are its history
+    return document("VersioningConfiguration", _el("Status", "Enabled"))  # every write is a commit
 
 
 def policy_status(public: bool) -> bytes:
@@ -175,6 +175,13 @@ def parse_delete(body: bytes) -> tuple[list[str], bool]:
     if not keys or len(keys) > 1000:
         raise errors.malformed_xml()
     return keys, (_text(root, "Quiet") or "").strip().lower() == "true"
+
+
+def parse_versioning(body: bytes) -> str:
+    root = _parse(body)
+    if _local(root.tag) != "VersioningConfiguration":
+        raise errors.malformed_xml()
+    return (_text(root, "Status") or "").strip()
 
 
 def parse_complete(body: bytes) -> list[tuple[int, str]]:

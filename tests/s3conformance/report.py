@@ -4,8 +4,11 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .selection import EXCLUDED_ATTRIBUTES, WHY, ignore_reason
+
+SHIM = Path(__file__).resolve().parent / "shim"  # boto2's SigV4 region for a non-AWS host
 
 _RESULT = re.compile(r"^(?P<id>s3tests(?:_boto3)?\.functional\.\w+\.\w+) \.\.\. (?P<result>ok|FAIL|ERROR|SKIP\b.*)$")
 _HEADER = re.compile(r"^(?P<kind>FAIL|ERROR): (?P<id>\S+)")
@@ -25,6 +28,15 @@ def collected(nose_output: str) -> list[str]:
 def select(ids: list[str]) -> list[str]:
     """The collected ids minus Pachyderm's ignore list, in the suite's order."""
     return [i for i in ids if ignore_reason(i) is None]
+
+
+def split_by_signature(ids: list[str]) -> list[tuple[list[str], dict[str, str]]]:
+    """The boto2 `*_aws4` tests skip themselves unless S3_USE_SIGV4 is set, and the `*_aws2`
+    ones skip when it is: two runs, each with the environment its tests need."""
+    v4 = [i for i in ids if i.startswith("s3tests.functional.") and i.endswith("_aws4")]
+    rest = [i for i in ids if i not in set(v4)]
+    return [(group, env) for group, env in ((rest, {}), (v4, {"S3_USE_SIGV4": "1", "PYTHONPATH": str(SHIM)}))
+            if group]
 
 
 def nose_name(test_id: str) -> str:
