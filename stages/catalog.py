@@ -29,8 +29,8 @@ def status_of(scan: dict | None, probe: dict | None, package: dict | None, label
         return scan.get("verdict", "unscanned")
     if probe is None:
         return "pending"
-    if probe.get("status") == "rejected":
-        return "rejected"
+    if probe.get("status") in ("rejected", "sidecar"):  # sidecar: captions of another upload, not an asset
+        return probe["status"]
     return "ready" if package is not None and labels is not None else "processing"
 
 
@@ -56,7 +56,7 @@ def build_record(name: str, scan: dict | None, probe: dict | None, package: dict
     if scan:
         rec["scan"] = _pick(scan, "verdict", "signature", "reason", "message", "sha256", "size", "engine", "database")
     if probe:
-        p = _pick(probe, "status", "reason", "message", "kind", "duration", "bitrate", "size")
+        p = _pick(probe, "status", "reason", "message", "kind", "duration", "bitrate", "size", "cues")
         container = probe.get("container")
         if isinstance(container, dict):
             p["container"] = container.get("demuxer") or container.get("format_name")
@@ -82,7 +82,8 @@ def build_record(name: str, scan: dict | None, probe: dict | None, package: dict
             "renditions": [_pick(r, "name", "width", "height", "bandwidth", "codecs", "playlist")
                            for r in package.get("renditions") or []],
         }
-        for key in ("poster", "storyboard", "audio", "segment_seconds", "images", "waveform", "peaks"):
+        for key in ("poster", "storyboard", "audio", "audio_tracks", "captions", "conform", "segment_seconds", "images",
+                    "waveform", "peaks"):
             if package.get(key) is not None:
                 rec["package"][key] = package[key]
         if package.get("exif"):

@@ -1,8 +1,9 @@
 """probe: ffprobe (allow-listed, see media_io) and the policy, for every clean upload.
 
 `python -m stages.probe --media PATH --scan VERDICT.json --settings policy.json --out DIR`
-writes `DIR/valid/<name>.json` (full metadata) or `DIR/rejected/<name>.json` (a
-reason code and a sentence). Bad media is never an error here: only an unusable
+writes `DIR/valid/<name>.json` (full metadata), `DIR/rejected/<name>.json` (a
+reason code and a sentence) or, for a caption file (clip.srt beside clip.mp4),
+`DIR/sidecar/<name>.json`. Bad media is never an error here: only an unusable
 policy or an unreadable input fails the datum.
 """
 from __future__ import annotations
@@ -15,7 +16,9 @@ from stages.io import heif, media_io
 from stages.core import records
 from stages.common import StageError, add_input, files_under, load_settings, required, run_main
 from stages.core.policy import check_policy, main_audio, plan_streams, reject
+from stages.core.captions import parse_ass
 from stages.core.probe_metadata import summarize
+from stages.io.subtitles import SIDECAR_MAX_BYTES, ass_events
 
 
 def classify_probe_failure(complaint: str, head: bytes) -> dict[str, Any]:
@@ -128,10 +131,31 @@ def probe_file(path: Path, policy: dict[str, Any], scan: dict | None = None) -> 
             head = f.read(16)
         return base | classify_probe_failure(complaint, head)
     meta = summarize(ff)
+    if meta["container"]["demuxer"] in media_io.SIDECAR_DEMUXERS:
+        return base | check_sidecar(path, meta, size, policy)
     bad = check_policy(meta, size, policy) or decode_check(path, meta, policy)
     if bad:
         return base | bad | {"container": meta["container"], "streams": meta["streams"]}
     return base | {"status": "valid"} | meta
+
+
+def check_sidecar(path: Path, meta: dict[str, Any], size: int, policy: dict[str, Any]) -> dict[str, Any]:
+    """A caption file (SubRip, WebVTT), recognised by its content: not an asset of its own
+    but captions for the upload of the same name (clip.srt beside clip.mp4), which
+    transcode joins to it. Status `sidecar` when its cues decode, else rejected."""
+    where = {"container": meta["container"], "streams": meta["streams"]}
+    if size > SIDECAR_MAX_BYTES:
+        return reject("too_large", f"a caption file of {size} bytes: caption sidecars are limited to "
+                                   f"{SIDECAR_MAX_BYTES} bytes") | where
+    script, complaint = ass_events(path, meta["container"]["demuxer"], 0, policy["probe_timeout_s"])
+    if script is None:
+        return reject("decode_error", f"its captions do not decode: {complaint[-200:] or 'ffmpeg failed'}") | where
+    cues = parse_ass(script)
+    rec = {"status": "sidecar", "kind": "subtitles", "cues": len(cues), **where,
+           "duration": max((c.end for c in cues), default=0.0)}
+    if not cues:
+        rec["warnings"] = ["no cue with visible text: the caption track will be empty"]
+    return rec
 
 
 def check_containers(policy: dict[str, Any]) -> None:

@@ -9,16 +9,17 @@ storyboard.vtt, package.json}
 """
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import Any
 
 from stages.io import media_io
 from stages.core import records
-from stages.common import Progress, StageError, media_stage_args, run_main, staged
+from stages.common import Progress, StageError, add_input, files_under, load_settings, required, run_main, staged
 from stages.core import conform
 from stages.core.ladder import ladder_for
-from stages.core.renditions import audio_tracks, text_tracks
+from stages.core.renditions import audio_tracks, sidecars_for, text_tracks
 from stages.io.encode import Plan, build_command, detect_field_order, run_ffmpeg
 from stages.io.packaging import write_manifests
 from stages.io.package_check import PackageInvalid, check_package
@@ -155,12 +156,62 @@ def ffmpeg_version() -> str:
     return out.split("\n", 1)[0].replace("ffmpeg version ", "").split(" ")[0] if rc == 0 else "unknown"
 
 
+def _records(path: str | None) -> list[dict]:
+    """The records at a path: one record file, or every one in a folder (none if absent)."""
+    if not path or not Path(path).exists():
+        return []
+    out = []
+    for p in ([Path(path)] if Path(path).is_file() else sorted(Path(path).rglob("*.json"))):
+        try:
+            out.append(records.read_json(p))
+        except (OSError, ValueError) as e:
+            raise StageError(f"{p}: unreadable record ({e})") from None
+    return out
+
+
+def datum_work(media: Path, probe: str | None, captions: str | None,
+               sidecar_files: str | None = None) -> list[tuple[Path, dict | None, dict]]:
+    """What to package: (upload, its probe record, its caption sidecars as name -> (path,
+    demuxer)). One upload file: it (its record if given, else probed here). A datum's
+    folder (the group on the name without extension): each upload with a valid record
+    in the datum, with the sidecars that share its stem. Sidecar files are in
+    `sidecar_files` (a folder), else beside the upload."""
+    folder = Path(sidecar_files) if sidecar_files else media if media.is_dir() else media.parent
+    sidecars = {r["name"]: (folder / r["name"], r["container"]["demuxer"]) for r in _records(captions)
+                if r.get("status") == "sidecar" and (folder / r["name"]).is_file()}
+    valid = {r["name"]: r for r in _records(probe) if r.get("status") == "valid"}
+    if media.is_file():
+        uploads = [(media, valid.get(media.name))]
+    else:
+        uploads = [(m, valid[m.name]) for m in files_under(media) if m.name in valid]
+    return [(m, rec, {n: sidecars[n] for n in sidecars_for(m.name, list(sidecars))}) for m, rec in uploads]
+
+
 def main(argv: list[str] | None = None) -> int:
-    media, probe, settings, out = media_stage_args("python -m stages.transcode", __doc__.splitlines()[0],
-                                                   "transcode", argv)
-    rec = transcode(media, probe, settings, out, Progress())
-    print(f"{media.name}: {', '.join(r['name'] for r in rec['renditions']) or rec['kind'] + ' only'}"
-          f"{' + audio' if rec['audio'] and rec['renditions'] else ''}, verified")
+    ap = argparse.ArgumentParser(prog="python -m stages.transcode", description=__doc__.splitlines()[0])
+    add_input(ap, "media", "the upload, or the datum's folder of uploads")
+    add_input(ap, "probe", "its probe record, or the folder of the datum's valid records")
+    add_input(ap, "captions", "caption sidecar records (probe/sidecar/<name>.json): a file or a folder")
+    add_input(ap, "sidecars", "the folder of the caption sidecar files (default: beside the upload)")
+    add_input(ap, "settings", "transcode.json")
+    ap.add_argument("--out", required=True, help="output folder (/pfs/out)")
+    args = ap.parse_args(argv)
+    if args.media and not Path(args.media).exists() and args.captions and Path(args.captions).exists():
+        print("caption sidecars without an upload of their name: nothing to package")  # a group of sidecars alone
+        return 0
+    media = required(args.media, "media")
+    settings = load_settings("transcode", args.settings)
+    work = datum_work(media, args.probe, args.captions, args.sidecars)
+    for upload, probe, sidecars in work:
+        rec = transcode(upload, probe, settings, Path(args.out), Progress(), sidecars)
+        parts = [", ".join(r["name"] for r in rec["renditions"]) or rec["kind"] + " only"]
+        if rec["renditions"] and rec.get("audio_tracks"):
+            parts.append(f"{len(rec['audio_tracks'])} audio track(s)")
+        if rec.get("captions"):
+            parts.append(f"{len(rec['captions'])} caption track(s)")
+        print(f"{upload.name}: {' + '.join(parts)}, verified")
+    if not work:
+        print(f"{media.name}: nothing to package here (no upload in this datum was probed valid)")
     return 0
 
 

@@ -19,6 +19,8 @@ CASES = {
     "interlaced.ts": lambda p: lm.make_interlaced(p, stated=True),
     "multi-audio.mp4": lm.make_multi_audio,
     "captions.mkv": lm.make_subtitled,
+    "sidecar.mp4": lm.make_anamorphic,
+    "sidecar.vtt": lm.write_vtt,   # joins sidecar.mp4 (the group on the name)
 }
 
 
@@ -71,3 +73,13 @@ def test_caption_tracks_are_listed_and_show_their_cues(site):
         assert cues and cues[0][2] == "Hello <b>world</b>", (player, showing)
         # on the media timeline: where the source put them (0.2 s and 1.0 s), not shifted
         assert abs(cues[0][0] - 0.2) < 0.15 and abs(cues[1][0] - 1.0) < 0.15, (player, cues)
+
+
+def test_a_sidecar_caption_track_is_listed_and_shows(site):
+    url, d = site
+    got = browse(url, "sidecar.mp4", d / "sidecar.png", "tracks")
+    plays(got)
+    for player in ("hls", "dash"):
+        assert [t["name"] for t in got["tracks"][player]["text"]] == ["sidecar.vtt"], got["tracks"][player]
+        [showing] = got["cues"][player]
+        assert [(round(c[0], 1), c[2]) for c in showing["cues"]] == [(0.3, "from a <i>sidecar</i>")], showing

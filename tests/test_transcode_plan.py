@@ -5,6 +5,7 @@ and mpegdash, as a player's parser would)."""
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import m3u8
 import pytest
@@ -13,7 +14,7 @@ from mpegdash.parser import MPEGDASHParser
 from stages.core import conform
 from stages.core.languages import bcp47, language_name
 from stages.core.manifests import AudioSet, Media, TextSet, Variant, hls_master, hls_text_playlist, rewrite_mpd
-from stages.core.renditions import audio_tracks, text_tracks
+from stages.core.renditions import audio_tracks, sidecars_for, stem, text_tracks
 
 pytestmark = pytest.mark.unit
 
@@ -154,7 +155,7 @@ def test_text_tracks_are_the_selected_text_streams_then_the_sidecars():
     tracks = text_tracks(probe_record(video(), *subs, subtitles=[3, 5]), [("clip.srt", "srt")])
     assert [(t.key, t.origin, t.index, t.language, t.name) for t in tracks] == [
         ("text-0", "stream", 3, "es", "Spanish"), ("text-1", "stream", 5, None, "Signs & songs"),
-        ("text-2", "sidecar", None, None, "Captions")]
+        ("text-2", "sidecar", None, None, "clip.srt")]
     assert tracks[2].describe()["sidecar"] == "clip.srt" and not any(t.default for t in tracks)
     # a record from before selected.subtitles: every text stream, never a bitmap one
     assert [t.index for t in text_tracks(probe_record(video(), *subs))] == [3, 5, 6]
@@ -260,3 +261,29 @@ def test_probe_metadata_carries_what_the_plans_read():
     assert (v["field_order"], v["sample_aspect_ratio"]) == ("tt", "64:45")
     assert (a["default"], a["language"], a["channel_layout"]) == (True, "ger", "5.1(side)")
     assert (bitmap["subtitle_format"], bitmap["default"], text["subtitle_format"]) == ("bitmap", False, "text")
+
+
+NAMES = ["clip.mp4", "clip.srt", "clip.vtt", "my.clip.mov", "my.clip.srt", "clip", "clip.en.srt", ".hidden"]
+
+
+def test_the_spec_groups_on_the_stem_the_stage_matches_sidecars_by():
+    """One fact in two places: transcode's spec groups uploads, their records and caption
+    sidecars on the name without its extension; the stage pairs sidecars with stem()."""
+    import json
+    from pipelines.pps.globs import compile_glob
+    spec = json.loads((Path(__file__).resolve().parent.parent / "specs/transcode.json").read_text())
+    [group, _] = spec["input"]["cross"]
+    for pfs in [c["pfs"] for join in group["group"] for c in join["join"]]:
+        g = compile_glob(pfs["glob"])
+        prefix = {"media": "/", "sidecars": "/", "probe": "/valid/", "captions": "/sidecar/"}[pfs["name"]]
+        suffix = ".json" if pfs["repo"] == "probe" else ""
+        for name in NAMES:
+            path = prefix + name + suffix
+            assert g.replace(path, pfs["groupBy"]) == stem(name), (pfs["name"], name)
+            assert g.replace(path, pfs["joinOn"]) == name  # each file joins its own record on its whole name
+
+
+def test_sidecars_are_those_sharing_the_stem():
+    assert sidecars_for("clip.mp4", NAMES) == ["clip", "clip.srt", "clip.vtt"]
+    assert sidecars_for("my.clip.mov", NAMES) == ["my.clip.srt"]
+    assert sidecars_for("clip", ["clip", "clip.srt"]) == ["clip.srt"]  # never the upload itself

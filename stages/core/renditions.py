@@ -101,9 +101,22 @@ def text_tracks(probe: dict, sidecars: list[tuple[str, str]] = ()) -> list[TextT
               and subtitle_kind(s) == "text" and (chosen is None or s["index"] in chosen)]
     entries = [(bcp47(s.get("language")), "stream", s) for s in usable]
     entries += [(None, "sidecar", {"name": n, "codec_name": d}) for n, d in sidecars]
-    names = _names([(lang, s.get("title"), "Captions" if origin == "sidecar" else "Subtitles")
+    names = _names([(lang, s.get("title"), s["name"] if origin == "sidecar" else "Subtitles")
                     for lang, origin, s in entries])
     # never shown by default: the viewer turns captions on
     return [TextTrack(f"text-{i}", lang, name, False, origin, s.get("index") if origin == "stream" else None,
                       s["name"] if origin == "sidecar" else None, s.get("codec_name", "unknown"))
             for i, ((lang, origin, s), name) in enumerate(zip(entries, names))]
+
+
+def stem(name: str) -> str:
+    """An upload's name without its extension ("clip.mp4" -> "clip"; "clip" stays):
+    what transcode's spec groups on, as its glob `/{(*).*,(*)}` with `$1$2` computes it."""
+    head, dot, _ = name.rpartition(".")
+    return head if dot else name
+
+
+def sidecars_for(upload: str, sidecars: list[str]) -> list[str]:
+    """The caption sidecars of an upload: those whose stem is its stem (clip.srt and
+    clip.vtt beside clip.mp4), in name order; never the upload itself."""
+    return sorted(s for s in sidecars if s != upload and stem(s) == stem(upload))

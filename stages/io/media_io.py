@@ -28,7 +28,11 @@ ALLOWED_DEMUXERS: tuple[str, ...] = (
     "mp3", "aac", "wav", "w64", "flac", "ogg", "aiff", "caf", "au", "ac3", "eac3", "dts", "amr", "wv",
     "png_pipe", "jpeg_pipe", "webp_pipe", "gif", "tiff_pipe", "bmp_pipe",
 )
-FORMAT_WHITELIST = ",".join(ALLOWED_DEMUXERS)
+# Caption sidecars (clip.srt / clip.vtt beside clip.mp4): plain text formats whose demuxers
+# read only the file given. Never media containers: probe records them as sidecars and
+# transcode turns their cues into WebVTT it writes itself (stages/core/captions.py).
+SIDECAR_DEMUXERS: tuple[str, ...] = ("srt", "webvtt")
+FORMAT_WHITELIST = ",".join(ALLOWED_DEMUXERS + SIDECAR_DEMUXERS)
 PROTOCOL_WHITELIST = "file"
 
 _SAFE_INPUT = ["-protocol_whitelist", PROTOCOL_WHITELIST, "-format_whitelist", FORMAT_WHITELIST]
@@ -42,7 +46,7 @@ def file_url(path: str | os.PathLike) -> str:
 def demuxer_of(format_name: str) -> str:
     """ffprobe's `format_name` ("mov,mp4,m4a,3gp,3g2,mj2") -> the name `-f` takes ("mov")."""
     name = format_name.split(",")[0]
-    if name not in ALLOWED_DEMUXERS:
+    if name not in ALLOWED_DEMUXERS + SIDECAR_DEMUXERS:
         raise ValueError(f"demuxer {name!r} is not on the allow-list")
     return name
 
