@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.fixtures.s3 import OUT_FILES, boto_client, start_gateway
+from tests.fixtures.s3 import OUT_FILES, boto_client, chunked_put, start_gateway
 
 pytestmark = pytest.mark.media
 
@@ -179,52 +179,6 @@ def test_player_revalidation_gets_304(conn):
 
 
 # --- bodies other SDKs send: aws-chunked (signed chunks, unsigned with trailer), Expect ------
-
-def chunked_put(host: str, path: str, data: bytes, *, chunk: int = 65536, signed: bool = True,
-                corrupt_chunk: int | None = None) -> tuple[dict, bytes]:
-    """A PutObject framed as the AWS SDKs (Java, JS, minio-js) frame streaming uploads."""
-    import base64
-    import zlib
-    from datetime import datetime, timezone
-
-    from pipelines.s3.auth import (EMPTY_SHA256, STREAMING_SIGNED, STREAMING_UNSIGNED_TRAILER, canonical_request,
-                                   sign, signing_key, string_to_sign)
-    from tests.fixtures.s3 import ACCESS, SECRET
-    pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)] + [b""]
-    amz = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    scope = f"{amz[:8]}/us-east-1/s3/aws4_request"
-    trailer = b""
-    if signed:
-        length = sum(len(b"%x;chunk-signature=" % len(p)) + 64 + 2 + len(p) + 2 for p in pieces)
-    else:
-        crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big"))
-        trailer = b"x-amz-checksum-crc32:" + crc + b"\r\n\r\n"
-        length = sum(len(b"%x" % len(p)) + 2 + len(p) + 2 for p in pieces[:-1]) + 3 + len(trailer)
-    headers = {"host": host, "content-encoding": "aws-chunked", "content-length": str(length),
-               "x-amz-content-sha256": STREAMING_SIGNED if signed else STREAMING_UNSIGNED_TRAILER,
-               "x-amz-date": amz, "x-amz-decoded-content-length": str(len(data))}
-    if not signed:
-        headers["x-amz-trailer"] = "x-amz-checksum-crc32"
-    names = sorted(headers)
-    key = signing_key(SECRET, amz[:8], "us-east-1", "s3")
-    seed = sign(key, string_to_sign(amz, scope, canonical_request("PUT", path, [], headers, names,
-                                                                   headers["x-amz-content-sha256"])))
-    headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={ACCESS}/{scope},SignedHeaders={';'.join(names)},"
-                                f"Signature={seed}")
-    body, previous = b"", seed
-    for i, p in enumerate(pieces):
-        if signed:
-            previous = sign(key, "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz, scope, previous, EMPTY_SHA256,
-                                            hashlib.sha256(p).hexdigest()]))
-            sent = p[:-1] + b"?" if i == corrupt_chunk else p
-            body += b"%x;chunk-signature=%s\r\n" % (len(p), previous.encode()) + sent + b"\r\n"
-        elif p:
-            body += b"%x\r\n" % len(p) + p + b"\r\n"
-    if not signed:
-        body += b"0\r\n" + trailer
-    assert len(body) == length
-    return headers, body
-
 
 
 @pytest.mark.parametrize("signed", [True, False], ids=["signed-chunks", "unsigned-trailer"])
