@@ -42,9 +42,7 @@ def play(args) -> int:
     e = engine(args)
     server, runner = start_gateway(e, args.host, args.s3_port, PUBLIC_BUCKETS, True)
     page = serve_player(args.host, args.port, server.url)
-    port = int(page.url.rsplit(":", 1)[1])
-    for name in {page.url.split("//")[1].rsplit(":", 1)[0], "localhost", "127.0.0.1"}:
-        server.allow_origin(f"http://{name}:{port}")  # CORS for the page's own origin only, reads only
+    server.allow_page(page.url)  # CORS for the page's own origin only, reads only
     print(f"playback page on {page.url}  (assets from the catalog; HLS with hls.js, DASH with dash.js)")
     return _wait(e, [page, server], runner)
 

@@ -34,6 +34,7 @@ def serve_cmd(args) -> int:
         page = None
         if args.web_port >= 0:
             page = serve_player(args.host, args.web_port, s3.url)
+            s3.allow_page(page.url)  # CORS for the page's own origin only, reads only
             started.append(page)
         runner.start()
         print(f"pachd {grpc_server.address} (pachctl, pachyderm-sdk) | S3 {s3.url}"

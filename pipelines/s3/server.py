@@ -251,6 +251,13 @@ class S3Server:
         """Let pages from this origin read (GET/HEAD) with CORS: the playback page, once its port is known."""
         self.app.cors_origins = self.app.cors_origins | {origin.rstrip("/")}
 
+    def allow_page(self, page_url: str) -> None:
+        """CORS reads for the playback page at page_url, under each loopback name it may be opened by."""
+        host, _, port = page_url.split("//", 1)[1].rstrip("/").rpartition(":")
+        names = set(LOOPBACK_NAMES) | {host} if host in LOOPBACK_NAMES else {host}
+        for name in names:
+            self.allow_origin(f"http://{name}:{port}")
+
     def start(self) -> "S3Server":
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                         name="s3-gateway", daemon=True)
