@@ -15,65 +15,10 @@ from pathlib import Path
 
 from pipelines.engine import Engine
 from pipelines.services.clamd_daemon import ClamdService
-from stages.common import default_settings
-from stages.core.ladder import ladder_for
-from stages.core.source import source_info
-from stages.core.thumbnails import plan_storyboard
-from stages.transcode import build_command
 from tests.fixtures.media import make_video
 
 from .common import PY, ROOT, Row, median, median_of, report, run, timed
-
-
-def bench_transcode(work: Path, quick: bool) -> list[Row]:
-    secs, size = (10, "1280x720") if quick else (60, "1920x1080")
-    src = make_video(work / "src.mp4", seconds=secs, size=size, fps=25)
-    settings = default_settings("transcode")
-    (work / "t.json").write_text(json.dumps(settings))
-    run([PY, "-m", "stages.probe", "--media", str(src), "--out", str(work / "probe")])  # as the pipeline gets it
-    ours = run([PY, "-m", "stages.transcode", "--media", str(src), "--probe", str(work / "probe/valid/src.mp4.json"),
-                "--settings", str(work / "t.json"), "--out", str(work / "ours")])
-    # bare: the exact ffmpeg command the stage runs, alone (no probe, no verification, no records)
-    info = source_info(src, None)
-    v = info["video"]
-    ladder = ladder_for(v["width"], v["height"], 0, settings["rungs"])
-    board = plan_storyboard(info["duration"], v["width"], v["height"], settings["storyboard"])
-    (work / "bare/dash").mkdir(parents=True)
-    bare = run(build_command(src, info, ladder, settings, work / "bare", board))
-    # naive: the same ladder encoded twice, once to HLS (fMP4) and once to DASH
-    naive = [run(cmd) for cmd in naive_commands(src, ladder, settings, work)]
-    naive_wall, naive_cpu = sum(r.wall for r in naive), sum(r.cpu for r in naive)
-    label = f"{secs}s {size.split('x')[1]}p"
-    return [
-        Row(f"transcode {label}: one encode for HLS+DASH vs separate HLS and DASH encodes, wall", ours.wall, naive_wall, "s"),
-        Row(f"transcode {label}: same, CPU", ours.cpu, naive_cpu, "s"),
-        Row(f"transcode {label}: stage (encode, verify, records) vs its bare ffmpeg command, wall",
-            ours.wall, bare.wall, "s"),
-        Row(f"transcode {label}: peak RSS of the stage", ours.rss_mb, None, "MB"),
-    ]
-
-
-def naive_commands(src: Path, ladder, settings: dict, work: Path) -> list[list[str]]:
-    seg = settings["segment_seconds"]
-    n = len(ladder)
-    graph = f"[0:v:0]split={n}" + "".join(f"[s{i}]" for i in range(n)) + ";" + ";".join(
-        f"[s{i}]scale={r.width}:{r.height}[v{i}]" for i, r in enumerate(ladder))
-    enc = ["-c:v", "libx264", "-preset", settings["preset"], "-crf", str(settings["crf"]), "-g", str(25 * seg),
-           "-sc_threshold", "0", "-c:a", "aac", "-b:a", f"{settings['audio_kbps']}k"]
-    for i, r in enumerate(ladder):
-        enc += [f"-maxrate:v:{i}", f"{r.maxrate_kbps}k", f"-bufsize:v:{i}", f"{r.bufsize_kbps}k"]
-    maps = [a for i in range(n) for a in ("-map", f"[v{i}]")]
-    base = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(src), "-filter_complex", graph, *maps]
-    hls = work / "naive-hls"
-    dash = work / "naive-dash"
-    hls.mkdir()
-    dash.mkdir()
-    var_map = " ".join(f"v:{i},a:{i}" for i in range(n))
-    hls_cmd = base + [a for i in range(n) for a in ("-map", "0:a:0")] + enc + [
-        "-f", "hls", "-hls_time", str(seg), "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
-        "-var_stream_map", var_map, "-master_pl_name", "master.m3u8", str(hls / "v%v.m3u8")]
-    dash_cmd = base + ["-map", "0:a:0"] + enc + ["-f", "dash", "-seg_duration", str(seg), str(dash / "manifest.mpd")]
-    return [hls_cmd, dash_cmd]
+from .media import bench_labels, bench_transcode
 
 
 def bench_incremental(work: Path, quick: bool) -> list[Row]:
@@ -171,21 +116,6 @@ def raw_instream(sock_path: Path, path: Path) -> None:
     while not s.recv(4096).endswith(b"\0"):
         pass
     s.close()
-
-
-def bench_labels(work: Path, quick: bool) -> list[Row]:
-    rows = []
-    secs = 5 if quick else 10
-    for size in ("1920x1080", "1280x720"):
-        src = make_video(work / f"l{size}.mp4", seconds=secs, size=size, fps=25, audio=True)
-        r = run([PY, "-m", "stages.labels", "--media", str(src), "--out", str(work / f"lo{size}")])
-        name = src.name
-        frames = json.loads((work / f"lo{size}" / name / "labels.json").read_text())["analysis"]["frames"]
-        p = size.split('x')[1]
-        rows.append(Row(f"labels {p}: source frames/s (25 fps decoded, analysed at 10 fps: {frames} frames)",
-                        25 * secs / r.wall, None, "frames/s", f"{frames / r.wall:.0f} analysed frames/s"))
-        rows.append(Row(f"labels {p}: realtime multiple", secs / r.wall, None, "x"))
-    return rows
 
 
 def bench_memory(work: Path, quick: bool) -> list[Row]:
