@@ -118,6 +118,8 @@ def test_every_rendition_is_what_every_browser_plays(made, name, tmp_path):
         durations = {p["duration"] for p in info["packets"]}
         assert len(durations) == 1, (name, "not a constant frame rate", sorted(durations)[:5])
         assert Fraction(s["r_frame_rate"]) == Fraction(s["avg_frame_rate"]) == Fraction(rec["conform"]["fps"])
+    for v in m3u8.load(str(pkg / "hls/master.m3u8")).playlists:
+        assert 0 < v.stream_info.average_bandwidth <= v.stream_info.bandwidth, (name, v.stream_info)
     for t in rec["audio_tracks"]:
         [a] = ffprobe(joined(pkg, t["representation_id"], tmp_path / "a.mp4"), "-show_streams")["streams"]
         assert (a["codec_name"], a["channels"], a["sample_rate"]) == ("aac", 2, "48000"), (name, a)

@@ -26,7 +26,10 @@ def segment_rates(dash: Path, rid: str, seg: float, duration: float) -> tuple[in
         return 0, 0
     last = max(duration - seg * (len(sizes) - 1), 0.1)
     per_s = [n * 8 / seg for n in sizes[:-1]] + [sizes[-1] * 8 / min(last, seg)]
-    return int(max(per_s)), int(sum(sizes) * 8 / max(duration, 0.1))
+    peak = int(max(per_s))
+    # segments end on frame boundaries, a little past n*seg: the mean can come out above a
+    # peak measured per nominal segment, and an average above the peak misleads players
+    return peak, min(peak, int(sum(sizes) * 8 / max(duration, 0.1)))
 
 
 def _move_playlist(src: Path, dest: Path) -> None:
