@@ -2,7 +2,8 @@
 # Installs the Debian packages pachmedia needs, only those missing (idempotent, quiet when done).
 set -euo pipefail
 pkgs=(ffmpeg clamav clamav-daemon clamav-testfiles opencv-doc sound-theme-freedesktop chromium chromium-driver strace nodejs npm
-      rclone s3cmd)  # the S3 tools tests/test_s3_tools.py drives
+      rclone s3cmd  # the S3 tools tests/test_s3_tools.py drives
+      bubblewrap)   # every datum runs in its own namespaces (pipelines/pps/sandbox.py)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
