@@ -33,8 +33,13 @@ case "$*" in *-progress*) if [ ! -e {marker} ]; then touch {marker}; kill -9 $$;
 exec /usr/bin/ffmpeg "$@"
 """)
     wrapper.chmod(0o755)
-    monkeypatch.setenv("PACHMEDIA_FFMPEG", str(wrapper))
+    # the wrapper's marker must outlive a try on the host (datums without namespaces), and the
+    # wrapper reaches the stage through the spec's env (a datum inherits no other variable)
+    monkeypatch.setenv("PACHMEDIA_SANDBOX", "folder")
     with Engine(tmp_path / "home") as e:
+        spec = e.load_specs()["transcode"]
+        spec["transform"]["env"] = {**(spec["transform"].get("env") or {}), "PACHMEDIA_FFMPEG": str(wrapper)}
+        e.create_pipeline(spec)
         clip = make_video(tmp_path / "clip.mp4", seconds=4, size="640x360")
         e.put_files("media", "master", [("/clip.mp4", clip)])
         jobs = {j.pipeline: j for j in e.run(show_progress=False)}

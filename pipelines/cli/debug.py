@@ -1,6 +1,6 @@
 """debug datum pipeline@job DATUM — lay out that datum's /pfs in a folder (inputs
-linked read-only, out empty), print the exact command and environment, and with
---run run it there: a stage author iterates without a job."""
+copied read-only, out empty), print the exact command and environment, and with
+--run run it there, in the same sandbox a job runs it in: a stage author iterates without a job."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from pipelines.errors import UsageError
-from pipelines.pps.runner import command_for, environment, rewrite_pfs
+from pipelines.pps.runner import launch, sandbox_mode
 from pipelines.cli.base import Command
 from pipelines.cli.fmt import engine, job_ref
 
@@ -32,24 +32,25 @@ def debug_datum(args) -> int:
         sandbox = Path(args.dir or f"debug-{pipeline}-{d.id[:12]}").absolute()
         run = ex.datum_run(pipeline, job_id, spec, d, sandbox, e.services.env_for(spec["transform"]) if args.run else {})
         check_folder(sandbox)
-        pfs = ex.lay_out(run)
+        dirs = ex.lay_out(run)
         (sandbox / MARKER).write_text(f"datum {d.id} of {pipeline}@{job_id}\n")
         for dest, _ in run.mounts:
-            os.chmod(pfs / dest, 0o444)
-        cmd = command_for(spec["transform"], pfs)
-        env = environment(run, pfs, job_id)
-        shown = {k: v for k, v in env.items() if os.environ.get(k) != v}
-        stdin = "\n".join(rewrite_pfs(l, pfs) for l in spec["transform"].get("stdin") or [])
+            os.chmod(dirs.pfs / dest, 0o444)
+        how = launch(run, dirs, job_id, sandbox_mode())
         print(f"# datum {d.id} of {pipeline}@{job_id}, laid out in {sandbox}")
         print("# inputs (read-only): " + ", ".join(dest for dest, _ in run.mounts))
-        print(f"cd {shlex.quote(str(sandbox))}")
-        print(" ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(shown.items())) + " \\")
-        print("  " + shlex.join(cmd) + (f" <<'EOF'\n{stdin}\nEOF" if stdin else ""))
+        if how.mode == "bwrap":
+            print(f"# in the datum sandbox (bwrap): /pfs is {dirs.pfs}, no network, only this environment")
+        print(f"cd {shlex.quote(str(how.cwd))}")
+        print("env -i " + " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(how.env.items())) + " \\")
+        print("  " + shlex.join(how.wrapper) + " \\")
+        print("  " + shlex.join(how.cmd) + (f" <<'EOF'\n{how.stdin}\nEOF" if how.stdin else ""))
         if not args.run:
             return 0
-        rc = subprocess.run(cmd, cwd=sandbox, env=env, input=stdin or None, text=True).returncode
-        outputs = sorted(p.relative_to(pfs / "out").as_posix() for p in (pfs / "out").rglob("*") if p.is_file())
-        print(f"# exit status {rc}; {len(outputs)} output file(s) in {pfs / 'out'}")
+        rc = subprocess.run(how.argv, cwd=how.cwd, env=how.env, input=how.stdin, text=True).returncode
+        out = dirs.pfs / "out"
+        outputs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+        print(f"# exit status {rc}; {len(outputs)} output file(s) in {out}")
         return rc
 
 

@@ -20,6 +20,7 @@ from pipelines.pps.jobstore import JobInfo
 from pipelines.pps.plan import Decision, datum_inputs, decide, duplicate_paths
 from pipelines.progress import Bar
 from pipelines.pps.workspace import Workspace
+from pipelines.pps.sandbox import TryDirs, limits_for
 from pipelines.pps.runner import DatumRun, kill_group, kill_orphan, parse_duration, prepare_sandbox, run_datum
 
 if TYPE_CHECKING:
@@ -101,9 +102,9 @@ class JobExecutor:
         return DatumRun(pipeline, job_id, d.id, spec["transform"], [(dest, f.hash) for dest, f in d.mounts()],
                         d.env("/pfs"), sandbox, self.ws.log_path(pipeline, job_id, d.id),
                         tries=int(spec.get("datumTries") or 3), timeout=parse_duration(spec.get("datumTimeout")),
-                        extra_env=extra_env)
+                        extra_env=extra_env, limits=limits_for(spec, os.cpu_count() or 1))
 
-    def lay_out(self, run: DatumRun) -> Path:
+    def lay_out(self, run: DatumRun) -> TryDirs:
         """A datum's /pfs laid out in its folder, as a try sees it (for `debug datum`)."""
         return prepare_sandbox(run, self.s.objects)
 

@@ -2,16 +2,21 @@
 
 Each attempt gets a fresh folder `<sandbox>/try<N>-<token>/`: the datum's files are
 private read-only copies (reflinks where possible, never links to the store) under
-`pfs/<input>/<path>`, an empty `pfs/out` is made, and the spec's `transform.cmd` (and `stdin`) runs with
-every `/pfs` in its arguments, stdin and env rewritten to the sandbox, plus the env
-Pachyderm sets (`<input>`, `<input>_COMMIT`, `PACH_JOB_ID`, `PACH_DATUM_ID`,
-`PACH_OUTPUT_COMMIT_ID`). `datumTries` retries, `datumTimeout` kills, `errCmd` may
-recover a failed datum. What the datum wrote under out/ goes into the object store.
+`pfs/<input>/<path>`, an empty `pfs/out`, a scratch `tmp/` and `run/` (the progress file).
+The spec's `transform.cmd` (and `stdin`) then runs in the datum sandbox (pps/sandbox.py:
+bubblewrap namespaces, `/pfs` at `/pfs`, cmd, stdin and env exactly as written) or, where
+namespaces are unavailable or PACHMEDIA_SANDBOX=folder, in the folder itself with every `/pfs`
+in cmd, stdin and env rewritten to it. Either way the environment is allow-listed (Pachyderm's
+variables `<input>`, `<input>_COMMIT`, `PACH_JOB_ID`, `PACH_DATUM_ID`, `PACH_OUTPUT_COMMIT_ID`,
+`PACH_DATUM_<input>_JOIN_ON/GROUP_BY`, the spec's `env`, the services it asks for) and rlimits
+apply. `datumTries` retries, `datumTimeout` kills, `errCmd` may recover a failed datum. What
+the datum wrote under out/ goes into the object store.
 
 stdout goes to the datum's log; stderr goes there too and to `<log>.stderr`, and a
-failed datum's reason is the last lines of its stderr. The datum runs in its own
-process group (its id is handed to `on_start`, so a killed engine's successor can end
-it with `kill_orphan`); setting `cancel` ends the attempt and raises Interrupted.
+failed datum's reason is the last lines of its stderr (or the limit that killed it). The
+datum runs in its own process group (its id is handed to `on_start`, so a killed engine's
+successor can end it with `kill_orphan`; in the sandbox it dies with its engine anyway);
+setting `cancel` ends the attempt and raises Interrupted.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from typing import Callable
 from pipelines import PROJECT_ROOT
 from pipelines.errors import Interrupted
 from pipelines.pfs.objects import ObjectStore
+from pipelines.pps import sandbox as sb
 
 _PFS = re.compile(r"(?<![\w.-])/pfs(?=/|$|\s|\")")
 
@@ -51,12 +57,13 @@ class DatumRun:
     datum_id: str
     transform: dict
     mounts: list[tuple[str, str]]
-    env: dict[str, str]              # the datum's Pachyderm env with /pfs paths (rewritten here)
+    env: dict[str, str]              # the datum's Pachyderm env, with /pfs paths as on a cluster
     sandbox: Path
     log: Path
     tries: int = 3
     timeout: float | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)   # services: CLAMD_ADDRESS
+    limits: sb.Limits = field(default_factory=lambda: sb.limits_for({}, os.cpu_count() or 1))
 
 
 @dataclass
@@ -69,37 +76,81 @@ class DatumResult:
     finished: float
 
 
+@dataclass(frozen=True)
+class Launch:
+    """How one command of a try starts: the spec's command as it runs in this mode, what
+    runs it (rlimits, then the sandbox), its whole environment, stdin, and the host folder
+    it starts in (the try's)."""
+    cmd: list[str]
+    wrapper: list[str]
+    env: dict[str, str]
+    stdin: str | None
+    cwd: Path
+    mode: str                        # bwrap | folder
+
+    @property
+    def argv(self) -> list[str]:
+        return self.wrapper + self.cmd
+
+
 def rewrite_pfs(text: str, pfs: Path) -> str:
+    """Only without namespaces: /pfs in a command, stdin or env -> the try's pfs folder."""
     return _PFS.sub(str(pfs).replace("\\", "\\\\"), text)
 
 
-def command_for(transform: dict, pfs: Path) -> list[str]:
-    cmd = [rewrite_pfs(a, pfs) for a in transform.get("cmd") or ["bash"]]
-    if cmd and cmd[0] in ("python3", "python"):
-        cmd[0] = sys.executable   # the image's python3 is this venv's python here
-    return cmd
+def launch(run: DatumRun, dirs: sb.TryDirs, output_commit: str, mode: str, *, err: bool = False) -> Launch:
+    """transform.cmd/stdin (errCmd/errStdin with err) as it runs in this mode."""
+    t = run.transform
+    cmd = list(t.get("errCmd" if err else "cmd") or ["bash"])
+    stdin = "\n".join(t.get("errStdin" if err else "stdin") or []) or None
+    pach = {**run.env, "PACH_JOB_ID": run.job, "PACH_DATUM_ID": run.datum_id, "PACH_OUTPUT_COMMIT_ID": output_commit}
+    spec_env = {str(k): str(v) for k, v in (t.get("env") or {}).items()}
+    if mode == "bwrap":
+        services, sockets = sb.socket_binds(run.extra_env)
+        env = sb.datum_env(sb.image_env(sb.python_bin(), sb.APP, sb.SCRATCH, sb.RUN), spec_env, pach, services)
+        wrapper = sb.bwrap_argv(_host(), dirs, [], cwd=sb.APP, sockets=sockets)
+    else:
+        def fix(text: str) -> str:
+            return rewrite_pfs(text, dirs.pfs)
+        base = sb.image_env(sb.python_bin(), str(PROJECT_ROOT), str(dirs.scratch), str(dirs.run))
+        env = sb.datum_env(base, {k: fix(v) for k, v in spec_env.items()}, {k: fix(v) for k, v in pach.items()},
+                           run.extra_env)
+        cmd, stdin, wrapper = [fix(a) for a in cmd], fix(stdin) if stdin else None, []
+    return Launch(cmd, run.limits.prlimit() + wrapper, env, stdin, dirs.root, mode)
 
 
-def environment(run: DatumRun, pfs: Path, output_commit: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACH_")}
-    env.update({k: rewrite_pfs(str(v), pfs) for k, v in (run.transform.get("env") or {}).items()})
-    env.update({k: rewrite_pfs(v, pfs) for k, v in run.env.items()})
-    env.update({"PACH_JOB_ID": run.job, "PACH_DATUM_ID": run.datum_id, "PACH_OUTPUT_COMMIT_ID": output_commit,
-                "PACHMEDIA_PROGRESS": str(run.sandbox / "progress")})
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    env.update(run.extra_env)
-    return env
+_host_layout: sb.HostLayout | None = None
+_noted = False
 
 
-def prepare_sandbox(run: DatumRun, objects: ObjectStore) -> Path:
-    """Lay out <sandbox>/pfs: inputs as private read-only copies, out empty. Returns pfs."""
+def _host() -> sb.HostLayout:
+    global _host_layout
+    if _host_layout is None:
+        _host_layout = sb.host_layout(PROJECT_ROOT)
+    return _host_layout
+
+
+def sandbox_mode() -> str:
+    """bwrap or folder (PACHMEDIA_SANDBOX; auto: bwrap where it works). Falling back is said once."""
+    global _noted
+    mode, why = sb.choose_mode()
+    if mode == "folder" and why and not why.startswith("PACHMEDIA_SANDBOX") and not _noted:
+        _noted = True
+        print(f"pachmedia: no datum sandbox here ({why}): datums run in plain folders, with the "
+              f"allow-listed environment and rlimits only", file=sys.stderr)
+    return mode
+
+
+def prepare_sandbox(run: DatumRun, objects: ObjectStore) -> sb.TryDirs:
+    """Lay out a try's folder: pfs/ (inputs as private read-only copies, out empty), tmp/, run/."""
     if run.sandbox.exists():
         shutil.rmtree(run.sandbox)
-    pfs = run.sandbox / "pfs"
+    dirs = sb.TryDirs(run.sandbox)
     for dest, oid in run.mounts:
-        objects.materialize(oid, pfs / dest)
-    (pfs / "out").mkdir(parents=True, exist_ok=True)
-    return pfs
+        objects.materialize(oid, dirs.pfs / dest)
+    (dirs.pfs / "out").mkdir(parents=True, exist_ok=True)
+    sb.lay_out(dirs)
+    return dirs
 
 
 def collect_outputs(out: Path, objects: ObjectStore) -> list[tuple[str, str, int]]:
@@ -124,24 +175,29 @@ def run_datum(run: DatumRun, objects: ObjectStore, output_commit: str,
     started = time.time()
     run.log.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(run.sandbox, ignore_errors=True)  # what an earlier, killed engine left
+    try:
+        mode = sandbox_mode()
+    except sb.SandboxError as e:
+        return DatumResult("FAILED", 0, str(e), [], started, time.time())
     reason = None
     tries = max(1, run.tries)
     for attempt in range(1, tries + 1):
         trial = replace(run, sandbox=run.sandbox / f"try{attempt}-{uuid.uuid4().hex[:8]}")
         try:
-            pfs = prepare_sandbox(trial, objects)
+            dirs = prepare_sandbox(trial, objects)
+            how = launch(trial, dirs, output_commit, mode)
         except OSError as e:
             reason = f"cannot lay out the datum's /pfs: {e.strerror or e}"
             shutil.rmtree(trial.sandbox, ignore_errors=True)
             continue
-        cmd = command_for(run.transform, pfs)
-        env = environment(trial, pfs, output_commit)
-        stdin = "\n".join(rewrite_pfs(line, pfs) for line in run.transform.get("stdin") or []) or None
-        _log_line(run.log, f"--- try {attempt}/{tries}: {' '.join(cmd)}\n")
-        rc, reason = _execute(cmd, env, stdin, trial, on_progress, on_start, cancel)
+        except sb.SandboxError as e:
+            shutil.rmtree(run.sandbox, ignore_errors=True)
+            return DatumResult("FAILED", attempt, str(e), [], started, time.time())
+        _log_line(run.log, f"--- try {attempt}/{tries} ({mode}): {' '.join(how.cmd)}\n")
+        rc, reason = _execute(how, trial, on_progress, on_start, cancel)
         if rc == 0:
             try:
-                outputs = collect_outputs(pfs / "out", objects)
+                outputs = collect_outputs(dirs.pfs / "out", objects)
             except (ValueError, OSError) as e:
                 reason = str(e)
             else:
@@ -151,9 +207,7 @@ def run_datum(run: DatumRun, objects: ObjectStore, output_commit: str,
             shutil.rmtree(trial.sandbox, ignore_errors=True)
     # Pachyderm runs errCmd once the tries are used up; success there means "recovered".
     if run.transform.get("errCmd") and trial.sandbox.exists():
-        err = [rewrite_pfs(a, pfs) for a in run.transform["errCmd"]]
-        rc, _ = _execute(err, env, "\n".join(run.transform.get("errStdin") or []) or None, trial, None,
-                         on_start, cancel)
+        rc, _ = _execute(launch(trial, dirs, output_commit, mode, err=True), trial, None, on_start, cancel)
         if rc == 0:
             shutil.rmtree(run.sandbox, ignore_errors=True)
             return DatumResult("RECOVERED", tries, reason, [], started, time.time())
@@ -177,16 +231,17 @@ def _pump_stderr(pipe, log: Path, tail: deque) -> None:
             tail.append(line.decode(errors="replace").rstrip("\n"))
 
 
-def _execute(cmd, env, stdin, run: DatumRun, on_progress, on_start=None,
+def _execute(how: Launch, run: DatumRun, on_progress, on_start=None,
              cancel: threading.Event | None = None) -> tuple[int, str | None]:
     tail: deque[str] = deque(maxlen=20)
+    stdin = how.stdin
     try:
         with open(run.log, "ab") as out:
-            proc = subprocess.Popen(cmd, cwd=run.sandbox, env=env, stdout=out, stderr=subprocess.PIPE,
+            proc = subprocess.Popen(how.argv, cwd=how.cwd, env=how.env, stdout=out, stderr=subprocess.PIPE,
                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                     start_new_session=True)
     except OSError as e:
-        return 127, f"cannot start {cmd[0]}: {e.strerror}"
+        return 127, f"cannot start {how.argv[0]}: {e.strerror}"
     pump = threading.Thread(target=_pump_stderr, args=(proc.stderr, run.log, tail), daemon=True)
     pump.start()
     if on_start:
@@ -198,7 +253,7 @@ def _execute(cmd, env, stdin, run: DatumRun, on_progress, on_start=None,
         except BrokenPipeError:
             pass
     deadline = time.monotonic() + run.timeout if run.timeout else None
-    progress_file = run.sandbox / "progress"
+    progress_file = sb.TryDirs(how.cwd).run / "progress"
     while True:
         try:
             rc = proc.wait(timeout=0.5)
@@ -222,10 +277,10 @@ def _execute(cmd, env, stdin, run: DatumRun, on_progress, on_start=None,
         raise Interrupted("interrupted")
     if rc == 0:
         return 0, None
-    if rc < 0:
-        return rc, f"killed by signal {-rc}"
     said = " | ".join(line for line in list(tail)[-3:] if line.strip())[-500:]
-    return rc, f"exit status {rc}" + (f": {said}" if said else "")
+    reason = f"killed by signal {-rc}" if rc < 0 else f"exit status {rc}" + (f": {said}" if said else "")
+    limit = sb.explain_exit(rc, list(tail), run.limits)
+    return rc, f"{limit} [{reason}]" if limit else reason
 
 
 def kill_group(pgid: int) -> bool:

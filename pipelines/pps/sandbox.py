@@ -29,7 +29,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import PachmediaError, SpecError
+from pipelines.errors import PachmediaError, SpecError
 
 SANDBOX_UID = 10001                     # images/*/Dockerfile: USER 10001
 APP = "/app"                            # the images' WORKDIR: stages/ and specs/records/

@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 
 from pipelines.errors import SpecError
 from pipelines.pps.globs import GlobError, compile_glob, template_groups
+from pipelines.pps.sandbox import limits_for
 from pipelines.pps.spec_schema import check_structure
 
 
@@ -54,6 +55,7 @@ def validate_spec(spec: dict) -> None:
     if "input" not in spec:
         raise SpecError("input: required")
     check_input(spec["input"], "input")
+    limits_for(spec, 1)  # resourceLimits' quantities: they become every datum's rlimits
 
 
 def check_input(node: dict, path: str) -> None:

@@ -12,27 +12,25 @@ import pytest
 from pipelines.engine import Engine
 from pipelines.pfs.fsck import fsck
 
-from .helpers import counts, new_engine, pfs, put, sh_spec, start_cli, tree
+from .helpers import counts, logged, new_engine, pfs, put, sh_spec, start_cli, tree
 
 pytestmark = pytest.mark.media
 
 
 def test_kill_during_job_then_resume(tmp_path):
-    ran = tmp_path / "ran.log"
     e = new_engine(tmp_path, "in")
-    e.create_pipeline(sh_spec("slow", pfs("in", "/*"),
-                              f'echo "$in" >> {ran}; sleep 0.4; cp "$in" /pfs/out/'))
+    e.create_pipeline(sh_spec("slow", pfs("in", "/*"), 'echo "RAN $in"; sleep 0.4; cp "$in" /pfs/out/'))
     put(e, "in", {f"/f{i}": str(i).encode() for i in range(8)}, tmp_path / "s")
     home = e.home
     e.close()
 
     proc = start_cli(home, "run", "-q", stderr=subprocess.STDOUT)
     deadline = time.time() + 60
-    while time.time() < deadline and (not ran.exists() or len(ran.read_text().splitlines()) < 3):
+    while time.time() < deadline and len(logged(home, "slow", "RAN")) < 3:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    started_before = len(ran.read_text().splitlines())
+    started_before = len(logged(home, "slow", "RAN"))
     assert 3 <= started_before < 8
 
     e = Engine(home, init=False)
@@ -48,7 +46,7 @@ def test_kill_during_job_then_resume(tmp_path):
     assert counts(job) == (8, 0, 0)
     assert tree(e, "slow") == {f"/f{i}": str(i).encode() for i in range(8)}
     # datums that had finished were not run again: at most the in-flight ones re-ran
-    total_runs = len(ran.read_text().splitlines())
+    total_runs = len(logged(home, "slow", "RAN"))
     assert total_runs <= 8 + 1, total_runs
     assert fsck(e).ok
     e.close()

@@ -1,6 +1,8 @@
 """A datum cannot reach the store, and a run that is stopped leaves nothing behind:
-stages that write to their inputs get private copies; datums a kill -9'd engine left
-running are ended before their job resumes; Ctrl-C / SIGTERM stop a run cleanly."""
+inputs are read-only in the sandbox and private copies without it; a sandboxed datum dies
+with its engine, and datums a kill -9'd engine left running (no sandbox) are ended before
+their job resumes; Ctrl-C / SIGTERM stop a run cleanly. (What else the sandbox keeps from a
+datum: test_sandbox.py.)"""
 from __future__ import annotations
 
 import os
@@ -16,7 +18,7 @@ from pipelines.pfs.fsck import fsck
 from pipelines.pfs.objects import ObjectStore
 from pipelines.pps.runner import group_members
 
-from .helpers import counts, new_engine, pfs, put, sh_spec, start_cli, tree
+from .helpers import counts, datum_processes, logged, new_engine, pfs, put, sh_spec, start_cli, tree
 
 pytestmark = pytest.mark.media
 
@@ -30,15 +32,20 @@ def _wait_for(cond, timeout=60.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_stage_writing_to_its_input_cannot_change_the_committed_upload(tmp_path):
+FOLDER = os.environ | {"PACHMEDIA_SANDBOX": "folder"}  # datums without namespaces: they see the test's files
+
+
+@pytest.mark.parametrize("mode, seen", [("bwrap", b"original bytes\n"), ("folder", b"original bytes\ntampered\n")])
+def test_a_stage_writing_to_its_input_cannot_change_the_committed_upload(tmp_path, monkeypatch, mode, seen):
+    monkeypatch.setenv("PACHMEDIA_SANDBOX", mode)
     e = new_engine(tmp_path, "in")
-    # as root the read-only mode does not stop this: only a private copy does
+    # as root the read-only mode does not stop this: only a read-only mount or a private copy does
     e.create_pipeline(sh_spec("vandal", pfs("in", "/*"), 'chmod u+w "$in" 2>/dev/null; echo tampered >> "$in"; '
                                                          'cp "$in" /pfs/out/'))
     cid = put(e, "in", {"/clip": b"original bytes\n"}, tmp_path / "s")
     [job] = e.run(show_progress=False)
     assert job.state == "JOB_SUCCESS", job.reason
-    assert tree(e, "vandal") == {"/clip": b"original bytes\ntampered\n"}  # the datum saw its own copy
+    assert tree(e, "vandal") == {"/clip": seen}  # in the sandbox the write failed; without, it hit a copy
     assert tree(e, "in", cid) == {"/clip": b"original bytes\n"}
     assert fsck(e).ok, fsck(e).problems
     home = e.home
@@ -64,6 +71,7 @@ def test_materialize_is_a_private_read_only_copy(tmp_path):
 
 
 def test_kill_9_engine_then_resume_ends_the_orphaned_datum_and_completes(tmp_path):
+    """Without the sandbox a datum outlives a killed engine (its own session): the next run ends it."""
     marker = tmp_path / "first-try"
     e = new_engine(tmp_path, "in")
     # the first run of the datum sleeps (long enough to outlive its engine); later runs are quick
@@ -73,7 +81,7 @@ def test_kill_9_engine_then_resume_ends_the_orphaned_datum_and_completes(tmp_pat
     put(e, "in", {"/a": b"A"}, tmp_path / "s")
     home = e.home
     e.close()
-    proc = start_cli(home, "run", "-q")
+    proc = start_cli(home, "run", "-q", env=FOLDER)
 
     def recorded_pgid():
         with Engine(home, init=False) as e2:
@@ -86,7 +94,7 @@ def test_kill_9_engine_then_resume_ends_the_orphaned_datum_and_completes(tmp_pat
     proc.wait()
     assert group_members(pgid), "the datum should have outlived its engine (own session)"
 
-    out, err = start_cli(home, "run", "-q").communicate(timeout=120)
+    out, err = start_cli(home, "run", "-q", env=FOLDER).communicate(timeout=120)
     assert "JOB_SUCCESS" in out, out + err
     assert group_members(pgid) == [], "the orphaned datum must be ended before its job resumes"
     with Engine(home, init=False) as e:
@@ -94,6 +102,24 @@ def test_kill_9_engine_then_resume_ends_the_orphaned_datum_and_completes(tmp_pat
         assert counts(job) == (1, 0, 0)
         assert tree(e, "slow") == {"/a": b"A"}  # nothing from the orphan ("late")
         assert fsck(e).ok
+
+
+@pytest.mark.parametrize("how", ["kill -9 the engine", "interrupt the run"])
+def test_a_sandboxed_datum_dies_with_its_engine(tmp_path, how):
+    """In the sandbox (bwrap --die-with-parent, a pid namespace) nothing of a datum outlives
+    its engine, whether the engine is killed or interrupted; the datum's children included."""
+    e = new_engine(tmp_path, "in")
+    e.create_pipeline(sh_spec("slow", pfs("in", "/*"), 'sleep 300 & echo "STARTED $PACH_DATUM_ID"; sleep 300'))
+    put(e, "in", {"/a": b"A"}, tmp_path / "s")
+    home = e.home
+    e.close()
+    proc = start_cli(home, "run", "-q")
+    _wait_for(lambda: logged(home, "slow", "STARTED"), what="the datum to start")
+    datum = logged(home, "slow", "STARTED")[0].split()[1]
+    _wait_for(lambda: len(datum_processes(datum)) >= 2, what="the datum's processes")
+    proc.send_signal(signal.SIGKILL if how.startswith("kill") else signal.SIGINT)
+    proc.communicate(timeout=30)
+    _wait_for(lambda: datum_processes(datum) == [], timeout=30, what="every process of the datum to end")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -105,7 +131,7 @@ def test_interrupting_a_run_cancels_queued_datums_and_leaves_the_job_resumable(t
     put(e, "in", {f"/f{i}": str(i).encode() for i in range(4)}, tmp_path / "s")
     home = e.home
     e.close()
-    proc = start_cli(home, "run", "-q")
+    proc = start_cli(home, "run", "-q", env=FOLDER)  # the datums read `quick` and append to `ran` on the host
     _wait_for(lambda: ran.exists() and ran.read_text().strip(), what="the first datum to start")
     with Engine(home, init=False) as e:
         assert e.running()
@@ -124,7 +150,7 @@ def test_interrupting_a_run_cancels_queued_datums_and_leaves_the_job_resumable(t
         assert e.store.head("slow") != job.id and tree(e, "slow") == {}
         assert e.pending(), "the commit set stays pending: the next run resumes it"
     quick.touch()
-    out, err = start_cli(home, "run", "-q").communicate(timeout=60)
+    out, err = start_cli(home, "run", "-q", env=FOLDER).communicate(timeout=60)
     assert "JOB_SUCCESS" in out, out + err
     with Engine(home, init=False) as e:
         assert tree(e, "slow") == {f"/f{i}": str(i).encode() for i in range(4)}
