@@ -3,9 +3,12 @@ into CMAF segments that both an HLS master and a DASH MPD reference; the same pr
 makes the poster and the storyboard sprite. The package is verified before it is
 published: a datum never succeeds with a half-made package.
 
-`python -m stages.transcode --media PATH --probe valid.json --settings transcode.json --out DIR`
--> DIR/<name>/{hls/master.m3u8, dash/manifest.mpd, dash/*.m4s, poster.jpg, storyboard.jpg,
-storyboard.vtt, package.json}
+`python -m stages.transcode --media PATH --probe valid.json [--captions clip.srt.json]
+ --settings transcode.json --out DIR` -> DIR/<name>/{hls/master.m3u8, dash/manifest.mpd,
+dash/*.m4s, dash/text-N.vtt, poster.jpg, storyboard.jpg, storyboard.vtt, package.json}.
+In the pipeline --media, --probe, --sidecars and --captions are the datum's folders (see
+specs/transcode.json): every upload there with a valid record is packaged, with the caption
+sidecars of its name.
 """
 from __future__ import annotations
 
@@ -48,7 +51,7 @@ def plan_for(media: Path, src: dict, settings: dict, sidecars: dict[str, tuple[P
     v = src["video"]
     if v:
         detected = None
-        if conform.parity_of(v.get("field_order"), None) is None and v.get("field_order") != "progressive":
+        if v.get("field_order") in (None, "unknown"):  # the stream does not say: idet looks
             detected = detect_field_order(media, src["demuxer"], v["index"])
         dw, dh = conform.display_dims(v)
         plan.video_index = v["index"]
