@@ -220,15 +220,37 @@ def _log_line(log: Path, text: str) -> None:
         f.write(text)
 
 
-def _pump_stderr(pipe, log: Path, tail: deque) -> None:
-    """Copy the datum's stderr, line by line, to its log and its .stderr file; keep the tail."""
+LINE_MAX = 64 * 1024  # a datum's stderr is read in lines of at most this: one endless line cannot fill memory
+
+
+def _pump_stderr(pipe, log: Path, tail: deque, budget: int) -> None:
+    """Copy the datum's stderr, line by line, to its log and its .stderr file (at most
+    `budget` bytes, as the datum's own files: then it is drained, not kept); keep the tail."""
     with pipe, open(log, "ab") as both, open(stderr_path(log), "ab") as err:
-        for line in iter(pipe.readline, b""):
-            both.write(line)
-            both.flush()
-            err.write(line)
-            err.flush()
+        for line in iter(lambda: pipe.readline(LINE_MAX), b""):
             tail.append(line.decode(errors="replace").rstrip("\n"))
+            if budget <= 0:
+                continue
+            if len(line) >= budget:
+                line = line[:budget] + b"\n[stderr cut: the datum's file size limit]\n"
+            budget -= len(line)
+            for f in (both, err):
+                f.write(line)
+                f.flush()
+
+
+def _read_progress(path: Path) -> float | None:
+    """The fraction a stage wrote to its progress file; never following a link the datum made."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        return float(os.read(fd, 64).split()[0])
+    except (ValueError, IndexError, OSError):
+        return None
+    finally:
+        os.close(fd)
 
 
 def _execute(how: Launch, run: DatumRun, on_progress, on_start=None,
@@ -242,7 +264,8 @@ def _execute(how: Launch, run: DatumRun, on_progress, on_start=None,
                                     start_new_session=True)
     except OSError as e:
         return 127, f"cannot start {how.argv[0]}: {e.strerror}"
-    pump = threading.Thread(target=_pump_stderr, args=(proc.stderr, run.log, tail), daemon=True)
+    pump = threading.Thread(target=_pump_stderr, args=(proc.stderr, run.log, tail, run.limits.file_size),
+                            daemon=True)
     pump.start()
     if on_start:
         on_start(proc.pid)  # start_new_session: the pid is the process group id
@@ -263,11 +286,8 @@ def _execute(how: Launch, run: DatumRun, on_progress, on_start=None,
                 _kill(proc)
                 pump.join(timeout=2)
                 raise Interrupted("interrupted")
-            if on_progress and progress_file.exists():
-                try:
-                    on_progress(float(progress_file.read_text().split()[0]))
-                except (ValueError, IndexError, OSError):
-                    pass
+            if on_progress and (fraction := _read_progress(progress_file)) is not None:
+                on_progress(fraction)
             if deadline and time.monotonic() > deadline:
                 _kill(proc)
                 pump.join(timeout=2)
