@@ -194,6 +194,27 @@ def test_scripts_write_pfs_out_literally_and_run_as_written(tmp_path):
     assert tree(e, "viastdin") == {"/in": b"/pfs/in/a\n", "/cmdline": b"sh "}
 
 
+def test_debug_datum_runs_in_the_same_sandbox(tmp_path):
+    e = new_engine(tmp_path, "in")
+    e.create_pipeline(sh_spec("peek", pfs("in", "/*"), f'cat "$in" > /pfs/out/copy; echo "$AWS_SECRET_ACCESS_KEY" > '
+                                                       f'/pfs/out/secret; ls {e.home} > /pfs/out/home 2>&1 || '
+                                                       f'echo denied > /pfs/out/home'))
+    put(e, "in", {"/a": b"A"}, tmp_path / "s")
+    job = _one(e, "peek")
+    [d] = e.jobs.datums("peek", job.id)
+    home = e.home
+    e.close()
+    dbg = tmp_path / "dbg"
+    r = subprocess.run([sys.executable, "-m", "pipelines.cli", "--home", str(home), "debug", "datum", f"peek@{job.id}",
+                        d.id[:12], "--dir", str(dbg), "--run"], capture_output=True, text=True, timeout=60,
+                       env=os.environ | {"AWS_SECRET_ACCESS_KEY": "aws-secret"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "bwrap" in r.stdout and "aws-secret" not in r.stdout
+    out = dbg / "pfs" / "out"
+    assert (out / "copy").read_bytes() == b"A" and (out / "secret").read_text() == "\n"
+    assert (out / "home").read_text() == "denied\n"
+
+
 def test_without_namespaces_the_engine_says_so_once_and_falls_back(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PACHMEDIA_SANDBOX", "auto")
     monkeypatch.setattr(sb, "availability", lambda: "bwrap: No permissions to create new namespace")
