@@ -4,6 +4,7 @@ it let a datum read the store, the keys and the engine's environment, reach the 
 run without limits, and rewrote /pfs in a command instead of giving a datum /pfs."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
@@ -192,6 +193,27 @@ def test_scripts_write_pfs_out_literally_and_run_as_written(tmp_path):
     assert all(j.state == "JOB_SUCCESS" for j in jobs.values()), [j.reason for j in jobs.values()]
     assert tree(e, "literal") == {"/cwd": sb.APP.encode(), "/argv0": f"{sys.prefix}/bin/python3".encode()}
     assert tree(e, "viastdin") == {"/in": b"/pfs/in/a\n", "/cmdline": b"sh "}
+
+
+@pytest.mark.parametrize("links", [
+    pytest.param('ln -s {secret} /pfs/out/x', id="absolute"),
+    # the file link sorts before the folder link: a collector walking in order meets it first
+    pytest.param('ln -s {top} /pfs/out/zz; ln -s zz/secret /pfs/out/a', id="through-a-linked-folder"),
+    pytest.param('ln -s ../../../../../../../../../..{secret} /pfs/out/x', id="relative-climbing-out"),
+    pytest.param('mkdir /pfs/out/zz; ln -s {top} /pfs/out/zz/up; ln -s zz/up/secret /pfs/out/a', id="nested"),
+])
+def test_a_link_in_out_never_makes_the_engine_read_a_host_file(tmp_path, links):
+    """The datum cannot read the host's files; the engine, collecting its outputs, can: a link
+    the datum leaves in /pfs/out must never be followed to a file outside the datum's /pfs."""
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"the host's secret")
+    e = new_engine(tmp_path, "in")
+    e.create_pipeline(sh_spec("linker", pfs("in", "/*"), links.format(secret=secret, top=tmp_path)))
+    put(e, "in", {"/a": b"A"}, tmp_path / "s")
+    job = _one(e, "linker")
+    assert job.state in ("JOB_SUCCESS", "JOB_FAILURE")
+    # the store is content-addressed: had the engine read the secret anywhere, its object would be there
+    assert not e.store.objects.has(hashlib.sha256(b"the host's secret").hexdigest())
 
 
 def test_debug_datum_runs_in_the_same_sandbox(tmp_path):
