@@ -184,3 +184,70 @@ def test_sigv2_clients_read_and_write(gw):
     assert code(e) == "SignatureDoesNotMatch"
     with pytest.raises(ClientError):
         v2.put_object(Bucket="master.out", Key="x", Body=io.BytesIO(b"x"))  # outputs stay read-only
+
+
+# --- public reads: canned ACLs and the public access block ---------------------------
+
+def test_a_bucket_made_public_by_acl_and_private_again(s3, gw):
+    from botocore import UNSIGNED
+    s3.put_object(Bucket="docs", Key="pub.txt", Body=b"for all")
+    anon = boto_client(gw[0].url, signature_version=UNSIGNED)
+    with pytest.raises(ClientError):
+        anon.get_object(Bucket="docs", Key="pub.txt")
+    s3.put_bucket_acl(Bucket="docs", ACL="public-read")
+    assert anon.get_object(Bucket="docs", Key="pub.txt")["Body"].read() == b"for all"
+    assert s3.get_bucket_policy_status(Bucket="docs")["PolicyStatus"]["IsPublic"] is True
+    grants = s3.get_bucket_acl(Bucket="docs")["Grants"]
+    assert {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+            "Permission": "READ"} in grants
+    with pytest.raises(ClientError):
+        anon.put_object(Bucket="docs", Key="x", Body=b"x")  # reads only
+    s3.put_bucket_acl(Bucket="docs", ACL="private")
+    with pytest.raises(ClientError) as e:
+        anon.get_object(Bucket="docs", Key="pub.txt")
+    assert code(e) == "AccessDenied"
+
+
+def test_public_access_block(s3, gw):
+    flags = {"BlockPublicAcls": True, "IgnorePublicAcls": False, "BlockPublicPolicy": True,
+             "RestrictPublicBuckets": False}
+    s3.create_bucket(Bucket="master.blocked")
+    assert not any(s3.get_public_access_block(Bucket="master.blocked")["PublicAccessBlockConfiguration"].values())
+    s3.put_public_access_block(Bucket="master.blocked", PublicAccessBlockConfiguration=flags)
+    assert s3.get_public_access_block(Bucket="master.blocked")["PublicAccessBlockConfiguration"] == flags
+    for call in (lambda: s3.put_bucket_acl(Bucket="master.blocked", ACL="public-read"),
+                 lambda: s3.put_object(Bucket="master.blocked", Key="k", Body=b"", ACL="public-read"),
+                 lambda: s3.put_bucket_policy(Bucket="master.blocked", Policy="{}")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert code(e) == "AccessDenied"
+    s3.delete_public_access_block(Bucket="master.blocked")
+    s3.put_bucket_acl(Bucket="master.blocked", ACL="public-read")
+
+
+def test_acl_settings_survive_a_restart(tmp_path):
+    from botocore import UNSIGNED
+    e, backend = store_backend(tmp_path / "home", inputs=("docs",))
+    try:
+        for attempt in range(2):
+            server = serve(backend, "127.0.0.1", 0, Keys(ACCESS, SECRET), state_dir=e.home)
+            try:
+                if attempt == 0:
+                    boto_client(server.url).put_object(Bucket="docs", Key="a.txt", Body=b"a")
+                    boto_client(server.url).put_bucket_acl(Bucket="docs", ACL="public-read")
+                anon = boto_client(server.url, signature_version=UNSIGNED)
+                assert anon.get_object(Bucket="docs", Key="a.txt")["Body"].read() == b"a"
+            finally:
+                server.stop()
+        assert oct((e.home / "s3-buckets.json").stat().st_mode & 0o777) == "0o600"
+    finally:
+        e.close()
+
+
+def test_grants_to_unknown_principals_are_refused(s3):
+    policy = s3.get_bucket_acl(Bucket="docs")
+    grants = policy["Grants"] + [{"Grantee": {"Type": "AmazonCustomerByEmail", "EmailAddress": "x@example.com"},
+                                  "Permission": "FULL_CONTROL"}]
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_acl(Bucket="docs", AccessControlPolicy={"Grants": grants, "Owner": policy["Owner"]})
+    assert code(e) == "UnresolvableGrantByEmailAddress"

@@ -19,6 +19,7 @@ def start_gateway(e, host: str, port: int, anonymous: tuple[str, ...], run: bool
     runner = Background(e) if run else None
     backend = StoreBackend(e, on_write=runner.poke if runner else None)
     server = serve(backend, host, port, keys, anonymous_buckets=anonymous, parts_dir=e.home / "s3-parts",
+                   state_dir=e.home,
                    cors_origins=cors_origins, allowed_hosts=allowed_hosts)
     if runner:
         runner.start()

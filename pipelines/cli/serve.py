@@ -29,7 +29,7 @@ def serve_cmd(args) -> int:
         grpc_server = pachd.serve(e, args.host, args.port, poke=runner.poke)
         started.append(grpc_server)
         s3 = serve_s3(StoreBackend(e, on_write=runner.poke), args.host, args.s3_port, load_keys(e.home),
-                      anonymous_buckets=PUBLIC_BUCKETS, parts_dir=e.home / "s3-parts")
+                      anonymous_buckets=PUBLIC_BUCKETS, parts_dir=e.home / "s3-parts", state_dir=e.home)
         started.append(s3)
         page = None
         if args.web_port >= 0:

@@ -15,6 +15,7 @@ from typing import BinaryIO, Callable
 from urllib.parse import unquote
 
 from pipelines.s3 import errors, metadata, xml
+from pipelines.s3.access import SETTINGS, AccessOps, BucketAccess
 from pipelines.s3.auth import Signed, is_signed, verify
 from pipelines.s3.backend import (BucketExists, BucketNotEmpty, BucketNotFound, CommitNotFound, CommitRef, InvalidBucket,
                       InvalidKey, ObjectInfo, ReadOnlyRepo, RepoRef, S3Backend, check_key)
@@ -30,13 +31,9 @@ log = logging.getLogger(__name__)
 REGION = "us-east-1"
 SPOOL_IN_MEMORY = 1 << 20  # PutObject bodies above this spool to disk
 # Bucket/object sub-resources S3 has and this gateway does not: 501 NotImplemented.
-UNSUPPORTED = frozenset("""acl tagging policy cors lifecycle website logging notification
+UNSUPPORTED = frozenset("""tagging cors lifecycle website logging notification
 replication encryption object-lock retention legal-hold torrent select restore accelerate analytics
-inventory metrics ownershipControls publicAccessBlock requestPayment intelligent-tiering attributes""".split())
-# Read-only answers: versioning is always on (every write is a commit, readable by versionId);
-# no policy or public-access block exists (public reads are `--anonymous`).
-ANSWERED = {"versioning": xml.versioning, "policyStatus": xml.policy_status,
-            "publicAccessBlock": xml.public_access_block}
+inventory metrics ownershipControls requestPayment intelligent-tiering attributes""".split())
 S3_NEW_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 IPV4 = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 
@@ -66,11 +63,12 @@ class Response:
         return Response(status, {"Content-Type": "application/xml"}, body)
 
 
-class Gateway(MultipartOps):
-    def __init__(self, backend: S3Backend, keys: Keys, anonymous_buckets=(), uploads: Uploads | None = None) -> None:
+class Gateway(MultipartOps, AccessOps):
+    def __init__(self, backend: S3Backend, keys: Keys, anonymous_buckets=(), uploads: Uploads | None = None,
+                 access: BucketAccess | None = None) -> None:
         self.backend = backend
         self.keys = keys
-        self.anonymous = frozenset(parse_bucket(b) for b in anonymous_buckets)
+        self.access = access or BucketAccess(None, anonymous_buckets)
         self.uploads = uploads or Uploads()
 
     def close(self) -> None:
@@ -94,23 +92,17 @@ class Gateway(MultipartOps):
     # --- authentication -------------------------------------------------------------
     def _authenticate(self, req: Request) -> Signed | None:
         if not is_signed(req.query, req.headers) and req.method in ("GET", "HEAD") and req.bucket \
-                and self._is_anonymous(req.bucket) and not (set(req.query) & (UNSUPPORTED | {"uploadId", "uploads"})):
-            return None  # anonymous read of a bucket configured public
+                and self.access.is_public(req.bucket) \
+                and not (set(req.query) & (UNSUPPORTED | set(SETTINGS) | {"uploadId", "uploads"})):
+            return None  # anonymous read of a public bucket
         return verify(req.method, req.raw_path, req.raw_query, req.headers, self.keys)
-
-    def _is_anonymous(self, name: str) -> bool:
-        try:
-            return parse_bucket(name) in self.anonymous
-        except BucketNameError:
-            return False
 
     # --- routing --------------------------------------------------------------------
     def _route(self, req: Request, signed: Signed | None) -> Response:
         q, m = req.query, req.method
-        answered = [k for k in ANSWERED if k in q]
-        if answered and m == "GET" and req.bucket and not req.key:
-            self._read_ref(req.bucket)
-            return Response.xml(ANSWERED[answered[0]](self._is_anonymous(req.bucket)))
+        configured = self.settings(req, signed)
+        if configured is not None:
+            return configured
         if set(q) & UNSUPPORTED:
             raise errors.not_implemented(f"{'/'.join(sorted(set(q) & UNSUPPORTED))} is not supported by this gateway")
         if req.bucket is None:
@@ -123,8 +115,7 @@ class Gateway(MultipartOps):
                 (self.list_multipart_uploads(req) if "uploads" in q else
                  (self.list_versions(req) if "versions" in q else self.list_objects(req))),
                 "HEAD": lambda: self.head_bucket(req),
-                "PUT": lambda: self.create_bucket(req, signed) if not q else
-                (self.put_versioning(req, signed) if "versioning" in q else _unsupported(req)),
+                "PUT": lambda: self.create_bucket(req, signed) if not q else _unsupported(req),
                 "DELETE": lambda: self.delete_bucket(req) if not q else _unsupported(req),
                 "POST": lambda: self.delete_objects(req, signed) if "delete" in q else _unsupported(req),
             }
@@ -173,13 +164,6 @@ class Gateway(MultipartOps):
         except BucketExists:
             raise errors.bucket_already_owned_by_you(req.bucket) from None
         return Response(200, {"Location": f"/{req.bucket}"})
-
-    def put_versioning(self, req: Request, signed: Signed | None) -> Response:
-        """Enabling is a no-op (always on); suspending cannot be done."""
-        self._read_ref(req.bucket)
-        if xml.parse_versioning(read_small_body(req.body, req.headers, signed)) != "Enabled":
-            raise errors.not_implemented("versioning cannot be suspended: every write to a branch is a commit")
-        return Response(200)
 
     def delete_bucket(self, req: Request) -> Response:
         b = _parse(req.bucket)
@@ -250,6 +234,7 @@ class Gateway(MultipartOps):
     def put_object(self, req: Request, signed: Signed | None) -> Response:
         b = self._write_bucket(req.bucket)
         key = check_key(_key(req))
+        self.check_object_acl(req, b)
         self._check_write_condition(req, b, key)
         with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, dir=self.uploads.root) as spool:
             size, md5, _ = spool_body(req.body, req.headers, signed, spool)
@@ -262,6 +247,7 @@ class Gateway(MultipartOps):
         b = self._write_bucket(req.bucket)
         key = check_key(_key(req))
         ref, src_bucket, src_key, info = self.copy_source(req)
+        self.check_object_acl(req, b)
         replace = req.headers.get("x-amz-metadata-directive", "COPY").upper() == "REPLACE"
         if (_parse(src_bucket).name, src_key) == (b.name, key) and not replace and ref.branch == b.branch:
             raise errors.copy_to_itself()

@@ -26,6 +26,7 @@ class MultipartOps:
         from pipelines.s3.controller import Response
         b = self._write_bucket(req.bucket)
         key = check_key(req.key or "")
+        self.check_object_acl(req, b)
         up = self.uploads.create(b.name, key, metadata.from_request(req.headers))
         return Response.xml(xml.initiate_upload(req.bucket, key, up.id))
 

@@ -24,6 +24,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from pipelines.s3 import errors
+from pipelines.s3.access import BucketAccess
 from pipelines.s3.auth import split_query
 from pipelines.s3.backend import S3Backend
 from pipelines.s3.controller import Gateway, Request, Response, error_response
@@ -278,11 +279,13 @@ class S3Server:
 
 
 def serve(backend: S3Backend, host: str, port: int, keys: Keys, anonymous_buckets=(), *,
-          parts_dir: Path | None = None, cors_origins=(), allowed_hosts=None) -> S3Server:
+          parts_dir: Path | None = None, cors_origins=(), allowed_hosts=None, state_dir: Path | None = None
+          ) -> S3Server:
     """Start the gateway in a background thread; port 0 picks a free port (see `.url`).
 
     `anonymous_buckets`: bucket names (any pachd form) readable without credentials.
     `cors_origins`: origins (scheme://host:port) whose pages may read (GET/HEAD); none by default.
+    `state_dir`: where bucket ACL and public-access-block settings are kept (default: memory only).
     `allowed_hosts`: Host header values accepted; default: the bound address and, on loopback,
     localhost/127.0.0.1/[::1], each with the port.
     """
@@ -295,7 +298,8 @@ def serve(backend: S3Backend, host: str, port: int, keys: Keys, anonymous_bucket
     bound = sock.getsockname()[1]
     if allowed_hosts is None:
         allowed_hosts = _default_hosts(host, bound)
-    gateway = Gateway(backend, keys, anonymous_buckets, Uploads(parts_dir))
+    access = BucketAccess(Path(state_dir) / "s3-buckets.json" if state_dir else None, anonymous_buckets)
+    gateway = Gateway(backend, keys, anonymous_buckets, Uploads(parts_dir), access)
     hosts = None if allowed_hosts == "*" else frozenset(h.lower() for h in allowed_hosts)
     return S3Server(S3App(gateway, hosts, frozenset(cors_origins)), sock).start()
 

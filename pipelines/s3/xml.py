@@ -100,17 +100,59 @@ def list_uploads(bucket: str, prefix: str, uploads: list[tuple[str, str, datetim
     return document("ListMultipartUploadsResult", inner)
 
 
-def versioning(_public: bool) -> bytes:
+def versioning() -> bytes:
     return document("VersioningConfiguration", _el("Status", "Enabled"))  # every write is a commit
 
 
 def policy_status(public: bool) -> bytes:
-    return document("PolicyStatus", _el("IsPublic", public))  # public: served with --anonymous
+    return document("PolicyStatus", _el("IsPublic", public))
 
 
-def public_access_block(_public: bool) -> bytes:
+def public_access_block(flags: dict[str, bool]) -> bytes:
+    return document("PublicAccessBlockConfiguration", "".join(_el(f, v) for f, v in flags.items()))
+
+
+XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+
+
+def acl(public: bool) -> bytes:
+    """The key holder has everything; everyone may read a public bucket."""
+    owner = (f'<Grant><Grantee {XSI} xsi:type="CanonicalUser"><ID>pachmedia</ID><DisplayName>pachmedia'
+             '</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>')
+    everyone = (f'<Grant><Grantee {XSI} xsi:type="Group"><URI>{ALL_USERS}</URI></Grantee>'
+                '<Permission>READ</Permission></Grant>') if public else ""
+    return document("AccessControlPolicy", f"{OWNER}<AccessControlList>{owner}{everyone}</AccessControlList>")
+
+
+def parse_acl(body: bytes) -> bool:
+    """An AccessControlPolicy this gateway can honour -> whether everyone may read."""
+    root = _parse(body)
+    lists = _children(root, "AccessControlList")
+    if _local(root.tag) != "AccessControlPolicy" or not lists:
+        raise errors.malformed_xml()
+    public = False
+    for grant in _children(lists[0], "Grant"):
+        grantee = (_children(grant, "Grantee") or [None])[0]
+        permission = (_text(grant, "Permission") or "").strip()
+        if grantee is None:
+            raise errors.malformed_xml()
+        if _text(grantee, "EmailAddress") is not None:
+            raise errors.S3Error(400, "UnresolvableGrantByEmailAddress", "The email address you provided does "
+                                 "not match any account on record (the key pair is the only account here).")
+        if (_text(grantee, "URI") or "").strip() == ALL_USERS and permission == "READ":
+            public = True
+        elif (_text(grantee, "ID") or "").strip() not in ("pachmedia", "") or permission != "FULL_CONTROL":
+            raise errors.not_implemented("only the owner's FULL_CONTROL and everyone's READ can be granted here")
+    return public
+
+
+def parse_public_access_block(body: bytes) -> dict[str, bool]:
+    root = _parse(body)
+    if _local(root.tag) != "PublicAccessBlockConfiguration":
+        raise errors.malformed_xml()
     flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-    return document("PublicAccessBlockConfiguration", "".join(_el(f, False) for f in flags))
+    return {f: (_text(root, f) or "").strip().lower() == "true" for f in flags}
 
 
 def initiate_upload(bucket: str, key: str, upload_id: str) -> bytes:
