@@ -2,6 +2,6 @@
 and the settings files committed on a fresh home (the pipelines themselves are specs/)."""
 
 INPUT_REPOS = {"media": "raw uploads (one file per asset, flat names)",
-               "settings": "scan.json, policy.json, transcode.json, labels.json"}
+               "settings": "scan.json, policy.json, preview.json, transcode.json, labels.json"}
 FLAT_REPOS = {"media"}  # repos whose paths are upload names (checked as such at put)
-SETTINGS_FILES = ("scan", "policy", "transcode", "labels")
+SETTINGS_FILES = ("scan", "policy", "preview", "transcode", "labels")

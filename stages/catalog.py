@@ -1,7 +1,7 @@
-"""catalog: one record per asset, joining what scan, probe, transcode and labels wrote
-(outer join: an infected or rejected upload still gets its record).
+"""catalog: one record per asset, joining what scan, probe, preview, transcode and labels
+wrote (outer join: an infected or rejected upload still gets its record).
 
-`python -m stages.catalog --out DIR` with `--scan/--probe/--transcode/--labels`
+`python -m stages.catalog --out DIR` with `--scan/--probe/--preview/--transcode/--labels`
 defaulting to Pachyderm's env; writes `OUT/<name>.json` (kind "catalog").
 The core, `build_record`, takes the records as dicts and is pure.
 """
@@ -15,7 +15,7 @@ from typing import Any
 from stages.core import records
 from stages.common import StageError, add_input, run_main
 
-INPUTS = ("scan", "probe", "transcode", "labels")
+INPUTS = ("scan", "probe", "preview", "transcode", "labels")
 
 
 def _pick(d: dict | None, *keys: str) -> dict:
@@ -51,7 +51,7 @@ def _streams(probe: dict, kind: str) -> list[dict]:
 
 def build_record(name: str, scan: dict | None, probe: dict | None, package: dict | None,
                  labels: dict | None, sources: list[dict], commits: dict[str, str | None],
-                 job: str | None, now: str) -> dict[str, Any]:
+                 job: str | None, now: str, preview: dict | None = None) -> dict[str, Any]:
     rec: dict[str, Any] = {"name": name, "status": status_of(scan, probe, package, labels), "cataloged_at": now}
     if scan:
         rec["scan"] = _pick(scan, "verdict", "signature", "reason", "message", "sha256", "size", "engine", "database")
@@ -88,6 +88,13 @@ def build_record(name: str, scan: dict | None, probe: dict | None, package: dict
                 rec["package"][key] = package[key]
         if package.get("exif"):
             rec["package"]["exif"] = package["exif"]
+    if preview and preview.get("hls"):  # what plays until the ladder lands (the page switches then)
+        rec["preview"] = {"repo": "preview", "hls": preview["hls"].get("master"),
+                          "dash": (preview.get("dash") or {}).get("manifest"),
+                          "renditions": [_pick(r, "name", "width", "height", "bandwidth", "codecs", "playlist")
+                                         for r in preview.get("renditions") or []]}
+        if preview.get("poster"):
+            rec["preview"]["poster"] = preview["poster"]
     if labels:
         rec["labels"] = {"repo": "labels", "path": f"{name}/labels.json",
                          "summary": labels.get("summary") or {},
@@ -112,7 +119,7 @@ def _read(path: Path | None) -> dict | None:
 
 
 def _record_file(value: str | None, suffix: str | None) -> Path | None:
-    """scan/probe inputs are record files; transcode/labels are the asset's folder."""
+    """scan/probe inputs are record files; preview/transcode/labels are the asset's folder."""
     if not value:
         return None
     p = Path(value)
@@ -131,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     scan_p, probe_p = _record_file(args.scan, None), _record_file(args.probe, None)
     pkg_p, labels_p = _record_file(args.transcode, "package.json"), _record_file(args.labels, "labels.json")
+    preview_p = _record_file(args.preview, "package.json")
     name = args.name or next((os.environ.get(f"PACH_DATUM_{i}_JOIN_ON") for i in INPUTS
                               if os.environ.get(f"PACH_DATUM_{i}_JOIN_ON")), None)
     if not name:
@@ -139,19 +147,20 @@ def main(argv: list[str] | None = None) -> int:
                 name = p.name[: -len(strip)]
                 break
         else:
-            for v in (args.transcode, args.labels):
+            for v in (args.preview, args.transcode, args.labels):
                 if v:
                     name = Path(v).name
                     break
     if not name:
-        raise StageError("no input names an asset: give --scan, --probe, --transcode or --labels")
+        raise StageError("no input names an asset: give --scan, --probe, --preview, --transcode or --labels")
     sources = [{"repo": repo, "path": str(p), "sha256": records.sha256_file(p)}
-               for repo, p in (("scan", scan_p), ("probe", probe_p), ("transcode", pkg_p), ("labels", labels_p)) if p]
+               for repo, p in (("scan", scan_p), ("probe", probe_p), ("preview", preview_p), ("transcode", pkg_p),
+                               ("labels", labels_p)) if p]
     for s in sources:  # paths as they are in the repo, not in this datum's sandbox
         s["path"] = "/" + s["path"].split(f"/{s['repo']}/", 1)[-1]
     rec = build_record(name, _read(scan_p), _read(probe_p), _read(pkg_p), _read(labels_p), sources,
                        {i: os.environ.get(f"{i}_COMMIT") for i in INPUTS}, os.environ.get("PACH_JOB_ID"),
-                       records.utc_now())
+                       records.utc_now(), _read(preview_p))
     records.write_record(Path(args.out) / f"{name}.json", "catalog", rec)
     return 0
 

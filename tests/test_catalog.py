@@ -74,3 +74,19 @@ def test_cli_reads_pachyderm_env_and_writes_the_record(tmp_path):
     rec = records.read_json(tmp_path / "out/bad.mp4.json")
     assert rec["status"] == "infected" and rec["provenance"]["commits"]["scan"] == "abc"
     assert rec["provenance"]["records"][0]["path"] == "/infected/bad.mp4.json"
+
+
+def test_a_preview_is_in_the_record_until_and_after_the_ladder_lands():
+    preview = {"hls": {"master": "x.mp4/hls/master.m3u8"}, "dash": {"manifest": "x.mp4/dash/manifest.mpd"},
+               "poster": "x.mp4/poster.jpg", "renditions": [{"name": "360p", "width": 640, "height": 360}]}
+    early = build_record("x.mp4", CLEAN, VALID, None, None, [], {}, None, records.utc_now(), preview)
+    records.validate("catalog", early)
+    assert early["status"] == "processing" and "package" not in early
+    assert early["preview"] == {"repo": "preview", "hls": "x.mp4/hls/master.m3u8",
+                                "dash": "x.mp4/dash/manifest.mpd", "poster": "x.mp4/poster.jpg",
+                                "renditions": [{"name": "360p", "width": 640, "height": 360}]}
+    done = build_record("x.mp4", CLEAN, VALID, PKG, LABELS, [], {}, None, records.utc_now(), preview)
+    records.validate("catalog", done)
+    assert done["status"] == "ready" and done["preview"]["hls"] and done["package"]["renditions"]
+    still = build_record("x.jpg", CLEAN, VALID, PKG, LABELS, [], {}, None, records.utc_now(), None)
+    assert "preview" not in still

@@ -55,12 +55,12 @@ def dag(tmp_path_factory):
 def test_every_pipeline_ran_once_and_succeeded(dag):
     e, cid, jobs, _ = dag
     assert [(j.pipeline, j.state) for j in jobs] == [
-        ("scan", "JOB_SUCCESS"), ("probe", "JOB_SUCCESS"), ("labels", "JOB_SUCCESS"),
-        ("transcode", "JOB_SUCCESS"), ("catalog", "JOB_SUCCESS")]
+        ("scan", "JOB_SUCCESS"), ("probe", "JOB_SUCCESS"), ("preview", "JOB_SUCCESS"),
+        ("transcode", "JOB_SUCCESS"), ("labels", "JOB_SUCCESS"), ("catalog", "JOB_SUCCESS")]
     assert {j.id for j in jobs} == {cid}
     by = {j.pipeline: counts(j) for j in jobs}
-    assert by == {"scan": (7, 0, 0), "probe": (6, 0, 0), "labels": (3, 0, 0), "transcode": (3, 0, 0),
-                  "catalog": (7, 0, 0)}
+    assert by == {"scan": (7, 0, 0), "probe": (6, 0, 0), "preview": (3, 0, 0), "labels": (3, 0, 0),
+                  "transcode": (3, 0, 0), "catalog": (7, 0, 0)}
 
 
 def test_catalog_records_say_what_happened_to_each_upload(dag):
@@ -78,6 +78,7 @@ def test_catalog_records_say_what_happened_to_each_upload(dag):
         "empty.mp4": ("rejected", "empty_file")}
     clip = json.loads(read(e, "catalog", "/clip.mp4.json"))
     assert clip["package"]["hls"] == "clip.mp4/hls/master.m3u8" and clip["labels"]["scenes"] >= 1
+    assert clip["preview"]["hls"] == "clip.mp4/hls/master.m3u8" and clip["preview"]["renditions"][0]["height"] == 360
     assert clip["provenance"]["commits"]["transcode"] == cid
 
 
@@ -92,6 +93,8 @@ def test_good_clips_beside_hostile_files_are_fully_processed(dag):
         assert json.loads(read(e, "catalog", f"/{name}.json"))["status"] == "ready"
     made = {f.path.split("/")[1] for repo in ("transcode", "labels") for f in e.store.files(repo, cid)}
     assert made == {"clip.mp4", "megamind.avi", "tone.mp3"}, "hostile uploads reach no package or labels"
+    previews = {f.path.split("/")[1] for f in e.store.files("preview", cid)}
+    assert previews == {"clip.mp4", "megamind.avi"}, "videos only"
 
 
 def test_lineage_of_a_transcode_output_reaches_the_upload_and_settings(dag):
@@ -114,6 +117,7 @@ def test_settings_commit_reruns_only_transcode(dag, tmp_path):
     by = {j.pipeline: counts(j) for j in e.run(show_progress=False)}
     assert by["transcode"] == (3, 0, 0)
     assert by["scan"] == (0, 7, 0) and by["probe"] == (0, 6, 0) and by["labels"] == (0, 3, 0)
+    assert by["preview"] == (0, 3, 0)
     pkg = json.loads(read(e, "transcode", "/clip.mp4/package.json"))
     assert [r["name"] for r in pkg["renditions"]] == ["360p"] and pkg["settings_commit"] == c.id
     why = explain(e.jobs.datums("transcode", c.id))

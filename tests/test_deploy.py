@@ -22,9 +22,9 @@ SPECS = load_specs(SPECS_DIR)
 def test_plan_creates_updates_and_leaves_alone():
     deployed = {"scan": json.dumps(SPECS["scan"]), "probe": json.dumps(SPECS["probe"] | {"datumTries": 9})}
     got = {c.name: c.action for c in plan(SPECS, deployed)}
-    assert got == {"scan": "unchanged", "probe": "updated", "labels": "created", "transcode": "created",
-                   "catalog": "created"}
-    assert [c.name for c in plan(SPECS, {})] == ["scan", "probe", "labels", "transcode", "catalog"]
+    assert got == {"scan": "unchanged", "probe": "updated", "preview": "created", "labels": "created",
+                   "transcode": "created", "catalog": "created"}
+    assert [c.name for c in plan(SPECS, {})] == ["scan", "probe", "preview", "transcode", "labels", "catalog"]
     assert {c.action for c in plan(SPECS, {n: json.dumps(s) for n, s in SPECS.items()}, reprocess=True)} == {"updated"}
 
 
@@ -93,6 +93,6 @@ def test_cli_dry_run_without_pachd_plans_against_an_empty_cluster(tmp_path):
     lines = r.stdout.splitlines()
     assert lines[0].startswith("no pachd given")
     assert "would be created project team" in lines
-    assert [ln.split()[-1] for ln in lines if " pipeline " in ln] == ["scan", "probe", "labels", "transcode", "catalog"]
+    assert [ln.split()[-1] for ln in lines if " pipeline " in ln] == ["scan", "probe", "preview", "transcode", "labels", "catalog"]
     no_address = _deploy_cli(tmp_path=tmp_path)
     assert no_address.returncode == 2 and "--pachd" in no_address.stderr

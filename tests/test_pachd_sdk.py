@@ -1,5 +1,5 @@
 """The proof with the real client: pachyderm-sdk drives `pachmedia serve` (a subprocess on
-free loopback ports) the way its docs do -- create repos, put files, create the five
+free loopback ports) the way its docs do -- create repos, put files, create the six
 pipelines from specs/, wait for the commit set, list jobs and datums, read outputs --
 and `pachmedia deploy --pachd` runs against it as against a cluster."""
 from __future__ import annotations
@@ -18,10 +18,10 @@ from tests.fixtures.media import make_video
 from tests.fixtures.pachd import ROOT, serving
 
 pytestmark = pytest.mark.media
-SETTINGS = ("scan", "policy", "transcode", "labels")
+SETTINGS = ("scan", "policy", "preview", "transcode", "labels")
 
 
-def test_sdk_drives_the_five_pipelines(tmp_path):
+def test_sdk_drives_the_six_pipelines(tmp_path):
     from stages.common import DEFAULTS_DIR
     specs = load_specs(SPECS_DIR)
     clip = make_video(tmp_path / "clip.mp4", seconds=2)

@@ -19,8 +19,9 @@ SPECS = load_specs(SPECS_DIR)
 BASE = SPECS["probe"]
 
 
-def test_the_five_pipelines_in_dag_order():
-    assert dag_order(SPECS) == ["scan", "probe", "labels", "transcode", "catalog"]
+def test_the_six_pipelines_in_dag_order():
+    # siblings in the order the catalog lists them: the preview plays before the ladder is made
+    assert dag_order(SPECS) == ["scan", "probe", "preview", "transcode", "labels", "catalog"]
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))

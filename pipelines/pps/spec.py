@@ -134,7 +134,10 @@ def input_repos(node: dict) -> list[str]:
 
 
 def dag_order(specs: dict[str, dict]) -> list[str]:
-    """Pipelines in an order where every pipeline comes after the ones it reads."""
+    """Pipelines in an order where every pipeline comes after the ones it reads; the
+    ones that do not depend on each other in the order their consumer lists them as
+    inputs (the catalog lists preview, transcode, labels: a preview plays before the
+    ladder is made, the ladder before the labels)."""
     order, state = [], {}
 
     def visit(n: str, path: tuple[str, ...]) -> None:
@@ -143,7 +146,7 @@ def dag_order(specs: dict[str, dict]) -> list[str]:
         if state.get(n) == "visiting":
             raise SpecError(f"pipelines form a cycle: {' -> '.join(path + (n,))}")
         state[n] = "visiting"
-        for r in sorted(set(input_repos(specs[n]["input"]))):
+        for r in dict.fromkeys(input_repos(specs[n]["input"])):
             if r in specs:
                 visit(r, path + (n,))
         state[n] = "done"

@@ -16,7 +16,7 @@ VENDOR = {
 }
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css",
          ".json": "application/json"}
-PUBLIC_BUCKETS = ("master.catalog", "master.transcode", "master.labels")
+PUBLIC_BUCKETS = ("master.catalog", "master.preview", "master.transcode", "master.labels")
 
 
 class PlayerServer(ThreadingHTTPServer):

@@ -154,3 +154,42 @@ def bench_labels(work: Path, quick: bool) -> list[Row]:
         rows.append(Row(f"labels {secs}s {p}: wall vs the decode floor of the same clip (median of {ROUNDS}, alternated)",
                         wall, med(got["decode"]), "s"))
     return rows
+
+
+def bench_firstplay(work: Path, quick: bool) -> list[Row]:
+    """From `put file` of the run's clip into a fresh home to the first playable HLS (the
+    preview's output commit) and to the full ladder (transcode's), as a fraction of the
+    clip's duration; median of 3 fresh homes. Labels and catalog run after transcode in
+    DAG order, so they are stopped here: they change neither figure."""
+    import time
+
+    from pipelines.engine import Engine
+    src, secs, size = clip(quick)
+    firsts, fulls, steps = [], [], []
+    for i in range(ROUNDS):
+        with Engine(work / f"home{i}") as e:
+            for name in ("labels", "catalog"):
+                e.stop_pipeline(name)
+            done: dict[str, float] = {}
+            t0 = time.perf_counter()
+            e.put_files("media", "master", [(f"/{src.name}", src)])
+            done["put"] = time.perf_counter()
+
+            def finished(job) -> None:
+                if job.state != "JOB_SUCCESS":
+                    raise RuntimeError(f"{job.pipeline} job {job.state}: {job.reason}")
+                done[job.pipeline] = time.perf_counter()
+            e.run(show_progress=False, on_job=finished)
+            firsts.append(done["preview"] - t0)
+            fulls.append(done["transcode"] - t0)
+            step, before = {}, t0
+            for name in ("put", "scan", "probe", "preview", "transcode"):
+                step[name], before = done[name] - before, done[name]
+            steps.append(step)
+    mid = sorted(range(ROUNDS), key=lambda k: firsts[k])[ROUNDS // 2]
+    label = f"{secs}s {size.split('x')[1]}p"
+    breakdown = ", ".join(f"{k} {v:.1f} s" for k, v in steps[mid].items())
+    return [Row(f"first play: put file of a {label} clip to its first playable HLS (the preview), vs the clip's "
+                f"duration (median of {ROUNDS} fresh homes)", median(firsts), secs, "s", breakdown),
+            Row(f"first play: put file of the {label} clip to the full ladder (transcode's commit), vs its duration",
+                median(fulls), secs, "s")]

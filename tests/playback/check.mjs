@@ -54,6 +54,28 @@ try {
     process.exit(0);
   }
   await page.waitForSelector("video#hls", { timeout: 20000 });
+  if (mode === "switch") {
+    // The preview plays: say so on stdout (the test then lets the ladder land), and wait
+    // until both players are on the ladder and have played on past the switch.
+    const seen = () => ({ source: window.__pachmedia.source, hlsUrl: window.__pachmedia.hlsUrl,
+      switches: window.__pachmedia.switches || 0, switchedAt: window.__pachmedia.switchedAt || null,
+      errors: window.__pachmedia.errors.slice(), renditions: document.getElementById("renditions").textContent,
+      hls: document.getElementById("hls").currentTime, dash: document.getElementById("dash").currentTime });
+    await page.waitForFunction(() => { const s = window.__pachmedia, v = (id) => document.getElementById(id);
+      return (s.source === "preview" && v("hls").currentTime > 1 && v("dash").currentTime > 1) || s.errors.length > 0;
+    }, null, { timeout: 45000 }).catch(() => {});
+    result.preview = await page.evaluate(seen);
+    console.log("PREVIEW " + JSON.stringify(result.preview));
+    await page.waitForFunction(() => { const s = window.__pachmedia, v = (id) => document.getElementById(id);
+      return (s.source === "full" && s.switchedAt && v("hls").currentTime > s.switchedAt.hls + 1
+              && v("dash").currentTime > s.switchedAt.dash + 1) || s.errors.length > 0;
+    }, null, { timeout: 150000 }).catch(() => {});
+    result.full = await page.evaluate(seen);
+    result.errors = result.full.errors;
+    if (shot) await page.screenshot({ path: shot, fullPage: true });
+    console.log(JSON.stringify(result));
+    process.exit(0);
+  }
   await page.waitForFunction(() => {
     const v = (id) => document.getElementById(id);
     const goal = Number(new URLSearchParams(location.search).get("goal") || 2);

@@ -18,10 +18,39 @@ async function listKeys(bucket) {
   return keys;
 }
 
+// The top-level folders of a bucket (one per asset in the output repos).
+async function listFolders(bucket) {
+  const xml = new DOMParser().parseFromString(
+    await (await fetch(`${state.gateway}/${bucket}?list-type=2&delimiter=/&max-keys=1000`)).text(), "text/xml");
+  return [...xml.querySelectorAll("CommonPrefixes > Prefix")].map((p) => p.textContent.replace(/\/$/, ""));
+}
+
+async function fetchJson(u) {
+  const r = await fetch(u);
+  return r.ok ? r.json() : null;
+}
+
+// An upload whose preview landed before its catalog record (that comes after the ladder and
+// the labels) is listed from the preview alone, so it plays within seconds of its upload.
+async function previewOnly(known) {
+  const recs = [];
+  for (const name of await listFolders("master.preview")) {
+    if (known.has(name)) continue;
+    const pkg = await fetchJson(url("master.preview", `${name}/package.json`));
+    if (pkg && pkg.hls) {
+      recs.push({ name, status: "processing", kind: "video",
+                  preview: { repo: "preview", hls: pkg.hls.master, dash: pkg.dash && pkg.dash.manifest,
+                             poster: pkg.poster, renditions: pkg.renditions || [] } });
+    }
+  }
+  return recs;
+}
+
 async function loadCatalog() {
   state.gateway = (await (await fetch("/config.json")).json()).gateway;
   const keys = await listKeys("master.catalog");
   const recs = await Promise.all(keys.map(async (k) => (await fetch(url("master.catalog", k))).json()));
+  recs.push(...await previewOnly(new Set(recs.map((r) => r.name))));
   const nav = document.getElementById("assets");
   nav.innerHTML = "";
   for (const r of recs) {
@@ -38,16 +67,60 @@ async function loadCatalog() {
 }
 
 function destroyPlayers() {
+  for (const id of ["hls", "dash"]) {  // a player letting go of its element is no playback error
+    const v = document.getElementById(id);
+    if (v) v.onerror = null;
+  }
   for (const p of Object.values(state.players)) { try { p.destroy ? p.destroy() : p.reset(); } catch (e) {} }
   state.players = {};
   state.tracks = {};
+  clearInterval(state.watch);
+}
+
+// What plays: transcode's ladder once it is there, else the preview published ahead of it.
+function sourceOf(r) {
+  const from = (bucket, p) => ({ bucket, hls: p.hls, dash: p.dash, poster: p.poster, renditions: p.renditions || [] });
+  if (r.package && r.package.hls) return { kind: "full", ...from("master.transcode", r.package) };
+  if (r.preview && r.preview.hls) return { kind: "preview", ...from("master.preview", r.preview) };
+  return null;
+}
+
+function renditionsText(src) {
+  const list = src.renditions.map((x) => `${esc(x.name)} ${esc(x.width)}x${esc(x.height)} @ ${Math.round(x.bandwidth / 1000)} kb/s`).join(", ");
+  return (src.kind === "preview" ? "Preview (the full ladder replaces it when it lands): " : "Renditions: ") + (list || "audio only");
+}
+
+// While the preview plays, look for the ladder; when it lands, switch both players to it
+// where they were (playing on if they were playing).
+function watchLadder(name) {
+  state.watch = setInterval(async () => {
+    const key = `${name}/package.json`;  // listed, not fetched: no 404 in the console while it is not there
+    const listed = await fetch(`${state.gateway}/master.transcode?list-type=2&max-keys=1&prefix=${encodeURIComponent(key)}`)
+      .then((r) => r.text()).catch(() => "");
+    const keys = [...new DOMParser().parseFromString(listed, "text/xml").querySelectorAll("Contents > Key")];
+    if (!keys.some((k) => k.textContent === key) || state.source !== "preview") return;
+    const pkg = await fetchJson(url("master.transcode", key)).catch(() => null);
+    if (!pkg || !pkg.hls) return;
+    clearInterval(state.watch);
+    const full = { kind: "full", bucket: "master.transcode", hls: pkg.hls.master, dash: pkg.dash.manifest,
+                   poster: pkg.poster, renditions: pkg.renditions || [] };
+    const at = {};
+    for (const id of ["hls", "dash"]) {
+      const v = document.getElementById(id);
+      at[id] = { time: v.currentTime, playing: !v.paused };
+    }
+    state.switchedAt = { hls: at.hls.time, dash: at.dash.time };
+    destroyPlayers();
+    attachPlayers(full, at);
+    document.getElementById("renditions").innerHTML = renditionsText(full);
+  }, 2000);
 }
 
 async function show(r) {
   destroyPlayers();
   document.querySelectorAll("nav div").forEach((d) => d.classList.toggle("sel", d.dataset.name === r.name));
   const m = document.getElementById("detail");
-  const scan = r.scan || {}, probe = r.probe || {};
+  const scan = r.scan || {}, probe = r.probe || {}, src = sourceOf(r);
   let html = `<h2>${esc(r.name)} <span class="st ${esc(r.status)}">${esc(r.status)}</span></h2>
     <p id="verdict">Verdict: <b>${esc(scan.verdict || "-")}</b> ${esc(scan.signature || scan.reason || "")}
     ${probe.status === "rejected" ? `<br>Rejected: <b>${esc(probe.reason)}</b> — ${esc(probe.message)}` : ""}</p>`;
@@ -58,8 +131,8 @@ async function show(r) {
       <p>${Object.entries(im).filter(([, v]) => v && v.file).map(([k, v]) =>
         `<a href="${url("master.transcode", v.file)}">${esc(k)} ${esc(v.width)}x${esc(v.height)}</a>`).join(" · ")}
       ${r.package.exif && r.package.exif.gps_present ? " · GPS removed from every derivative" : ""}</p>`;
-  } else if (r.package) {
-    if (r.package.waveform) {
+  } else if (src) {
+    if (r.package && r.package.waveform) {
       html += `<h3>Waveform</h3><img id="waveform" style="width:640px" src="${url("master.transcode", r.package.waveform)}" alt="waveform">`;
     }
     const picker = (id) => `<div class="tracks"><label>Audio <select id="${id}-audio"></select></label>
@@ -67,11 +140,12 @@ async function show(r) {
     html += `<div class="players">
       <div><h3>HLS (hls.js)</h3><video id="hls" controls muted playsinline></video>${picker("hls")}</div>
       <div><h3>DASH (dash.js)</h3><video id="dash" controls muted playsinline></video>${picker("dash")}</div></div>
-      <p>Renditions: ${r.package.renditions.map((x) => `${esc(x.name)} ${esc(x.width)}x${esc(x.height)} @ ${Math.round(x.bandwidth / 1000)} kb/s`).join(", ") || "audio only"}</p>`;
+      <p id="renditions">${renditionsText(src)}</p>`;
   }
   html += `<div id="scenes"></div><h3>Lineage</h3><pre id="lineage">${esc(lineageText(r.provenance))}</pre>`;
   m.innerHTML = html;
-  if (r.package && r.package.hls) attachPlayers(r);
+  if (src) attachPlayers(src);
+  if (src && src.kind === "preview") watchLadder(r.name);
   if (r.labels) showScenes(r);
 }
 
@@ -124,9 +198,12 @@ function dashTracks(dash) {
   offerTracks("dash", audio, text, (i) => dash.setCurrentTrack(audio[i].info), (i) => dash.setTextTrack(i));
 }
 
-function attachPlayers(r) {
+// `at`: where each player was when switching from the preview ({hls: {time, playing}, dash: ...}).
+function attachPlayers(src, at = null) {
+  state.source = src.kind;
+  state.hlsUrl = url(src.bucket, src.hls);
   const hlsVideo = document.getElementById("hls"), dashVideo = document.getElementById("dash");
-  const poster = r.package.poster ? url("master.transcode", r.package.poster) : "";
+  const poster = src.poster ? url(src.bucket, src.poster) : "";
   hlsVideo.poster = dashVideo.poster = poster;
   const fail = (kind) => (e) => state.errors.push(`${kind}: ${e}`);
   if (window.Hls && Hls.isSupported()) {
@@ -136,21 +213,31 @@ function attachPlayers(r) {
                       Hls.Events.SUBTITLE_TRACKS_UPDATED]) {
       hls.on(ev, () => hlsTracks(hls));
     }
-    hls.loadSource(url("master.transcode", r.package.hls));
+    hls.loadSource(url(src.bucket, src.hls));
     hls.attachMedia(hlsVideo);
     state.players.hls = hls;
     state.hlsEngine = "hls.js";
   } else if (hlsVideo.canPlayType("application/vnd.apple.mpegurl")) {
-    hlsVideo.src = url("master.transcode", r.package.hls);
+    hlsVideo.src = url(src.bucket, src.hls);
     state.hlsEngine = "native";
   } else fail("hls")("no HLS support");
   const dash = dashjs.MediaPlayer().create();
   dash.on(dashjs.MediaPlayer.events.ERROR, (e) => fail("dash")(JSON.stringify(e.error || e)));
   dash.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, () => dashTracks(dash));
-  dash.initialize(dashVideo, url("master.transcode", r.package.dash), false);
+  dash.initialize(dashVideo, url(src.bucket, src.dash), false);
   state.players.dash = dash;
   hlsVideo.onerror = () => fail("hls-video")(hlsVideo.error && hlsVideo.error.message);
   dashVideo.onerror = () => fail("dash-video")(dashVideo.error && dashVideo.error.message);
+  if (at) {
+    for (const [id, v] of [["hls", hlsVideo], ["dash", dashVideo]]) {
+      v.addEventListener("loadedmetadata", () => {
+        v.currentTime = at[id].time;
+        if (at[id].playing) v.play().catch(fail(`${id}-play`));
+      }, { once: true });
+    }
+    state.switches = (state.switches || 0) + 1;
+    return;
+  }
   const play = new URLSearchParams(location.search).get("play");
   if (play === "hls" || play === "both") hlsVideo.play().catch(fail("hls-play"));
   if (play === "dash" || play === "both") dashVideo.play().catch(fail("dash-play"));
