@@ -15,9 +15,7 @@ from typing import BinaryIO, Iterable
 
 from pipelines import SPECS_DIR
 from pipelines.errors import NotFound, PachmediaError, UsageError
-from pipelines.pps.datums import datums as iterate_datums
-from pipelines.pps.executor import JobExecutor, input_resolver
-from pipelines.pps.spec import pfs_inputs
+from pipelines.pps.executor import JobExecutor
 from pipelines.pps.workspace import Workspace
 from pipelines.scheduler import Scheduler
 from pipelines.services import Services
@@ -84,44 +82,14 @@ class Engine:
         from pipelines.pps.spec import dag_order
         return dag_order({p["name"]: p["spec"] for p in self.jobs.pipelines()})
 
-    def create_pipeline(self, spec: dict, *, reprocess: bool = False) -> tuple[str, int]:
-        from pipelines.pps.spec import validate_spec
-        validate_spec(spec)
-        name = spec["pipeline"]["name"]
-        for p in pfs_inputs(spec["input"]):
-            self.store.repo(p["repo"])  # inputs must exist (NotFound names the repo)
-        with self.store.tx():
-            action, version = self.jobs.put_pipeline(name, spec, reprocess=reprocess)
-            self.store.create_repo(name, "pipeline", spec.get("description", ""))
-            self._open_output_branch(name, spec)
-            if action != "unchanged" and self._would_have_datums(spec):
-                self.jobs.add_commit_set(new_id(), self.store.next_seq(), f"pipeline {name} {action}", name)
-        return action, version
-
-    def _open_output_branch(self, name: str, spec: dict) -> None:
-        """pachd makes the output branch at create pipeline, headed by an empty commit, so
-        `name@master` (and the S3 bucket `master.<name>`) exists before any job."""
-        if self.store.has_branch(name, "master"):
-            return
-        c = self.store.start_commit(name, "master", origin="AUTO", copy_parent=False,
-                                    description=f"output branch of pipeline {name}")
-        prov = []
-        for p in pfs_inputs(spec["input"]):
-            head = self.store.head(p["repo"], p["branch"])
-            if head and (p["repo"], p["branch"], head) not in prov:
-                prov.append((p["repo"], p["branch"], head))
-        self.store.finish_commit(name, c.id, provenance=prov)
-
-    def _would_have_datums(self, spec: dict) -> bool:
-        """A new or changed pipeline gets a job only if its inputs give it datums now."""
-        return bool(self.dry_run_datums(spec))
+    def create_pipeline(self, spec: dict, *, reprocess: bool = False, update: bool = True) -> tuple[str, int]:
+        from pipelines.pps.create import create_pipeline
+        return create_pipeline(self.store, self.jobs, self.scheduler, spec, reprocess=reprocess, update=update)
 
     def dry_run_datums(self, spec: dict):
         """The datums a spec would get on the current heads of its inputs (`list datum -f`)."""
-        inputs = [{"name": i["name"], "repo": i["repo"], "branch": i["branch"],
-                   "commit": self.store.head(i["repo"], i["branch"]) if self.store.has_repo(i["repo"]) else None}
-                  for i in pfs_inputs(spec["input"])]
-        return iterate_datums(spec["input"], input_resolver(self.store, inputs))
+        from pipelines.pps.create import dry_run_datums
+        return dry_run_datums(self.store, spec)
 
     def executor(self) -> JobExecutor:
         return JobExecutor(self.store, self.jobs, self.workspace, self.services)
@@ -173,7 +141,7 @@ class Engine:
                 for path, oid, size, attrs in staged:
                     self.store.put_file(repo, c.id, path, oid, size, etag=attrs.get("etag"), meta=attrs.get("meta"))
                 c = self.store.finish_commit(repo, c.id)
-                self.jobs.add_commit_set(c.id, c.seq, f"commit {repo}@{c.id}")
+                self.scheduler.committed(c)
             return c
         except OSError as e:
             if e.errno == errno.ENOSPC:
@@ -191,9 +159,9 @@ class Engine:
             self.store.drop_commit(c.repo, c.id)
 
     # -- running (the scheduler) -------------------------------------------------------
-    def run(self, *, show_progress: bool = True, on_job=None) -> list[JobInfo]:
-        """Process every pending commit set, resuming unfinished jobs first."""
-        return self.scheduler.run(show_progress=show_progress, on_job=on_job)
+    def run(self, *, show_progress: bool = True, on_job=None, wait: bool = False, on_wait=None) -> list[JobInfo]:
+        """Process every pending commit set, resuming unfinished jobs first (scheduler.run)."""
+        return self.scheduler.run(show_progress=show_progress, on_job=on_job, wait=wait, on_wait=on_wait)
 
     def run_lock(self):
         return self.scheduler.lock()
@@ -230,9 +198,7 @@ class Engine:
             raise UsageError("nothing chosen: give --path repo:/path, --datum ID or --failed"
                              + (" (the last job has no failed datum)" if failed else ""))
         id = new_id()
-        with self.store.tx():
-            self.jobs.add_commit_set(id, self.store.next_seq(), f"reprocess {pipeline}", pipeline,
-                                     force={pipeline: sorted(chosen)})
+        self.scheduler.queue(id, f"reprocess {pipeline}", pipeline=pipeline, force={pipeline: sorted(chosen)})
         return id, sorted(chosen)
 
     # -- a pipeline's life (pachd's stop, start and delete pipeline) --------------------------
@@ -248,7 +214,7 @@ class Engine:
         it was stopped is processed (the rest is skipped as usual)."""
         with self.store.tx():
             if self.jobs.set_stopped(name, False):
-                self.jobs.add_commit_set(new_id(), self.store.next_seq(), f"pipeline {name} started", name)
+                self.scheduler.queue(new_id(), f"pipeline {name} started", pipeline=name)
 
     def delete_pipeline(self, name: str, *, keep_repo: bool = False, force: bool = False) -> None:
         """The pipeline, its jobs and datums and, unless keep_repo, its output repo. One that

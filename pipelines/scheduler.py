@@ -2,10 +2,17 @@
 to every pipeline downstream of what changed (Pachyderm's global ids: the job's output
 commit shares the set's id).
 
+Commit sets are kept per branch as pachd keeps them: a set records the branches it changed
+(a user commit's, a trigger's move) and the input repos' heads when it was made. A
+pipeline gets a job in a set only if it reads one of those branches, or the output branch
+of a pipeline that got one (branch provenance), so a commit on rb@dev starts nothing in a
+pipeline reading rb@master; each job reads its inputs as they were when the set was made.
+
 Three ways in, one loop: `Scheduler.run` (the `run` verb, `wait commit`), `Background`
-(a thread in a long-running process: `s3 serve`, `play`), and `spawn_run` (a detached
-`pachmedia run` after a CLI write). The run lock keeps one loop per home at a time,
-across processes.
+(a thread in a long-running process: `s3 serve`, `play`, `serve`; it also makes cron
+ticks), and `spawn_run` (a detached `pachmedia run` after a CLI write). The run lock keeps
+one loop per home at a time, across processes; a run drains until nothing is pending and
+looks again after letting go of the lock, so no commit is left waiting.
 """
 from __future__ import annotations
 
@@ -19,9 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from pipelines.errors import NotFound, PachmediaError, RunLocked
-from pipelines.pfs.store import Commit
+from pipelines.pfs import triggers
+from pipelines.pfs.store import Commit, new_id
 from pipelines.pps.jobstore import JobInfo
-from pipelines.pps.spec import pfs_inputs
+from pipelines.pps.spec import output_branch, pfs_inputs
 
 if TYPE_CHECKING:
     from pipelines.engine import Engine
@@ -33,13 +41,31 @@ class Scheduler:
         self.store = engine.store
         self.jobs = engine.jobs
         self.lock_path = engine.home / "run.lock"
+        from pipelines.pps.ticks import Ticker
+        self.ticker = Ticker(engine, self)
 
+    # -- queueing -----------------------------------------------------------------------
+    def queue(self, id: str, cause: str, *, seq: int | None = None, pipeline: str | None = None,
+              force: dict | None = None, branches: list[tuple[str, str]] = ()) -> None:
+        """Record a commit set to process, with the input heads as they are now."""
+        with self.store.tx():
+            self.jobs.add_commit_set(id, seq if seq is not None else self.store.next_seq(), cause, pipeline, force,
+                                     branches=branches, heads=self.store.branch_heads())
+
+    def committed(self, c: Commit) -> None:
+        """A user commit finished (call inside its transaction): its set, then the trigger
+        branches it moves, each its own set (pachd fires triggers when a commit finishes)."""
+        self.queue(c.id, f"commit {c.repo}@{c.id}", seq=c.seq, branches=[(c.repo, c.branch)])
+        for b in triggers.fire(self.store, c.repo, c.branch):
+            self.queue(new_id(), f"trigger {c.repo}@{b} moved to {c.id}", branches=[(c.repo, b)])
+
+    # -- the run lock -----------------------------------------------------------------------
     @contextmanager
-    def lock(self):
+    def lock(self, wait: bool = False):
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "w") as f:
+        with open(self.lock_path, "a") as f:
             try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 raise RunLocked(f"another pachmedia is running jobs in {self.e.home} (run.lock)") from None
             yield
@@ -48,7 +74,7 @@ class Scheduler:
         """Whether some process holds the run lock now (a JOB_RUNNING job with no run
         holding it was stopped: Ctrl-C or a kill, and the next `run` resumes it)."""
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "w") as f:
+        with open(self.lock_path, "a") as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -56,29 +82,56 @@ class Scheduler:
             fcntl.flock(f, fcntl.LOCK_UN)
             return False
 
-    def run(self, *, show_progress: bool = True, on_job: Callable[[JobInfo], None] | None = None) -> list[JobInfo]:
-        """Process every pending commit set, resuming unfinished jobs first."""
+    # -- running ----------------------------------------------------------------------------
+    def run(self, *, show_progress: bool = True, on_job: Callable[[JobInfo], None] | None = None,
+            wait: bool = False, on_wait: Callable[[], None] | None = None) -> list[JobInfo]:
+        """Process pending commit sets until none is left, resuming unfinished jobs first.
+        With `wait`, a run in progress elsewhere is waited for (on_wait is told) and the
+        jobs it finished meanwhile are returned too; without, it raises RunLocked."""
         done: list[JobInfo] = []
-        with self.lock():
-            order = self.e.dag_order()
-            executor = self.e.executor()
-            for cs in self.jobs.pending_sets():
-                forced_files: set[tuple[str, str]] = set()
-                for pipeline in order:
-                    job = self._job_for(pipeline, cs)
-                    if job is None or job.state not in ("JOB_CREATED", "JOB_RUNNING"):
-                        continue
-                    forced = set((cs.get("force") or {}).get(pipeline, []))
-                    job = executor.execute(pipeline, job.id, forced=forced, forced_files=forced_files,
-                                           show_progress=show_progress)
-                    done.append(job)
-                    if on_job:
-                        on_job(job)
-                self.jobs.mark_set_done(cs["id"])
+        if wait and self.running():
+            if on_wait:
+                on_wait()
+            since = time.time()
+            with self.lock(wait=True):
+                done += self.jobs.finished_since(since)
+                done += self._drain(show_progress, on_job)
+        else:
+            with self.lock():
+                done += self._drain(show_progress, on_job)
+        # A commit made while the lock was held had its own run turned away: look again now
+        # that it is free (if another run took it meanwhile, that one processes it).
+        while self.jobs.next_pending_set() is not None:
+            try:
+                with self.lock():
+                    done += self._drain(show_progress, on_job)
+            except RunLocked:
+                break
         return done
 
+    def _drain(self, show_progress: bool, on_job) -> list[JobInfo]:
+        done: list[JobInfo] = []
+        executor = self.e.executor()
+        while (cs := self.jobs.next_pending_set()) is not None:
+            forced_files: set[tuple[str, str]] = set()
+            for pipeline in self.e.dag_order():  # per set: another process may have added pipelines
+                job = self._job_for(pipeline, cs)
+                if job is None or job.state not in ("JOB_CREATED", "JOB_RUNNING"):
+                    continue
+                forced = set((cs.get("force") or {}).get(pipeline, []))
+                job = executor.execute(pipeline, job.id, forced=forced, forced_files=forced_files,
+                                       show_progress=show_progress)
+                done.append(job)
+                if on_job:
+                    on_job(job)
+            self.jobs.mark_set_done(cs["id"])
+        return done
+
+    # -- which pipelines a commit set reaches, and what their jobs read -------------------
     def _job_for(self, pipeline: str, cs: dict) -> JobInfo | None:
-        """The job of `pipeline` in commit set `cs`, created if the set touches its inputs."""
+        """The job of `pipeline` in commit set `cs`, created if the set reaches it: the set
+        changed a branch it reads (unless that input says propagationSpec never), or it is
+        the set of the pipeline's own creation/update/reprocess."""
         try:
             return self.jobs.job(pipeline, cs["id"])
         except NotFound:
@@ -86,12 +139,15 @@ class Scheduler:
         p = self.jobs.pipeline(pipeline)
         if p["stopped"]:
             return None  # a stopped pipeline gets no job; starting it queues one on the heads then
+        if p["created"] > cs["created"] and cs.get("pipeline") != pipeline:
+            return None  # made before the pipeline existed: pachd propagated it to nothing here
+        origin = self._origin_branches(cs)
         inputs, touched, broken = [], cs.get("pipeline") == pipeline, None
         for i in pfs_inputs(p["spec"]["input"]):
-            commit = self._input_commit(i["repo"], i["branch"], cs)
-            if commit and commit.id == cs["id"]:
+            commit, in_set = self._input_commit(i["repo"], i["branch"], cs, origin)
+            if in_set and not (i.get("propagationSpec") or {}).get("never"):
                 touched = True
-                if commit.error:
+                if commit and commit.error:
                     broken = f"input commit {i['repo']}@{commit.id} failed: {commit.error}"
             inputs.append({"name": i["name"], "repo": i["repo"], "branch": i["branch"],
                            "commit": commit.id if commit else None})
@@ -99,30 +155,43 @@ class Scheduler:
             return None
         with self.store.tx():
             self.jobs.create_job(pipeline, cs["id"], p["salt"], p["version"], inputs, cs["seq"])
-            self.store.start_commit(pipeline, "master", id=cs["id"], origin="AUTO", copy_parent=False,
-                                    description=f"job {cs['id']}")
+            self.store.start_commit(pipeline, output_branch(p["spec"]), id=cs["id"], origin="AUTO",
+                                    copy_parent=False, description=f"job {cs['id']}")
         if broken:
             with self.store.tx():
                 self.store.finish_commit(pipeline, cs["id"], error=f"unrunnable: {broken}", move_head=False)
                 self.jobs.set_job(pipeline, cs["id"], state="JOB_UNRUNNABLE", reason=broken, finished=time.time())
         return self.jobs.job(pipeline, cs["id"])
 
-    def _input_commit(self, repo: str, branch: str, cs: dict) -> Commit | None:
-        """The commit of repo@branch a job in set cs reads: the set's own commit there if
-        any; for input repos the latest one not newer than the set; for pipeline outputs
-        the head (earlier sets are all processed before this one)."""
+    def _origin_branches(self, cs: dict) -> set[tuple[str, str]]:
+        if cs.get("branches") is not None:
+            return set(cs["branches"])
+        # a set recorded before sets named their branches: its user commits' branches
+        return {(c.repo, c.branch) for c in self.store.commit_set(cs["id"]) if c.origin == "USER"}
+
+    def _input_commit(self, repo: str, branch: str, cs: dict,
+                      origin: set[tuple[str, str]]) -> tuple[Commit | None, bool]:
+        """(the commit of repo@branch a job in set cs reads, whether the set changed it)."""
+        heads = cs.get("heads")
+        if (repo, branch) in origin:
+            id = heads.get((repo, branch)) if heads is not None else cs["id"]
+            return (self.store.commit(repo, id) if id else None), True
         own = self.store.finished_commit(repo, cs["id"])
-        if own:
-            return own
+        if own and own.branch == branch:  # an upstream pipeline's output in this set
+            return own, True
         if self.store.repo(repo)["type"] == "user":
-            return self.store.latest_good_commit(repo, branch, cs["seq"])
-        head = self.store.head(repo, branch)
-        return self.store.commit(repo, head) if head else None
+            if heads is not None:
+                id = heads.get((repo, branch))
+                return (self.store.commit(repo, id) if id else None), False
+            return self.store.latest_good_commit(repo, branch, cs["seq"]), False
+        head = self.store.head(repo, branch)  # earlier sets are all processed before this one
+        return (self.store.commit(repo, head) if head else None), False
 
 
 class Background:
-    """Runs pending work after each write, in a thread of a long-running process, one run
-    at a time (the run lock also keeps out other processes)."""
+    """The scheduler in a thread of a long-running process (`s3 serve`, `play`, `serve`):
+    makes the cron ticks that are due and runs pending work, after each `poke` (a write)
+    and whenever the next tick is due. This is the one entry point such a process calls."""
 
     def __init__(self, engine: "Engine", log=sys.stderr) -> None:
         self.e = engine
@@ -146,16 +215,20 @@ class Background:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait()
+            self._wake.wait(self.e.scheduler.ticker.seconds_to_next() or 60)
             self._wake.clear()
             if self._stop.is_set():
                 return
             try:
+                self.e.scheduler.ticker.tick()
                 for j in self.e.run(show_progress=False):
-                    print(f"autorun: {j.pipeline}@{j.id[:12]} {j.state} ({j.done}/{j.total})"
+                    print(f"scheduler: {j.pipeline}@{j.id[:12]} {j.state} ({j.done}/{j.total})"
                           + (f": {j.reason}" if j.reason else ""), file=self.log, flush=True)
+            except RunLocked:  # another process runs jobs (and drains); look again soon
+                self._stop.wait(5)
+                self._wake.set()
             except PachmediaError as e:
-                print(f"autorun: {e}; retrying in 5s", file=self.log, flush=True)
+                print(f"scheduler: {e}; retrying in 5s", file=self.log, flush=True)
                 self._stop.wait(5)
                 self._wake.set()
 
@@ -166,6 +239,6 @@ def spawn_run(home: Path) -> Path:
     log = home / "logs" / "autorun.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as out:
-        subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(home), "run", "-q"],
+        subprocess.Popen([sys.executable, "-m", "pipelines.cli", "--home", str(home), "run", "-q", "--background"],
                          stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
     return log

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import jsonschema
 import pytest
@@ -52,14 +53,23 @@ DELETE = object()
 
 @pytest.mark.parametrize("path,value,message", [
     pytest.param("datumTimeout", "1h", 'datumTimeout: \'1h\' is not a duration like "600s"', id="duration"),
-    pytest.param("datum_tries", 3, "datum_tries: use the camelCase key datumTries", id="snake-case"),
+    pytest.param("datum_tries", 3, "datum_tries: the field datumTries is given twice (as datumTries and datum_tries)",
+                 id="snake-and-camel"),
     pytest.param("datumTries", "three", "datumTries: expected an integer", id="int-type"),
     pytest.param("transform.cmd", "python3 -m x", "transform.cmd: expected a list", id="cmd-type"),
     pytest.param("transform.cmd.1", 7, "transform.cmd[1]: expected a string", id="cmd-item"),
     pytest.param("transform.imagee", "x", "transform.imagee: unknown key", id="unknown-nested"),
     pytest.param("input.cross.1.pfs.globb", "/x", "input.cross[1].pfs.globb: unknown key", id="unknown-deep"),
-    pytest.param("input.cross.0.join.0.pfs.joinOn", DELETE, "input.cross[0].join[0].pfs.joinOn: required", id="join-on"),
     pytest.param("input.cross.1.pfs.glob", "", "input.cross[1].pfs.glob: required", id="glob"),
+    pytest.param("reprocessSpec", "sometimes", "reprocessSpec: must be one of 'until_success' or 'every_job'",
+                 id="reprocess-spec"),
+    pytest.param("input.cross.1.pfs.commit", "abc", "input.cross[1].pfs.commit: pachd refuses it", id="pinned-commit"),
+    pytest.param("input.cross.1.pfs.s3", True, "input.cross[1].pfs.glob: inputs that set 's3' to 'true' must also "
+                 "set 'glob' to \"/\"", id="s3-glob"),
+    pytest.param("podPatch", "{not json", "podPatch: malformed PodPatch", id="pod-patch"),
+    pytest.param("pipeline.project.name", "video", "pipeline.project.name: 'video': the embedded engine has one "
+                 "project", id="project"),
+    pytest.param("transform.user", "root", "transform.user: running datums as another user", id="user"),
     pytest.param("pipeline.name", "no spaces", "pipeline.name: 'no spaces' is not a valid name", id="name"),
     pytest.param("parallelismSpec.constant", True, "parallelismSpec.constant: expected an integer", id="bool-not-int"),
     pytest.param("input.cross.1.pfs.outerJoin", "yes", "input.cross[1].pfs.outerJoin: expected true or false",
@@ -86,8 +96,47 @@ def test_broken_specs_name_the_key(path, value, message):
 def test_two_inputs_with_one_name_are_refused():
     spec = copy.deepcopy(BASE)
     spec["input"] = {"cross": [{"pfs": {"repo": "media", "glob": "/*"}}, {"pfs": {"repo": "media", "glob": "/"}}]}
-    with pytest.raises(SpecError, match="two inputs are named 'media'"):
+    with pytest.raises(SpecError, match=r'input\.cross\[1\]: name "media" was used more than once'):
         validate_spec(spec)
+
+
+def test_union_inputs_may_share_a_name_as_in_pachd():
+    spec = copy.deepcopy(BASE)
+    spec["input"] = {"union": [{"pfs": {"repo": "media", "glob": "/*"}}, {"pfs": {"repo": "media", "glob": "/"}}]}
+    validate_spec(spec)
+    spec["input"] = {"cross": [spec["input"], {"pfs": {"repo": "media", "glob": "/"}}]}
+    with pytest.raises(SpecError, match=r'input\.cross\[1\]: name "media" was used more than once'):
+        validate_spec(spec)
+
+
+@pytest.mark.parametrize("path,value,effective", [
+    pytest.param("input.cross.1.pfs.glob", "policy.json", "/policy.json", id="glob-without-slash"),
+    pytest.param("input.cross.1.pfs.glob", "//a/./b/", "/a/b", id="glob-cleaned"),
+])
+def test_globs_are_cleaned_as_pachds_set_input_defaults(path, value, effective):
+    assert validate_spec(mutate(path, value))["input"]["cross"][1]["pfs"]["glob"] == effective
+
+
+def test_snake_case_keys_are_read_as_protojson_does():
+    spec = {"pipeline": {"name": "p"}, "transform": {"cmd": ["true"], "accept_return_code": [3],
+                                                       "env": {"some_var": "x"}},
+            "input": {"pfs": {"repo": "in", "glob": "/*", "empty_files": True}}, "datum_tries": "2"}
+    effective = validate_spec(spec)
+    assert effective["transform"] == {"cmd": ["true"], "acceptReturnCode": [3], "env": {"some_var": "x"}}
+    assert effective["input"]["pfs"]["emptyFiles"] is True and effective["datumTries"] == 2
+
+
+def test_a_join_without_join_on_is_valid_as_in_pachd():
+    validate_spec(mutate("input.cross.0.join.0.pfs.joinOn", DELETE))
+
+
+def test_trigger_branches_are_named_as_pachd_names_them():
+    spec = copy.deepcopy(BASE)
+    spec["input"] = {"cross": [{"pfs": {"repo": "media", "glob": "/*", "trigger": {"commits": 2}}},
+                               {"pfs": {"repo": "media", "name": "m2", "glob": "/", "trigger": {"size": "1MB"}}}]}
+    effective = validate_spec(spec)
+    assert [c["pfs"]["branch"] for c in effective["input"]["cross"]] == ["probe-trigger-1", "probe-trigger-2"]
+    assert effective["input"]["cross"][0]["pfs"]["trigger"] == {"branch": "master", "commits": 2}
 
 
 def test_a_cycle_is_refused():
@@ -105,3 +154,41 @@ def test_a_bad_glob_is_refused_at_create_pipeline_not_as_a_traceback(tmp_path):
         with pytest.raises(SpecError, match=r"input\.pfs\.glob: glob '/\[abc': unclosed"):
             e.create_pipeline(spec)
         assert e.jobs.pipelines() == []
+
+
+def test_a_spout_is_refused_for_being_a_spout_not_for_lacking_an_input():
+    spec = {"pipeline": {"name": "sp"}, "transform": {"cmd": ["true"]}, "spout": {}}
+    with pytest.raises(SpecError, match=r"^spout: spouts are long-running pods"):
+        validate_spec(spec)
+
+
+@pytest.mark.parametrize("pfs,message", [
+    pytest.param({"repo": "in", "glob": "/*", "s3": True}, "input.pfs.glob: inputs that set 's3' to 'true' must",
+                 id="s3-glob-is-pachds-reason"),
+    pytest.param({"repo": "in", "glob": "/", "s3": True, "lazy": True}, "input.pfs.lazy: input cannot specify both "
+                 "'s3' and 'lazy'", id="s3-lazy"),
+    pytest.param({"repo": "in", "glob": "/", "s3": True}, "input.pfs.s3: reading an input through a per-job S3",
+                 id="s3-refused-here"),
+    pytest.param({"repo": "out", "glob": "/"}, 'input.pfs.name: required for a repo named "out"', id="repo-out"),
+    pytest.param({"repo": "in", "name": "out", "glob": "/"}, "input: input cannot be named out", id="name-out"),
+])
+def test_pachds_input_rules_come_first(pfs, message):
+    with pytest.raises(SpecError, match=re.escape(message)):
+        validate_spec({"pipeline": {"name": "p"}, "transform": {"cmd": ["true"]}, "input": {"pfs": pfs}})
+
+
+@pytest.mark.parametrize("cron,message", [
+    pytest.param({"spec": "@daily"}, "input.cron.name: required", id="name"),
+    pytest.param({"name": "t", "spec": "61 * * * *"}, "input.cron.spec: error parsing cron-spec: minute", id="spec"),
+    pytest.param({"name": "t", "spec": "@daily", "start": "yesterday"}, "input.cron.start: 'yesterday' is not an "
+                 "RFC 3339 timestamp", id="start"),
+])
+def test_cron_inputs_are_checked_as_pachd_checks_them(cron, message):
+    with pytest.raises(SpecError, match=re.escape(message)):
+        validate_spec({"pipeline": {"name": "p"}, "transform": {"cmd": ["true"]}, "input": {"cron": cron}})
+
+
+def test_a_cron_input_reads_its_tick_repo():
+    spec = validate_spec({"pipeline": {"name": "p"}, "transform": {"cmd": ["true"]},
+                          "input": {"cron": {"name": "tick", "spec": "@every 1h"}}})
+    assert spec["input"]["cron"]["repo"] == "p_tick"

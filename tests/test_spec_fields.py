@@ -56,7 +56,8 @@ WHERE = {"CreatePipelineRequest": ("", BASE), "Transform": ("transform", BASE["t
          "PFSInput": ("input.cross[1].pfs", BASE["input"]["cross"][1]["pfs"])}
 VALUES = {"tfJob": {"tfJob": "{}"}, "egress": {"URL": "s3://x"}, "service": {"internalPort": 80},
           "spout": {}, "specCommit": {"id": "x"}, "determined": {"workspaces": ["w"]}, "dryRun": True,
-          "secrets": [{"name": "s"}], "user": "root", "datumBatching": True, "commit": "abc", "reference": True}
+          "secrets": [{"name": "s"}], "user": "root", "datumBatching": True, "commit": "abc",
+          "s3": True, "s3Out": True}
 
 
 def refused_cases():

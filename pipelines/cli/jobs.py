@@ -1,12 +1,14 @@
 """run, list | inspect job, logs."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 
 from pipelines import protojson as shapes
-from pipelines.errors import UsageError
+from pipelines.errors import RunLocked, UsageError
+
 from pipelines.pps.jobstore import JOB_STATES
 from pipelines.cli.base import Command
 from pipelines.cli.fmt import add_raw, ago, duration, engine, job_counts, job_ref, raw, size, table
@@ -27,7 +29,13 @@ def run(args) -> int:
             print("nothing to do: every commit has been processed")
             return 0
         print(f"{len(pending)} commit set(s) to process", file=sys.stderr)
-        jobs = e.run(show_progress=not args.quiet)
+        try:
+            jobs = e.run(show_progress=not args.quiet, wait=not args.background,
+                         on_wait=lambda: print("another pachmedia is running jobs in this home: waiting for it, "
+                                               "then processing what is left", file=sys.stderr))
+        except RunLocked:  # --background: the run in progress drains what is pending
+            print("another pachmedia is running jobs: it processes these too", file=sys.stderr)
+            return 0
         failed = [j for j in jobs if j.state != "JOB_SUCCESS"]
         for j in jobs:
             print(f"{j.pipeline}@{j.id[:12]}  {j.state:12} {job_counts(j)}  {duration(j.started, j.finished)}"
@@ -169,6 +177,7 @@ def logs(args) -> int:
 
 def _run_args(p) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--background", action="store_true", help=argparse.SUPPRESS)  # a spawned run: never waits
     p.add_argument("--reprocess", metavar="PIPELINE", help="re-run chosen datums of this pipeline (and what "
                    "depends on them) though their inputs did not change")
     p.add_argument("--path", action="append", metavar="REPO:/PATH", help="datums reading this input file")

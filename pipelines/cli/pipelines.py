@@ -2,20 +2,37 @@
 from __future__ import annotations
 
 import json
+import os
 
 from pipelines import protojson as shapes
-from pipelines.pps.spec import load_spec
+from pipelines.pps.fields import cluster_notes
+from pipelines.pps.spec import load_manifest
+from pipelines.scheduler import spawn_run
 from pipelines.cli.base import Command
 from pipelines.cli.fmt import add_raw, ago, engine, raw, table
 
 
-def create_pipeline(args) -> int:
-    spec = load_spec(args.file)
+def create_pipeline(args, update: bool = False) -> int:
+    """Every spec in the file, in order, as pachctl: `create` fails on a name in use,
+    `update` updates (and creates what is missing)."""
+    specs = load_manifest(args.file)
     with engine(args) as e:
-        action, version = e.create_pipeline(spec, reprocess=args.reprocess)
-        print(f"{action} pipeline {spec['pipeline']['name']} (version {version})"
-              + ("; run `pachmedia run` to process its inputs" if action != "unchanged" else ""))
+        for spec in specs:
+            action, version = e.create_pipeline(spec, reprocess=args.reprocess, update=update)
+            print(f"{action} pipeline {spec['pipeline']['name']} (version {version})")
+            for note in cluster_notes(spec):
+                print(f"  note: {note}")
+        if e.pending():
+            if args.no_run or os.environ.get("PACHMEDIA_NO_AUTORUN"):
+                print("Process it with `pachmedia run`.")
+            else:  # as pachd, a new pipeline's job starts without being asked
+                log = spawn_run(e.home)
+                print(f"Processing in the background: `pachmedia list job` to follow (log: {log}).")
     return 0
+
+
+def update_pipeline(args) -> int:
+    return create_pipeline(args, update=True)
 
 
 def list_pipeline(args) -> int:
@@ -61,8 +78,10 @@ def inspect_pipeline(args) -> int:
 
 
 def _create_args(p) -> None:
-    p.add_argument("-f", "--file", required=True, help="pipeline spec (JSON), as for pachctl")
+    p.add_argument("-f", "--file", required=True, help="pipeline spec(s): JSON or YAML, one or several, as pachctl "
+                   "reads them (- for stdin)")
     p.add_argument("--reprocess", action="store_true", help="new salt: re-run every datum")
+    p.add_argument("--no-run", action="store_true", help="do not start processing (`pachmedia run` does)")
 
 
 def _inspect_args(p) -> None:
@@ -71,8 +90,9 @@ def _inspect_args(p) -> None:
 
 
 COMMANDS = [
-    Command("create", "pipeline", "Create (or update) a pipeline from a spec file.", _create_args, create_pipeline),
-    Command("update", "pipeline", "Update a pipeline from a spec file.", _create_args, create_pipeline),
+    Command("create", "pipeline", "Create pipelines from a spec file (a name in use is an error).", _create_args,
+            create_pipeline),
+    Command("update", "pipeline", "Update (or create) pipelines from a spec file.", _create_args, update_pipeline),
     Command("list", "pipeline", "List pipelines.", add_raw, list_pipeline),
     Command("inspect", "pipeline", "Show a pipeline's spec, version and salt.", _inspect_args, inspect_pipeline),
 ]

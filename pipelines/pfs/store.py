@@ -15,6 +15,7 @@ alone (private_home).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import stat
@@ -125,6 +126,10 @@ class Store:
             for col in FILE_COLUMNS:
                 if col not in have:
                     self.db.execute(f"ALTER TABLE files ADD COLUMN {col} TEXT")
+            have = {r["name"] for r in self.db.execute("PRAGMA table_info(branches)")}
+            for col, kind in (("trigger", "TEXT"), ("created", "REAL")):  # homes made before triggers
+                if col not in have:
+                    self.db.execute(f"ALTER TABLE branches ADD COLUMN {col} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -183,6 +188,31 @@ class Store:
     def branches(self, repo: str) -> list[sqlite3.Row]:
         return self.q("SELECT * FROM branches WHERE repo=? ORDER BY name", (repo,))
 
+    def create_branch(self, repo: str, branch: str, *, trigger: dict | None = None) -> None:
+        """Make repo@branch if missing (no head until a commit or a trigger moves it), and
+        set its trigger (pachd's CreateBranch with `trigger`; None clears it)."""
+        with self.tx():
+            self.db.execute("INSERT OR IGNORE INTO branches(repo, name, head, created) VALUES(?,?,NULL,?)",
+                            (repo, branch, time.time()))
+            self.db.execute("UPDATE branches SET trigger=? WHERE repo=? AND name=?",
+                            (json.dumps(trigger, sort_keys=True) if trigger else None, repo, branch))
+
+    def set_head(self, repo: str, branch: str, commit: str) -> None:
+        """Point a branch at a finished commit of its repo (a trigger's move)."""
+        with self.tx():
+            self.db.execute("UPDATE branches SET head=? WHERE repo=? AND name=?", (commit, repo, branch))
+
+    def triggers(self, repo: str) -> list[tuple[str, dict, str | None, float]]:
+        """(branch, trigger, head, created) of every branch of repo that has a trigger."""
+        return [(r["name"], json.loads(r["trigger"]), r["head"], r["created"] or 0.0) for r in self.q(
+            "SELECT * FROM branches WHERE repo=? AND trigger IS NOT NULL ORDER BY name", (repo,))]
+
+    def branch_heads(self) -> dict[tuple[str, str], str]:
+        """(repo, branch) -> head of every input repo's branch: what a commit set records."""
+        return {(r["repo"], r["name"]): r["head"] for r in self.q(
+            "SELECT b.repo, b.name, b.head FROM branches b JOIN repos r ON r.name=b.repo "
+            "WHERE r.type='user' AND b.head IS NOT NULL")}
+
     # -- commits ------------------------------------------------------------------------
     def start_commit(self, repo: str, branch: str = "master", *, id: str | None = None,
                      origin: str = "USER", description: str = "", copy_parent: bool = True,
@@ -197,7 +227,8 @@ class Store:
             self.db.execute(
                 "INSERT INTO commits(repo, id, seq, branch, parent, origin, started, description) "
                 "VALUES(?,?,?,?,?,?,?,?)", (repo, id, seq, branch, parent, origin, started or time.time(), description))
-            self.db.execute("INSERT OR IGNORE INTO branches(repo, name, head) VALUES(?,?,NULL)", (repo, branch))
+            self.db.execute("INSERT OR IGNORE INTO branches(repo, name, head, created) VALUES(?,?,NULL,?)",
+                            (repo, branch, time.time()))
             if parent and copy_parent:
                 self.db.execute(
                     "INSERT INTO files(repo, commit_id, path, hash, size, job, datum, etag, meta, changed) "

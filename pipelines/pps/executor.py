@@ -18,6 +18,7 @@ from pipelines.errors import Interrupted, NotFound
 from pipelines.pps.datums import Datum, FileEntry, InputCommit, datums as iterate_datums
 from pipelines.pps.jobstore import JobInfo
 from pipelines.pps.plan import Decision, datum_inputs, decide, duplicate_paths
+from pipelines.pps.spec import pfs_inputs, runnable_input
 from pipelines.progress import Bar
 from pipelines.pps.workspace import Workspace
 from pipelines.pps.sandbox import TryDirs, limits_for
@@ -66,7 +67,7 @@ class JobExecutor:
         the paths this job's forced datums write are added to `forced_files`."""
         job = self.js.job(pipeline, job_id)
         spec = self.js.pipeline(pipeline)["spec"]
-        datums = iterate_datums(spec["input"], self.resolver(job))
+        datums = iterate_datums(runnable_input(spec["input"]), self.resolver(job))
         forced = set(forced or ())
         if forced_files:
             forced |= {d.id for d in datums if any((i.repo, f.path) in forced_files
@@ -77,8 +78,9 @@ class JobExecutor:
         for d in done_here.values():  # a killed engine's datums may still be running: end them first
             if d.state == "STARTING" and d.pgid:
                 kill_orphan(d.pgid, job_id, d.id, self.sandbox(pipeline, job_id, d.id))
+        no_skip = "every_job" if spec.get("reprocessSpec") == "every_job" else "s3Out" if spec.get("s3Out") else None
         decisions = decide(datums, job.salt, previous, prev_job.salt if prev_job else None,
-                           done_here, forced)
+                           done_here, forced, no_skip=no_skip)
         self.js.set_job(pipeline, job_id, state="JOB_RUNNING", total=len(decisions))
         self.js.record_skipped(pipeline, job_id, [(d.datum.id, d.hash, datum_inputs(d.datum), d.source_job)
                                                   for d in decisions if d.action == "skip" and not d.adopt])
@@ -89,7 +91,10 @@ class JobExecutor:
                                      started=now, finished=now,
                                      outputs=self.js.datum_outputs(pipeline, d.source_job, d.adopt))
         to_run = [d for d in decisions if d.action == "run"]
-        self._run_all(pipeline, job, spec, to_run, show_progress)
+        timeout = parse_duration(spec.get("jobTimeout"))
+        deadline = (job.started or time.time()) + timeout if timeout else None
+        if not self._run_all(pipeline, job, spec, to_run, show_progress, deadline):
+            return self._kill(pipeline, job_id, f"job timed out after {timeout:g}s (jobTimeout)")
         if forced_files is not None:
             for dec in to_run:
                 if dec.datum.id in forced:
@@ -99,10 +104,14 @@ class JobExecutor:
     def datum_run(self, pipeline: str, job_id: str, spec: dict, d: Datum, sandbox: Path,
                   extra_env: dict[str, str]) -> DatumRun:
         """How one datum runs: the same for a job and for `debug datum`."""
-        return DatumRun(pipeline, job_id, d.id, spec["transform"], [(dest, f.hash) for dest, f in d.mounts()],
+        modes = {i["name"]: i for i in pfs_inputs(spec["input"])}
+        mounts = [(dest, "" if modes.get(dest.split("/", 1)[0], {}).get("emptyFiles") else f.hash)
+                  for dest, f in d.mounts() if not modes.get(dest.split("/", 1)[0], {}).get("s3")]
+        return DatumRun(pipeline, job_id, d.id, spec["transform"], mounts,
                         d.env("/pfs"), sandbox, self.ws.log_path(pipeline, job_id, d.id),
                         tries=int(spec.get("datumTries") or 3), timeout=parse_duration(spec.get("datumTimeout")),
-                        extra_env=extra_env, limits=limits_for(spec, os.cpu_count() or 1))
+                        extra_env=extra_env, limits=limits_for(spec, os.cpu_count() or 1),
+                        sources={dest: (f.hash, f.size) for dest, f in d.mounts()})
 
     def lay_out(self, run: DatumRun) -> TryDirs:
         """A datum's /pfs laid out in its folder, as a try sees it (for `debug datum`)."""
@@ -117,17 +126,21 @@ class JobExecutor:
         job = self.js.job(pipeline, job_id)
         info = self.js.datum(pipeline, job.id, datum_id)
         spec = self.js.pipeline(pipeline)["spec"]
-        for d in iterate_datums(spec["input"], self.resolver(job)):
+        for d in iterate_datums(runnable_input(spec["input"]), self.resolver(job)):
             if d.id == info.id:
                 return spec, d
         raise NotFound(f"datum {datum_id} is not among the datums of {pipeline}@{job.id}")
 
-    def _run_all(self, pipeline: str, job: JobInfo, spec: dict, to_run: list[Decision], show: bool) -> None:
+    def _run_all(self, pipeline: str, job: JobInfo, spec: dict, to_run: list[Decision], show: bool,
+                 deadline: float | None = None) -> bool:
         """Run the datums, `parallelismSpec` at a time. On SIGINT/SIGTERM queued datums are
         cancelled, running ones killed (their process groups) and left STARTING, so the
-        job stays resumable; Interrupted is raised."""
+        job stays resumable; Interrupted is raised. At `deadline` (jobTimeout) the same
+        happens and False is returned: the job is to be killed."""
+        if deadline is not None and time.time() >= deadline:
+            return False
         if not to_run:
-            return
+            return True
         parallel = max(1, int((spec.get("parallelismSpec") or {}).get("constant") or 1))
         extra_env = self.services.env_for(spec["transform"])
         bar = Bar(len(to_run), f"{pipeline}@{job.id[:8]}") if show else None
@@ -168,6 +181,19 @@ class JobExecutor:
                                  outputs=res.outputs)
             return res
 
+        timed_out = threading.Event()
+
+        def time_out() -> None:
+            timed_out.set()
+            cancel.set()
+            with lock:
+                groups = list(running.values())
+            for pgid in groups:
+                kill_group(pgid)
+        timer = threading.Timer(max(0.0, deadline - time.time()), time_out) if deadline else None
+        if timer:
+            timer.daemon = True
+            timer.start()
         pool = ThreadPoolExecutor(max_workers=parallel)
         futures: list = []
         try:
@@ -191,9 +217,22 @@ class JobExecutor:
                               f"{sum(1 for f in futures if f.cancelled())} datum(s) not started and "
                               f"{len(groups)} killed; `pachmedia run` resumes it") from None
         finally:
+            if timer:
+                timer.cancel()
             pool.shutdown(wait=True)
             if bar:
                 bar.close()
+        return not timed_out.is_set()
+
+    def _kill(self, pipeline: str, job_id: str, reason: str) -> JobInfo:
+        """End a job as pachd's StopJob does (JOB_KILLED): its commit finished with the
+        reason as error, the branch head left where it was."""
+        job = self.js.job(pipeline, job_id)
+        with self.s.tx():
+            prov = [(i["repo"], i["branch"], i["commit"]) for i in job.inputs if i["commit"]]
+            self.s.finish_commit(pipeline, job_id, error=reason, provenance=prov, move_head=False)
+            self.js.set_job(pipeline, job_id, state="JOB_KILLED", finished=time.time(), reason=reason)
+        return self.js.job(pipeline, job_id)
 
     def _finish(self, pipeline: str, job_id: str, decisions: list[Decision]) -> JobInfo:
         states = {d.id: d for d in self.js.datums(pipeline, job_id)}

@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS pipelines(
   created REAL NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS commit_sets(
   id TEXT PRIMARY KEY, seq INTEGER NOT NULL, cause TEXT NOT NULL, pipeline TEXT,
-  created REAL NOT NULL, done INTEGER NOT NULL DEFAULT 0, force TEXT);
+  created REAL NOT NULL, done INTEGER NOT NULL DEFAULT 0, force TEXT, branches TEXT, heads TEXT);
 CREATE TABLE IF NOT EXISTS jobs(
   pipeline TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, started REAL, finished REAL,
   salt TEXT NOT NULL, spec_version INTEGER NOT NULL, inputs TEXT NOT NULL, reason TEXT,
@@ -95,18 +95,23 @@ class JobStore:
             self.s.db.execute("ALTER TABLE datums ADD COLUMN pgid INTEGER")
         if "stopped" not in {r["name"] for r in self.s.db.execute("PRAGMA table_info(pipelines)")}:
             self.s.db.execute("ALTER TABLE pipelines ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0")
+        cols = {r["name"] for r in self.s.db.execute("PRAGMA table_info(commit_sets)")}
+        for col in ("branches", "heads"):  # homes made before commit sets named their branches
+            if col not in cols:
+                self.s.db.execute(f"ALTER TABLE commit_sets ADD COLUMN {col} TEXT")
 
     # -- pipelines --------------------------------------------------------------------
     def put_pipeline(self, name: str, spec: dict, *, reprocess: bool = False) -> tuple[str, int]:
-        """Create or update; the salt changes only with reprocess (as pachctl's --reprocess)."""
+        """Create or update. The salt is the spec's `salt` (or a new one) at creation; an
+        update keeps it unless reprocess, which makes a new one (pachd's initializePipelineInfo)."""
         text = json.dumps(spec, sort_keys=True)
         with self.s.tx():
             row = self.s.db.execute("SELECT * FROM pipelines WHERE name=?", (name,)).fetchone()
             now = time.time()
             if row is None:
+                salt = uuid.uuid4().hex if reprocess or not spec.get("salt") else spec["salt"]
                 self.s.db.execute("INSERT INTO pipelines(name, spec, salt, version, created, updated) "
-                                  "VALUES(?,?,?,?,?,?)",
-                                  (name, text, uuid.uuid4().hex, 1, now, now))
+                                  "VALUES(?,?,?,?,?,?)", (name, text, salt, 1, now, now))
                 return "created", 1
             if row["spec"] == text and not reprocess:
                 return "unchanged", row["version"]
@@ -140,15 +145,25 @@ class JobStore:
 
     # -- commit sets (what the engine still has to process) -------------------------------
     def add_commit_set(self, id: str, seq: int, cause: str, pipeline: str | None = None,
-                       force: dict | None = None) -> None:
+                       force: dict | None = None, *, branches: list[tuple[str, str]] = (),
+                       heads: dict[tuple[str, str], str] | None = None) -> None:
+        """A commit set to process: `branches` are the (repo, branch) it changed (a user
+        commit's, a trigger's move), `heads` the input repos' branch heads as they were
+        when it was made (what its jobs read where the set has no commit of its own)."""
         with self.s.tx():
-            self.s.db.execute("INSERT OR IGNORE INTO commit_sets(id, seq, cause, pipeline, created, force) "
-                              "VALUES(?,?,?,?,?,?)", (id, seq, cause, pipeline, time.time(),
-                                                        json.dumps(force) if force else None))
+            self.s.db.execute(
+                "INSERT OR IGNORE INTO commit_sets(id, seq, cause, pipeline, created, force, branches, heads) "
+                "VALUES(?,?,?,?,?,?,?,?)",
+                (id, seq, cause, pipeline, time.time(), json.dumps(force) if force else None,
+                 json.dumps([list(b) for b in branches]),
+                 json.dumps({f"{r}@{b}": c for (r, b), c in heads.items()}) if heads is not None else None))
 
     def pending_sets(self) -> list[dict]:
-        return [dict(r) | {"force": json.loads(r["force"]) if r["force"] else None}
-                for r in self.s.q("SELECT * FROM commit_sets WHERE done=0 ORDER BY seq")]
+        return [_commit_set(r) for r in self.s.q("SELECT * FROM commit_sets WHERE done=0 ORDER BY seq")]
+
+    def next_pending_set(self) -> dict | None:
+        r = self.s.q1("SELECT * FROM commit_sets WHERE done=0 ORDER BY seq LIMIT 1")
+        return _commit_set(r) if r else None
 
     def commit_set_info(self, id: str) -> dict | None:
         r = self.s.q1("SELECT * FROM commit_sets WHERE id=?", (id,))
@@ -180,6 +195,11 @@ class JobStore:
                 raise NotFound(f"job {pipeline}@{id} not found")
             r = rows[0]
         return self._job(r)
+
+    def finished_since(self, t: float) -> list[JobInfo]:
+        """Jobs that finished at or after t, oldest commit set first (what another run did)."""
+        return [self._job(r) for r in self.s.q("SELECT * FROM jobs WHERE finished>=? ORDER BY set_seq, pipeline",
+                                                (t,))]
 
     def jobs(self, pipeline: str | None = None, id: str | None = None, limit: int | None = None) -> list[JobInfo]:
         sql, args = "SELECT * FROM jobs WHERE 1=1", []
@@ -267,3 +287,11 @@ class JobStore:
         return DatumInfo(r["pipeline"], r["job"], r["id"], r["hash"], r["state"], json.loads(r["inputs"]),
                          r["source_job"], r["started"], r["finished"], r["reason"],
                          json.loads(r["why"]) if r["why"] else None, r["tries"], r["bytes_in"], r["pgid"])
+
+
+def _commit_set(r) -> dict:
+    """A commit set row; `branches`/`heads` are None for sets recorded before they were kept."""
+    heads = json.loads(r["heads"]) if r["heads"] else None
+    return dict(r) | {"force": json.loads(r["force"]) if r["force"] else None,
+                      "branches": [tuple(b) for b in json.loads(r["branches"])] if r["branches"] else None,
+                      "heads": {tuple(k.rsplit("@", 1)): v for k, v in heads.items()} if heads is not None else None}

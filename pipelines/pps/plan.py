@@ -46,8 +46,11 @@ def explain(d: Datum, base: DatumInfo | None, salt_changed: bool) -> dict:
 
 
 def decide(datums: list[Datum], salt: str, previous: list[DatumInfo], previous_salt: str | None,
-           done_here: dict[str, DatumInfo], forced: set[str]) -> list[Decision]:
-    """Pure: what each datum of a job does. `forced` holds datum ids to re-run anyway."""
+           done_here: dict[str, DatumInfo], forced: set[str], *, no_skip: str | None = None) -> list[Decision]:
+    """Pure: what each datum of a job does. `forced` holds datum ids to re-run anyway;
+    `no_skip` (why: reprocessSpec every_job, s3Out) runs every datum, as pachd's noSkip."""
+    if no_skip:
+        previous = []  # nothing is skipped, and nothing adopted
     by_hash = {p.hash: p for p in previous if p.state in SKIPPABLE_DATUM_STATES}
     by_id = {p.id: p for p in previous}
     legacy: dict[tuple, DatumInfo] | None = None
@@ -59,6 +62,8 @@ def decide(datums: list[Datum], salt: str, previous: list[DatumInfo], previous_s
             out.append(Decision(d, h, "done", mine.source_job, mine.why))
         elif d.id in forced:
             out.append(Decision(d, h, "run", None, {"reason": "reprocess", "inputs": []}))
+        elif no_skip:
+            out.append(Decision(d, h, "run", None, {"reason": no_skip, "inputs": []}))
         elif h in by_hash:
             out.append(Decision(d, h, "skip", by_hash[h].source_job, None))
         else:
@@ -80,7 +85,8 @@ def _legacy(previous: list[DatumInfo], salt: str) -> dict[tuple, DatumInfo]:
 
 
 def duplicate_paths(outputs: list[tuple[str, list[tuple[str, str, int]]]]) -> str | None:
-    """Pachyderm's job failure for two datums writing one path (None when none do)."""
+    """Pachyderm's job failure for two datums writing one path, or for a file and a
+    directory at one path (fileset validator's messages; None when the outputs are a tree)."""
     seen: dict[str, str] = {}
     for datum_id, files in outputs:
         for path, _, _ in files:
@@ -88,4 +94,9 @@ def duplicate_paths(outputs: list[tuple[str, list[tuple[str, str, int]]]]) -> st
                 return (f"duplicate path output by different datums ({path} from {seen[path]} "
                         f"and {path} from {datum_id})")
             seen[path] = datum_id
+    for path in sorted(seen):  # a file's path may not be another file's directory
+        parts = path.strip("/").split("/")
+        for n in range(1, len(parts)):
+            if "/" + "/".join(parts[:n]) in seen:
+                return f"file / directory path collision ({path})"
     return None

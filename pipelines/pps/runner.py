@@ -9,8 +9,9 @@ namespaces are unavailable or PACHMEDIA_SANDBOX=folder, in the folder itself wit
 in cmd, stdin and env rewritten to it. Either way the environment is allow-listed (Pachyderm's
 variables `<input>`, `<input>_COMMIT`, `PACH_JOB_ID`, `PACH_DATUM_ID`, `PACH_OUTPUT_COMMIT_ID`,
 `PACH_DATUM_<input>_JOIN_ON/GROUP_BY`, the spec's `env`, the services it asks for) and rlimits
-apply. `datumTries` retries, `datumTimeout` kills, `errCmd` may recover a failed datum. What
-the datum wrote under out/ goes into the object store.
+apply. `datumTries` retries, `datumTimeout` kills; `errCmd` runs after each failed try and
+may recover the datum; `acceptReturnCode` and `workingDir` as Pachyderm's worker. What the
+datum wrote under out/ goes into the object store.
 
 stdout goes to the datum's log; stderr goes there too and to `<log>.stderr`, and a
 failed datum's reason is the last lines of its stderr (or the limit that killed it). The
@@ -21,6 +22,7 @@ setting `cancel` ends the attempt and raises Interrupted.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import shutil
 import signal
@@ -64,6 +66,9 @@ class DatumRun:
     timeout: float | None = None
     extra_env: dict[str, str] = field(default_factory=dict)   # services: CLAMD_ADDRESS
     limits: sb.Limits = field(default_factory=lambda: sb.limits_for({}, os.cpu_count() or 1))
+    # dest -> (object id, size) of every input file, for outputs that are symlinks to one
+    # (an `emptyFiles` input is mounted empty: its mount's object id is "")
+    sources: dict[str, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,6 +92,7 @@ class Launch:
     stdin: str | None
     cwd: Path
     mode: str                        # bwrap | folder
+    workdir: Path | None = None      # folder mode's transform.workingDir (Popen starts there)
 
     @property
     def argv(self) -> list[str]:
@@ -105,10 +111,12 @@ def launch(run: DatumRun, dirs: sb.TryDirs, output_commit: str, mode: str, *, er
     stdin = "\n".join(t.get("errStdin" if err else "stdin") or []) or None
     pach = {**run.env, "PACH_JOB_ID": run.job, "PACH_DATUM_ID": run.datum_id, "PACH_OUTPUT_COMMIT_ID": output_commit}
     spec_env = {str(k): str(v) for k, v in (t.get("env") or {}).items()}
+    workdir = t.get("workingDir")
     if mode == "bwrap":
         services, sockets = sb.socket_binds(run.extra_env)
         env = sb.datum_env(sb.image_env(sb.python_bin(), sb.APP, sb.SCRATCH, sb.RUN), spec_env, pach, services)
-        wrapper = sb.bwrap_argv(_host(), dirs, [], cwd=sb.APP, sockets=sockets)
+        wrapper = sb.bwrap_argv(_host(), dirs, [], cwd=workdir or sb.APP, sockets=sockets)
+        workdir = None
     else:
         def fix(text: str) -> str:
             return rewrite_pfs(text, dirs.pfs)
@@ -116,7 +124,9 @@ def launch(run: DatumRun, dirs: sb.TryDirs, output_commit: str, mode: str, *, er
         env = sb.datum_env(base, {k: fix(v) for k, v in spec_env.items()}, {k: fix(v) for k, v in pach.items()},
                            run.extra_env)
         cmd, stdin, wrapper = [fix(a) for a in cmd], fix(stdin) if stdin else None, []
-    return Launch(cmd, run.limits.prlimit() + wrapper, env, stdin, dirs.root, mode)
+        workdir = fix(workdir) if workdir else None
+    return Launch(cmd, run.limits.prlimit() + wrapper, env, stdin, dirs.root, mode,
+                  Path(workdir) if workdir else None)
 
 
 _host_layout: sb.HostLayout | None = None
@@ -147,21 +157,51 @@ def prepare_sandbox(run: DatumRun, objects: ObjectStore) -> sb.TryDirs:
         shutil.rmtree(run.sandbox)
     dirs = sb.TryDirs(run.sandbox)
     for dest, oid in run.mounts:
-        objects.materialize(oid, dirs.pfs / dest)
+        if oid:
+            objects.materialize(oid, dirs.pfs / dest)
+        else:  # emptyFiles: the name, no content
+            (dirs.pfs / dest).parent.mkdir(parents=True, exist_ok=True)
+            (dirs.pfs / dest).touch(mode=0o444)
     (dirs.pfs / "out").mkdir(parents=True, exist_ok=True)
     sb.lay_out(dirs)
     return dirs
 
 
-def collect_outputs(out: Path, objects: ObjectStore) -> list[tuple[str, str, int]]:
+def collect_outputs(out: Path, objects: ObjectStore,
+                    sources: dict[str, tuple[str, int]] | None = None) -> list[tuple[str, str, int]]:
+    """What the datum left in out/. A symlink to one of the datum's input files outputs that
+    file (pachd's upload follows links: how emptyFiles pipelines copy), taken from the
+    store by the input's object id, never by reading the link: any other link is refused."""
     outputs = []
     for p in sorted(out.rglob("*")):
+        rel = p.relative_to(out)
         if p.is_symlink():
-            raise ValueError(f"datum wrote a symlink {p.relative_to(out)}: outputs must be regular files")
-        if p.is_file():
+            source = (sources or {}).get(_link_dest(os.readlink(p), out.parent, rel) or "")
+            if source is None:
+                raise ValueError(f"datum wrote a symlink {rel}: outputs must be regular files "
+                                 "(or links to the datum's input files)")
+            outputs.append(("/" + rel.as_posix(), *source))
+        elif p.is_file():
             oid, size = objects.add_file(p)
-            outputs.append(("/" + p.relative_to(out).as_posix(), oid, size))
+            outputs.append(("/" + rel.as_posix(), oid, size))
     return outputs
+
+
+def _link_dest(target: str, pfs: Path, rel: Path) -> str | None:
+    """A link's target as `<input>/<path>` under /pfs (as the sandbox or the folder sees
+    it), worked out from the text alone; None if it points anywhere else."""
+    for root in ("/pfs", str(pfs)):
+        if not target.startswith("/"):
+            target = posixpath.join("/pfs/out", rel.parent.as_posix(), target)
+        t = posixpath.normpath(target)
+        if t.startswith(root + "/"):
+            return t[len(root) + 1:]
+    return None
+
+
+def accepted(rc: int, transform: dict) -> bool:
+    """Success as Pachyderm's worker judges it: exit 0, or a code in acceptReturnCode."""
+    return rc == 0 or (rc > 0 and rc in {int(c) for c in transform.get("acceptReturnCode") or []})
 
 
 def stderr_path(log: Path) -> Path:
@@ -179,7 +219,7 @@ def run_datum(run: DatumRun, objects: ObjectStore, output_commit: str,
         mode = sandbox_mode()
     except sb.SandboxError as e:
         return DatumResult("FAILED", 0, str(e), [], started, time.time())
-    reason = None
+    reason, recovered = None, False
     tries = max(1, run.tries)
     for attempt in range(1, tries + 1):
         trial = replace(run, sandbox=run.sandbox / f"try{attempt}-{uuid.uuid4().hex[:8]}")
@@ -195,24 +235,24 @@ def run_datum(run: DatumRun, objects: ObjectStore, output_commit: str,
             return DatumResult("FAILED", attempt, str(e), [], started, time.time())
         _log_line(run.log, f"--- try {attempt}/{tries} ({mode}): {' '.join(how.cmd)}\n")
         rc, reason = _execute(how, trial, on_progress, on_start, cancel)
-        if rc == 0:
+        if accepted(rc, run.transform):
             try:
-                outputs = collect_outputs(dirs.pfs / "out", objects)
+                outputs = collect_outputs(dirs.pfs / "out", objects, run.sources)
             except (ValueError, OSError) as e:
                 reason = str(e)
             else:
                 shutil.rmtree(run.sandbox, ignore_errors=True)
                 return DatumResult("SUCCESS", attempt, None, outputs, started, time.time())
-        if attempt < tries:
-            shutil.rmtree(trial.sandbox, ignore_errors=True)
-    # Pachyderm runs errCmd once the tries are used up; success there means "recovered".
-    if run.transform.get("errCmd") and trial.sandbox.exists():
-        rc, _ = _execute(launch(trial, dirs, output_commit, mode, err=True), trial, None, on_start, cancel)
-        if rc == 0:
-            shutil.rmtree(run.sandbox, ignore_errors=True)
-            return DatumResult("RECOVERED", tries, reason, [], started, time.time())
+        # Pachyderm's Datum.run: errCmd after each failed try, in the same /pfs; once it
+        # succeeds the datum ends RECOVERED if its last try fails too (handleFailed).
+        if run.transform.get("errCmd"):
+            err = launch(trial, dirs, output_commit, mode, err=True)
+            _log_line(run.log, f"--- errCmd after try {attempt}/{tries}: {' '.join(err.cmd)}\n")
+            err_rc, _ = _execute(err, trial, None, on_start, cancel)
+            recovered = recovered or accepted(err_rc, run.transform)
+        shutil.rmtree(trial.sandbox, ignore_errors=True)
     shutil.rmtree(run.sandbox, ignore_errors=True)
-    return DatumResult("FAILED", tries, reason, [], started, time.time())
+    return DatumResult("RECOVERED" if recovered else "FAILED", tries, reason, [], started, time.time())
 
 
 def _log_line(log: Path, text: str) -> None:
@@ -259,10 +299,12 @@ def _execute(how: Launch, run: DatumRun, on_progress, on_start=None,
     stdin = how.stdin
     try:
         with open(run.log, "ab") as out:
-            proc = subprocess.Popen(how.argv, cwd=how.cwd, env=how.env, stdout=out, stderr=subprocess.PIPE,
+            proc = subprocess.Popen(how.argv, cwd=how.workdir or how.cwd, env=how.env, stdout=out, stderr=subprocess.PIPE,
                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                     start_new_session=True)
     except OSError as e:
+        if how.workdir is not None and not how.workdir.is_dir():
+            return 127, f"cannot start {how.cmd[0]}: working directory {how.workdir} does not exist (transform.workingDir)"
         return 127, f"cannot start {how.argv[0]}: {e.strerror}"
     pump = threading.Thread(target=_pump_stderr, args=(proc.stderr, run.log, tail, run.limits.file_size),
                             daemon=True)

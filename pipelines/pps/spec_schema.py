@@ -2,8 +2,10 @@
 definitions, as pachyderm-sdk generates them (so it tracks Pachyderm, not a hand list).
 
 pachyderm-sdk alone drops unknown keys and reads "1h" as 1 s; pachctl refuses both.
-Here every key must be a protobuf JSON (lowerCamelCase) field name, every value of
-its field's type, and durations protobuf-JSON strings like "600s".
+Here every key must be a field's protobuf JSON name (lowerCamelCase) or its proto name
+(snake_case), as protojson takes either; every value of its field's type, and durations
+protobuf-JSON strings like "600s". `normalize` returns the spec with camelCase keys and
+integers as numbers (protojson also takes "3"), which is how the engine stores it.
 """
 from __future__ import annotations
 
@@ -36,59 +38,78 @@ def _fields(cls: type) -> dict[str, tuple[str, object, object]]:
         if f.name.startswith("_"):
             continue
         meta = f.metadata.get("betterproto")
-        out[camel(f.name)] = (f.name, meta.proto_type if meta else None, hints.get(f.name))
+        json_name = _JSON_NAMES.get((cls.__name__, f.name), camel(f.name))
+        out[json_name] = (f.name, meta.proto_type if meta else None, hints.get(f.name))
     return out
 
 
-def check_message(value: object, cls: type, path: str) -> None:
+# Fields whose proto name is not snake_case, so their JSON name is not camel(python name).
+_JSON_NAMES = {("Egress", "url"): "URL"}
+
+
+@functools.cache
+def _aliases(cls: type) -> dict[str, str]:
+    """Every key protojson accepts for a field (JSON name and proto name) -> JSON name."""
+    out = {}
+    for json_name, (py_name, _, _) in _fields(cls).items():
+        proto_name = "URL" if json_name == "URL" else py_name
+        out[json_name] = out[proto_name] = json_name
+    return out
+
+
+def check_message(value: object, cls: type, path: str) -> dict:
     if not isinstance(value, dict):
         raise SpecError(f"{path or '(top)'}: expected an object, got {type(value).__name__}")
-    fields = _fields(cls)
+    fields, aliases, out = _fields(cls), _aliases(cls), {}
     for key, v in value.items():
         where = f"{path}.{key}" if path else key
-        if key not in fields:
-            as_camel = camel(key)
-            if as_camel in fields and as_camel != key:
-                raise SpecError(f"{where}: use the camelCase key {path + '.' if path else ''}{as_camel} "
-                                f"(specs here are canonical protobuf JSON)")
+        if key not in aliases:
             near = ", ".join(sorted(fields)[:12])
             raise SpecError(f"{where}: unknown key (known here: {near}{', ...' if len(fields) > 12 else ''})")
-        _, proto_type, hint = fields[key]
-        check_value(v, proto_type, hint, where)
+        name = aliases[key]
+        if name in out:
+            raise SpecError(f"{where}: the field {name} is given twice (as {name} and {key})")
+        if v is None:  # protojson: null is the field's default
+            continue
+        _, proto_type, hint = fields[name]
+        out[name] = check_value(v, proto_type, hint, where)
+    return out
 
 
-def check_value(v: object, proto_type, hint, where: str) -> None:
+def check_value(v: object, proto_type, hint, where: str):
+    """Raise SpecError if v is not of the field's type; return it normalized."""
     origin = typing.get_origin(hint)
     if origin in (list, typing.List):
         if not isinstance(v, list):
             raise SpecError(f"{where}: expected a list, got {type(v).__name__}")
         (elem,) = typing.get_args(hint)
-        for i, item in enumerate(v):
-            check_value(item, proto_type, elem, f"{where}[{i}]")
-        return
+        return [check_value(item, proto_type, elem, f"{where}[{i}]") for i, item in enumerate(v)]
     if origin in (dict, typing.Dict):
         if not isinstance(v, dict):
             raise SpecError(f"{where}: expected an object, got {type(v).__name__}")
         for k, item in v.items():
             if not isinstance(item, (str, int, float, bool)):
                 raise SpecError(f"{where}.{k}: expected a scalar value")
-        return
+        return dict(v)
     if hint is datetime.timedelta:
         if not (isinstance(v, str) and DURATION.match(v)):
             raise SpecError(f"{where}: {v!r} is not a duration like \"600s\" (protobuf JSON; \"1h\" is not accepted)")
-        return
+        return v
     if hint is datetime.datetime:
         if not isinstance(v, str):
             raise SpecError(f"{where}: expected an RFC 3339 timestamp string")
-        return
+        try:
+            datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            raise SpecError(f"{where}: {v!r} is not an RFC 3339 timestamp like 2024-01-01T00:00:00Z") from None
+        return v
     if isinstance(hint, type) and issubclass(hint, betterproto.Message):
-        check_message(v, hint, where)
-        return
+        return check_message(v, hint, where)
     if isinstance(hint, type) and issubclass(hint, betterproto.Enum):
         names = [m.name for m in hint]
         if not ((isinstance(v, str) and v in names) or (isinstance(v, int) and not isinstance(v, bool))):
             raise SpecError(f"{where}: {v!r} is not one of {', '.join(names)}")
-        return
+        return v
     if proto_type == "string" or hint is str:
         if not isinstance(v, str):
             raise SpecError(f"{where}: expected a string, got {type(v).__name__}")
@@ -99,10 +120,13 @@ def check_value(v: object, proto_type, hint, where: str) -> None:
         ok = (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, str) and re.fullmatch(r"-?\d+", v))
         if not ok:
             raise SpecError(f"{where}: expected an integer, got {v!r}")
+        return int(v)
     elif proto_type in ("double", "float") or hint is float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise SpecError(f"{where}: expected a number, got {v!r}")
+    return v
 
 
-def check_structure(spec: dict) -> None:
-    check_message(spec, pps.CreatePipelineRequest, "")
+def normalize(spec: dict) -> dict:
+    """The spec checked against Pachyderm's messages, with camelCase keys."""
+    return check_message(spec, pps.CreatePipelineRequest, "")
