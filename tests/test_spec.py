@@ -89,7 +89,7 @@ DELETE = object()
 ])
 def test_broken_specs_name_the_key(path, value, message):
     with pytest.raises(SpecError) as err:
-        validate_spec(mutate(path, value))
+        validate_spec(mutate(path, value), engine=True)
     assert message in str(err.value)
 
 
@@ -159,7 +159,8 @@ def test_a_bad_glob_is_refused_at_create_pipeline_not_as_a_traceback(tmp_path):
 def test_a_spout_is_refused_for_being_a_spout_not_for_lacking_an_input():
     spec = {"pipeline": {"name": "sp"}, "transform": {"cmd": ["true"]}, "spout": {}}
     with pytest.raises(SpecError, match=r"^spout: spouts are long-running pods"):
-        validate_spec(spec)
+        validate_spec(spec, engine=True)
+    assert validate_spec(spec)["spout"] == {}, "for a cluster, a spout without input is valid (pachd)"
 
 
 @pytest.mark.parametrize("pfs,message", [
@@ -174,7 +175,7 @@ def test_a_spout_is_refused_for_being_a_spout_not_for_lacking_an_input():
 ])
 def test_pachds_input_rules_come_first(pfs, message):
     with pytest.raises(SpecError, match=re.escape(message)):
-        validate_spec({"pipeline": {"name": "p"}, "transform": {"cmd": ["true"]}, "input": {"pfs": pfs}})
+        validate_spec({"pipeline": {"name": "p"}, "transform": {"cmd": ["true"]}, "input": {"pfs": pfs}}, engine=True)
 
 
 @pytest.mark.parametrize("cron,message", [
@@ -192,3 +193,23 @@ def test_a_cron_input_reads_its_tick_repo():
     spec = validate_spec({"pipeline": {"name": "p"}, "transform": {"cmd": ["true"]},
                           "input": {"cron": {"name": "tick", "spec": "@every 1h"}}})
     assert spec["input"]["cron"]["repo"] == "p_tick"
+
+
+@pytest.mark.parametrize("path,value", [
+    pytest.param("pipeline.project.name", "video", id="project"),
+    pytest.param("transform.user", "root", id="user"),
+    pytest.param("spout", {}, id="spout"),
+])
+def test_what_only_the_embedded_engine_refuses_is_valid_for_a_cluster(path, value):
+    validate_spec(mutate(path, value))
+    with pytest.raises(SpecError):
+        validate_spec(mutate(path, value), engine=True)
+
+
+@pytest.mark.parametrize("path,value", [
+    pytest.param("tfJob", {"tfJob": "{}"}, id="tf-job"),
+    pytest.param("input.cross.1.pfs.commit", "abc", id="pinned-commit"),
+])
+def test_what_pachd_refuses_is_refused_for_a_cluster_too(path, value):
+    with pytest.raises(SpecError):
+        validate_spec(mutate(path, value))

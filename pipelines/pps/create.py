@@ -28,7 +28,7 @@ def create_pipeline(store: "Store", jobs: "JobStore", scheduler: "Scheduler", sp
                     reprocess: bool = False, update: bool = True) -> tuple[str, int]:
     """Returns (created | updated | unchanged, version). With update=False an existing
     pipeline is an error, as `pachctl create pipeline` (a spec's own `update` wins)."""
-    spec = validate_spec(spec)
+    spec = validate_spec(spec, engine=True)
     name = spec["pipeline"]["name"]
     update = bool(spec.pop("update", update))
     reprocess = bool(spec.pop("reprocess", reprocess))

@@ -148,26 +148,31 @@ def is_set(value: object) -> bool:
     return value not in (None, False, 0, "", [])
 
 
-def refuse_unsupported(spec: dict) -> None:
-    """Raise SpecError for the first refused field a spec sets, naming its key path."""
-    _walk(spec, "CreatePipelineRequest", "")
+# Refused by pachd itself (so by a cluster too), not only here.
+PACHD_REFUSES = {("CreatePipelineRequest", "tfJob"), ("PFSInput", "commit")}
 
 
-def _walk(node: dict, message: str, path: str) -> None:
+def refuse_unsupported(spec: dict, *, pachd_only: bool = False) -> None:
+    """Raise SpecError for the first refused field a spec sets, naming its key path
+    (with pachd_only, only those pachd refuses too: a spec meant for a cluster)."""
+    _walk(spec, "CreatePipelineRequest", "", pachd_only)
+
+
+def _walk(node: dict, message: str, path: str, pachd_only: bool) -> None:
     table = FIELDS[message]
     for key, value in node.items():
         where = f"{path}.{key}" if path else key
         field = table.get(key)
         if field is None or not is_set(value):
             continue
-        if field.status == REFUSED:
+        if field.status == REFUSED and (not pachd_only or (message, key) in PACHD_REFUSES):
             raise SpecError(f"{where}: {field.note}")
         if message == "Input" and key in ("join", "group", "cross", "union"):
             for i, child in enumerate(value):
                 if isinstance(child, dict):
-                    _walk(child, "Input", f"{where}[{i}]")
+                    _walk(child, "Input", f"{where}[{i}]", pachd_only)
         elif (message, key) in _CHILD and isinstance(value, dict):
-            _walk(value, _CHILD[(message, key)], where)
+            _walk(value, _CHILD[(message, key)], where, pachd_only)
 
 
 def cluster_notes(spec: dict) -> list[str]:

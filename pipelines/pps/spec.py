@@ -18,33 +18,33 @@ from pipelines.pps.sandbox import limits_for
 from pipelines.pps.spec_schema import normalize
 
 
-def load_manifest(path: str | Path) -> list[dict]:
+def load_manifest(path: str | Path, *, engine: bool = True) -> list[dict]:
     """Every spec in a file as pachctl reads it (JSON or YAML, one or several), each
     validated and in its effective form (see validate_spec)."""
     specs = read_manifest(path)
     out = []
     for i, spec in enumerate(specs):
         try:
-            out.append(validate_spec(spec))
+            out.append(validate_spec(spec, engine=engine))
         except SpecError as e:
             raise SpecError(f"{path}" + (f" (spec {i + 1} of {len(specs)})" if len(specs) > 1 else "")
                             + f": {e}") from None
     return out
 
 
-def load_spec(path: str | Path) -> dict:
+def load_spec(path: str | Path, *, engine: bool = True) -> dict:
     """The one spec of a file (a file with several is for create/update pipeline)."""
-    specs = load_manifest(path)
+    specs = load_manifest(path, engine=engine)
     if len(specs) != 1:
         raise SpecError(f"{path}: holds {len(specs)} specs; give a file with one")
     return specs[0]
 
 
-def load_specs(directory: str | Path) -> dict[str, dict]:
+def load_specs(directory: str | Path, *, engine: bool = True) -> dict[str, dict]:
     d = Path(directory)
     specs = {}
     for p in sorted(d.glob("*.json")) if d.is_dir() else []:
-        for s in load_manifest(p):
+        for s in load_manifest(p, engine=engine):
             specs[s["pipeline"]["name"]] = s
     return specs
 
@@ -56,11 +56,12 @@ REPROCESS_SPECS = ("until_success", "every_job")
 RESERVED_INPUT_NAMES = ("out", ".env")  # pachd: /pfs/out and the datum's env file
 
 
-def validate_spec(spec: dict) -> dict:
-    """Raise SpecError naming the key path if pachctl/pachd would refuse the spec, or if it
-    sets a field the embedded engine refuses (pps/fields.py). Returns the effective spec:
-    camelCase keys, globs cleaned and trigger branches named as pachd's setInputDefaults
-    does; what the engine stores and runs."""
+def validate_spec(spec: dict, *, engine: bool = False) -> dict:
+    """Raise SpecError naming the key path if pachctl/pachd would refuse the spec, and
+    (with `engine`) if it sets what the embedded engine refuses: a project other than
+    default, a refused field (pps/fields.py). Returns the effective spec: camelCase keys,
+    globs cleaned and trigger branches named as pachd's setInputDefaults does; what the
+    engine stores and runs."""
     if not isinstance(spec, dict):
         raise SpecError("a pipeline spec is a JSON object")
     spec = normalize(spec)
@@ -70,8 +71,10 @@ def validate_spec(spec: dict) -> dict:
     if not NAME.match(name):
         raise SpecError(f"pipeline.name: {name!r} is not a valid name (starts with a letter or digit; letters, "
                         "digits, '_' and '-', at most 63)")
-    _check_project(spec["pipeline"].get("project"), "pipeline.project")
-    refuse_unsupported({k: v for k, v in spec.items() if k != "input"})  # a spout has no input: say spout
+    if engine:
+        _check_project(spec["pipeline"].get("project"), "pipeline.project")
+    # before the input checks: a spout has no input, and should hear it is refused for being one
+    refuse_unsupported({k: v for k, v in spec.items() if k != "input"}, pachd_only=not engine)
     if not (spec.get("transform") or {}).get("cmd"):
         raise SpecError("transform.cmd: required (the program a datum runs)")
     if spec.get("reprocessSpec") and spec["reprocessSpec"] not in REPROCESS_SPECS:
@@ -83,11 +86,13 @@ def validate_spec(spec: dict) -> dict:
             except ValueError:
                 raise SpecError(f"{key}: malformed {key[0].upper() + key[1:]} (not valid JSON)") from None
     if "input" not in spec:
+        if spec.get("spout") is not None:
+            return spec  # pachd: a spout has no input (and this engine refused it above)
         raise SpecError("input: required")
-    check_input(spec["input"], "input")
+    check_input(spec["input"], "input", engine)
     limits_for(spec, 1)  # resourceLimits' quantities: they become every datum's rlimits
     check_names(spec["input"], set(), "input")
-    refuse_unsupported(spec)  # after pachd's own rules: a spec pachd refuses gets pachd's reason
+    refuse_unsupported(spec, pachd_only=not engine)  # after pachd's rules: pachd's reason comes first
     spec["input"] = _fill_defaults(name, spec["input"])
     return spec
 
@@ -98,7 +103,7 @@ def _check_project(project: dict | None, where: str) -> None:
                         f"{DEFAULT_PROJECT!r}")
 
 
-def check_input(node: dict, path: str) -> None:
+def check_input(node: dict, path: str, engine: bool = False) -> None:
     if not isinstance(node, dict):
         raise SpecError(f"{path}: expected an object")
     kinds = [k for k in INPUT_KINDS if node.get(k) is not None]
@@ -106,25 +111,26 @@ def check_input(node: dict, path: str) -> None:
         raise SpecError(f"{path}: exactly one of {', '.join(INPUT_KINDS)} (found {', '.join(kinds) or 'none'})")
     kind = kinds[0]
     if kind == "cron":
-        _check_cron(node["cron"], f"{path}.cron")
+        _check_cron(node["cron"], f"{path}.cron", engine)
         return
     if kind == "pfs":
-        _check_pfs(node["pfs"], f"{path}.pfs")
+        _check_pfs(node["pfs"], f"{path}.pfs", engine)
         return
     children = node[kind]
     if not children:
         raise SpecError(f"{path}.{kind}: needs at least one input")
     for i, child in enumerate(children):
-        check_input(child, f"{path}.{kind}[{i}]")
+        check_input(child, f"{path}.{kind}[{i}]", engine)
     if kind in ("join", "group", "union") and any(p.get("s3") for c in children for p in pfs_nodes(c)):
         raise SpecError(f"{path}.{kind}: S3 inputs in {kind} expressions are not supported (pachd refuses them)")
 
 
-def _check_pfs(pfs: dict, where: str) -> None:
+def _check_pfs(pfs: dict, where: str, engine: bool) -> None:
     if not pfs.get("repo"):
         raise SpecError(f"{where}.repo: required (input must specify a repo)")
-    _check_project(pfs.get("project"), f"{where}.project")
-    if pfs.get("repoType") not in (None, "", "user"):
+    if engine:
+        _check_project(pfs.get("project"), f"{where}.project")
+    if engine and pfs.get("repoType") not in (None, "", "user"):
         raise SpecError(f"{where}.repoType: {pfs['repoType']!r}: only user repos can be read here")
     if pfs["repo"] == "out" and not pfs.get("name"):
         raise SpecError(f"{where}.name: required for a repo named \"out\" (pachd already makes /pfs/out)")
@@ -154,10 +160,11 @@ def _check_pfs(pfs: dict, where: str) -> None:
         triggers.check(pfs["trigger"], f"{where}.trigger")
 
 
-def _check_cron(c: dict, where: str) -> None:
+def _check_cron(c: dict, where: str, engine: bool) -> None:
     if not c.get("name"):
         raise SpecError(f"{where}.name: required (input must specify a name)")
-    _check_project(c.get("project"), f"{where}.project")
+    if engine:
+        _check_project(c.get("project"), f"{where}.project")
     try:
         cron.parse(c.get("spec") or "")
     except cron.CronError as e:
