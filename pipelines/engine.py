@@ -16,6 +16,7 @@ from typing import BinaryIO, Iterable
 from pipelines import SPECS_DIR
 from pipelines.errors import NotFound, PachmediaError, UsageError
 from pipelines.pps.executor import JobExecutor
+from pipelines.pps.spec import pfs_inputs
 from pipelines.pps.workspace import Workspace
 from pipelines.scheduler import Scheduler
 from pipelines.services import Services

@@ -213,3 +213,15 @@ def test_what_only_the_embedded_engine_refuses_is_valid_for_a_cluster(path, valu
 def test_what_pachd_refuses_is_refused_for_a_cluster_too(path, value):
     with pytest.raises(SpecError):
         validate_spec(mutate(path, value))
+
+
+@pytest.mark.parametrize("path,value,message", [
+    pytest.param("input.cross.1.pfs.project", "video", "input.cross[1].pfs.project: 'video'", id="pfs-project"),
+    pytest.param("input.cross.1.pfs.project", "default", None, id="pfs-default"),
+])
+def test_an_inputs_project_is_a_name(path, value, message):
+    if message is None:
+        validate_spec(mutate(path, value), engine=True)
+    else:
+        with pytest.raises(SpecError, match=re.escape(message)):
+            validate_spec(mutate(path, value), engine=True)

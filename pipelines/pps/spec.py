@@ -97,10 +97,12 @@ def validate_spec(spec: dict, *, engine: bool = False) -> dict:
     return spec
 
 
-def _check_project(project: dict | None, where: str) -> None:
-    if project and project.get("name") not in (None, "", DEFAULT_PROJECT):
-        raise SpecError(f"{where}.name: {project['name']!r}: the embedded engine has one project, "
-                        f"{DEFAULT_PROJECT!r}")
+def _check_project(project: dict | str | None, where: str) -> None:
+    """pipeline.project is a Project message; an input's project is its name (a string)."""
+    name = project.get("name") if isinstance(project, dict) else project
+    if name not in (None, "", DEFAULT_PROJECT):
+        where = f"{where}.name" if isinstance(project, dict) else where
+        raise SpecError(f"{where}: {name!r}: the embedded engine has one project, {DEFAULT_PROJECT!r}")
 
 
 def check_input(node: dict, path: str, engine: bool = False) -> None:
