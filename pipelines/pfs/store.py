@@ -188,15 +188,6 @@ class Store:
     def branches(self, repo: str) -> list[sqlite3.Row]:
         return self.q("SELECT * FROM branches WHERE repo=? ORDER BY name", (repo,))
 
-    def create_branch(self, repo: str, branch: str, *, trigger: dict | None = None) -> None:
-        """Make repo@branch if missing (no head until a commit or a trigger moves it), and
-        set its trigger (pachd's CreateBranch with `trigger`; None clears it)."""
-        with self.tx():
-            self.db.execute("INSERT OR IGNORE INTO branches(repo, name, head, created) VALUES(?,?,NULL,?)",
-                            (repo, branch, time.time()))
-            self.db.execute("UPDATE branches SET trigger=? WHERE repo=? AND name=?",
-                            (json.dumps(trigger, sort_keys=True) if trigger else None, repo, branch))
-
     def set_head(self, repo: str, branch: str, commit: str) -> None:
         """Point a branch at a finished commit of its repo (a trigger's move)."""
         with self.tx():
@@ -418,12 +409,17 @@ class Store:
         with self.tx():
             self.db.execute("INSERT OR IGNORE INTO object_md5(hash, md5) VALUES(?,?)", (oid, md5))
 
-    def create_branch(self, repo: str, name: str) -> bool:
-        """An empty branch (no head until its first commit); False when it exists."""
+    def create_branch(self, repo: str, name: str, *, trigger: dict | None = None) -> bool:
+        """An empty branch (no head until its first commit or a trigger moves it); False when
+        it exists. With `trigger`, the branch follows another as pachd's CreateBranch sets it."""
         self.repo(repo)
         with self.tx():
-            return self.db.execute("INSERT OR IGNORE INTO branches(repo, name, head) VALUES(?,?,NULL)",
-                                   (repo, name)).rowcount == 1
+            made = self.db.execute("INSERT OR IGNORE INTO branches(repo, name, head, created) VALUES(?,?,NULL,?)",
+                                   (repo, name, time.time())).rowcount == 1
+            if trigger is not None:
+                self.db.execute("UPDATE branches SET trigger=? WHERE repo=? AND name=?",
+                                (json.dumps(trigger, sort_keys=True), repo, name))
+            return made
 
     def delete_branch(self, repo: str, name: str) -> None:
         """The branch only: its commits stay (pachd's DeleteBranch)."""
