@@ -47,7 +47,8 @@ FIELDS: dict[str, dict[str, Field]] = {
         "outputBranch": H("the branch of the output repo that jobs commit to"),
         "s3Out": R("writing outputs through a per-job S3 gateway is not implemented here; write to /pfs/out"),
         "resourceRequests": C("Kubernetes resource requests of the worker pods"),
-        "resourceLimits": C("Kubernetes resource limits of the worker pods"),
+        "resourceLimits": H("memory, disk and cpu become every datum's rlimits (memory, file size, CPU time = "
+                            "cores x datumTimeout), as pod limits on a cluster"),
         "sidecarResourceLimits": C("Kubernetes resource limits of the storage sidecar"),
         "sidecarResourceRequests": C("Kubernetes resource requests of the storage sidecar"),
         "input": H("the datums"),

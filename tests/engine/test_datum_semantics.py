@@ -22,8 +22,15 @@ def put(e, repo: str, files: dict[str, bytes]) -> str:
     return e.put_files(repo, "master", [(p, io.BytesIO(b)) for p, b in files.items()]).id
 
 
+@pytest.fixture(params=["auto", "folder"])
+def mode(request, monkeypatch):
+    """Each datum test in the sandbox (where this machine has one) and in plain folders."""
+    monkeypatch.setenv("PACHMEDIA_SANDBOX", request.param)
+    return request.param
+
+
 @pytest.fixture
-def eng(tmp_path):
+def eng(tmp_path, mode):
     e = new_engine(tmp_path, "in")
     put(e, "in", {"/a": b"A"})
     yield e
@@ -48,14 +55,13 @@ def test_accept_return_code(eng, script, accept, state):
     assert (tree(eng, "p") == {"/x": b"ok\n"}) is (state == "SUCCESS")
 
 
-def test_err_cmd_runs_after_each_failed_try_with_err_stdin_rewritten_and_the_datum_ends_recovered(eng, tmp_path):
-    marks = tmp_path / "marks"
-    marks.mkdir()
+def test_err_cmd_runs_after_each_failed_try_with_err_stdin_rewritten_and_the_datum_ends_recovered(eng):
     spec = sh_spec("p", pfs("in", "/*"), "exit 1", datumTries=3, transform_extra={
-        "errCmd": ["sh"], "errStdin": [f'cat /pfs/in/a >> {marks}/seen', "exit 0"]})
+        "errCmd": ["sh"], "errStdin": ["echo recovering; cat /pfs/in/a; echo", "exit 0"]})
     job, d = one_datum(eng, spec)
     assert d.state == "RECOVERED" and d.tries == 3
-    assert (marks / "seen").read_bytes() == b"AAA", "errCmd ran after each of the 3 tries, reading /pfs/in/a"
+    log = eng.log_path("p", job.id, d.id).read_text()
+    assert log.count("recovering\nA\n") == 3, "errCmd ran after each of the 3 tries, reading /pfs/in/a"
     assert job.state == "JOB_SUCCESS", "a recovered datum does not fail its job (pachd counts it recovered)"
     assert tree(eng, "p") == {}
 
@@ -83,7 +89,7 @@ def test_working_dir(eng, working_dir, expected):
 
 def test_a_working_dir_that_does_not_exist_fails_the_datum_saying_so(eng):
     job, d = one_datum(eng, sh_spec("p", pfs("in", "/*"), "true", transform_extra={"workingDir": "/no/such/dir"}))
-    assert d.state == "FAILED" and "working directory /no/such/dir does not exist" in d.reason
+    assert d.state == "FAILED" and "/no/such/dir" in d.reason
 
 
 def test_empty_files_are_empty_and_a_symlink_to_one_outputs_the_real_file(eng):
@@ -99,7 +105,7 @@ def test_lazy_files_have_the_same_bytes(eng):
 
 def test_a_symlink_out_of_the_datum_is_refused(eng):
     job, d = one_datum(eng, sh_spec("p", pfs("in", "/*"), 'ln -s /etc/passwd /pfs/out/x'))
-    assert d.state == "FAILED" and "symlink x to /etc/passwd" in d.reason
+    assert d.state == "FAILED" and "datum wrote a symlink x" in d.reason
 
 
 def test_a_file_and_a_directory_at_one_path_fail_the_job_with_pachds_message(tmp_path):

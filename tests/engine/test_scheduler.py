@@ -4,6 +4,7 @@ and cron inputs/triggers tick (Ticker.tick, what long-running processes call).""
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import time
@@ -71,13 +72,14 @@ def test_run_during_another_run_waits_for_it_and_reports_what_it_did(tmp_path):
     put(e, "in", {"/a": b"A"})
     e.close()
     home = tmp_path / "home"
-    first = start_cli(home, "run", "-q")
+    folder = os.environ | {"PACHMEDIA_SANDBOX": "folder"}  # the gate is a host file: no namespaces here
+    first = start_cli(home, "run", "-q", env=folder)
     with new_engine(tmp_path) as watcher:
         deadline = time.monotonic() + 60
         while not watcher.running():  # the first run has the lock (and waits at the gate)
             assert time.monotonic() < deadline and first.poll() is None
             time.sleep(0.05)
-    second = start_cli(home, "run", "-q")
+    second = start_cli(home, "run", "-q", env=folder)
     assert "waiting for it" in second.stderr.readline() + second.stderr.readline()
     gate.touch()
     out, _ = second.communicate(timeout=120)
