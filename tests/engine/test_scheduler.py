@@ -121,3 +121,24 @@ def test_a_cron_trigger_moves_its_branch_on_schedule(eng):
     ran = {j.pipeline for j in eng.run(show_progress=False)}
     assert ran == {"copy", "t"}
     assert tree(eng, "t") == {"/seen": b"a\n"}
+
+
+def test_the_background_scheduler_of_a_long_running_process_ticks_cron_inputs(tmp_path):
+    """What `s3 serve`, `play` and `serve` start: ticks are committed and processed on their own."""
+    import io as _io
+    from pipelines.scheduler import Background
+    e = new_engine(tmp_path)
+    e.create_pipeline(sh_spec("c", {"cron": {"name": "tick", "spec": "@every 1s", "overwrite": True}},
+                              'cp "$tick" /pfs/out/'))
+    log = _io.StringIO()
+    bg = Background(e, log=log).start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any(j.state == "JOB_SUCCESS" for j in e.jobs.jobs(pipeline="c")):
+            assert time.monotonic() < deadline, log.getvalue()
+            time.sleep(0.1)
+    finally:
+        bg.stop()
+    [name] = tree(e, "c")
+    assert datetime.strptime(name, "/%Y-%m-%dT%H:%M:%SZ"), "the output is the tick file"
+    e.close()
