@@ -13,13 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from stages.core import records
-from stages.common import StageError, add_input, run_main
+from stages.common import StageError, add_input, output_name, run_main
 
 INPUTS = ("scan", "probe", "preview", "transcode", "labels")
 
 
 def _pick(d: dict | None, *keys: str) -> dict:
     return {k: d[k] for k in keys if d and d.get(k) is not None}
+
+
+def rejection_of(package: dict | None, labels: dict | None) -> dict | None:
+    """transcode's or labels' rejected.json (bad media found after probe accepted it), if either wrote one."""
+    return next((r for r in (package, labels) if r and r.get("status") == "rejected"), None)
 
 
 def status_of(scan: dict | None, probe: dict | None, package: dict | None, labels: dict | None) -> str:
@@ -31,6 +36,8 @@ def status_of(scan: dict | None, probe: dict | None, package: dict | None, label
         return "pending"
     if probe.get("status") in ("rejected", "sidecar"):  # sidecar: captions of another upload, not an asset
         return probe["status"]
+    if rejection_of(package, labels):
+        return "rejected"
     return "ready" if package is not None and labels is not None else "processing"
 
 
@@ -53,6 +60,9 @@ def build_record(name: str, scan: dict | None, probe: dict | None, package: dict
                  labels: dict | None, sources: list[dict], commits: dict[str, str | None],
                  job: str | None, now: str, preview: dict | None = None) -> dict[str, Any]:
     rec: dict[str, Any] = {"name": name, "status": status_of(scan, probe, package, labels), "cataloged_at": now}
+    if rejection := rejection_of(package, labels):
+        rec["rejection"] = _pick(rejection, "stage", "reason", "message")
+        package, labels = (None if r and r.get("status") == "rejected" else r for r in (package, labels))
     if scan:
         rec["scan"] = _pick(scan, "verdict", "signature", "reason", "message", "sha256", "size", "engine", "database")
     if probe:
@@ -119,12 +129,13 @@ def _read(path: Path | None) -> dict | None:
 
 
 def _record_file(value: str | None, suffix: str | None) -> Path | None:
-    """scan/probe inputs are record files; preview/transcode/labels are the asset's folder."""
+    """scan/probe inputs are record files; preview/transcode/labels are the asset's folder,
+    holding its record (`suffix`) or, when the stage found the upload bad, rejected.json."""
     if not value:
         return None
     p = Path(value)
     if suffix and p.is_dir():
-        return p / suffix
+        return next((p / n for n in (suffix, "rejected.json") if (p / n).is_file()), None)
     return p if p.exists() else None
 
 
@@ -158,10 +169,12 @@ def main(argv: list[str] | None = None) -> int:
                                ("labels", labels_p)) if p]
     for s in sources:  # paths as they are in the repo, not in this datum's sandbox
         s["path"] = "/" + s["path"].split(f"/{s['repo']}/", 1)[-1]
-    rec = build_record(name, _read(scan_p), _read(probe_p), _read(pkg_p), _read(labels_p), sources,
-                       {i: os.environ.get(f"{i}_COMMIT") for i in INPUTS}, os.environ.get("PACH_JOB_ID"),
-                       records.utc_now(), _read(preview_p))
-    records.write_record(Path(args.out) / f"{name}.json", "catalog", rec)
+    read = [_read(p) for p in (scan_p, probe_p, pkg_p, labels_p)]
+    # the join key is output_name(upload name); the records hold the name itself
+    name = next((r["name"] for r in read if r and r.get("name")), name)
+    rec = build_record(name, *read, sources, {i: os.environ.get(f"{i}_COMMIT") for i in INPUTS},
+                       os.environ.get("PACH_JOB_ID"), records.utc_now(), _read(preview_p))
+    records.write_record(Path(args.out) / f"{output_name(name)}.json", "catalog", rec)
     return 0
 
 

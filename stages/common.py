@@ -3,6 +3,7 @@ progress, and the rule that only infrastructure faults fail a datum."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -10,7 +11,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from stages.core import records
 
@@ -25,6 +26,48 @@ MAX_NAME_BYTES = 240
 class StageError(RuntimeError):
     """An infrastructure or configuration fault: the datum fails (and is retried).
     Bad media never raises this; it becomes a record."""
+
+
+class ContentRejected(Exception):
+    """Bad media found by a stage after probe accepted it (a frame over the pixel limit,
+    a still its reader cannot decode, a package that does not verify): the stage writes
+    `<name>/rejected.json` (write_rejection) and the datum succeeds."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+def output_name(name: str) -> str:
+    """The name a stage writes an upload's outputs under: the name itself whenever it fits
+    (every name `put file` and the S3 gateway accept); a longer one (a cluster's pachd
+    takes any name) becomes its first bytes + "~" + 16 hex of its sha256, the same in every
+    stage, so joins on it still meet and nothing hits ENAMETOOLONG."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    head = raw[:MAX_NAME_BYTES - 17].decode("utf-8", "ignore")  # never half a character
+    return f"{head}~{digest}"
+
+
+def content_or_record(stage: str, out: Path, name: str, make: Callable[[], Any]) -> Any:
+    """Run a media stage's work; bad media found on the way (ContentRejected) becomes
+    `out/<name>/rejected.json` instead of its outputs (staged() left none), and the datum
+    succeeds: one upload never fails the job that holds the others."""
+    try:
+        return make()
+    except ContentRejected as e:
+        print(f"{name}: rejected ({e.reason}: {e.message})")
+        return write_rejection(out, name, stage, e)
+
+
+def write_rejection(out: Path, name: str, stage: str, err: ContentRejected) -> dict[str, Any]:
+    """`out/<name>/rejected.json`: why this stage made nothing of an upload probe accepted."""
+    rec = {"name": name, "stage": stage, "status": "rejected", "reason": err.reason,
+           "message": err.message[:1000], "rejected_at": records.utc_now()}
+    records.write_record(out / output_name(name) / "rejected.json", "rejection", rec)
+    return rec
 
 
 def add_input(parser: argparse.ArgumentParser, name: str, help: str) -> None:
@@ -110,8 +153,10 @@ class Progress:
 @contextmanager
 def staged(out: Path, name: str) -> Iterator[Path]:
     """Build an asset's outputs in a hidden folder next to their place and move them in
-    only when the block completes: a failure never leaves half an asset in /pfs/out."""
-    staging = out / f".staging-{name}"
+    only when the block completes: a failure never leaves half an asset in /pfs/out.
+    The staging folder's name has a fixed length (any upload name fits beside it)."""
+    name = output_name(name)
+    staging = out / f".staging-{hashlib.sha256(name.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:

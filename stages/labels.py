@@ -22,7 +22,7 @@ from stages.io import media_io
 from stages.io.frames import FrameReader
 from stages.core import records
 from stages.core.audio_features import analyse_audio
-from stages.common import Progress, StageError, media_stage_args, run_main, staged
+from stages.common import Progress, content_or_record, media_stage_args, run_main, staged
 from stages.core.ladder import display_size, even
 from stages.core.scenes import Scene, ShotTracker
 from stages.core.source import source_info
@@ -34,33 +34,33 @@ def analysis_size(src_w: int, src_h: int, rotation: int, width: int) -> tuple[in
     return w, even(w * dh / dw)
 
 
-def decoder_args(media: Path, demuxer: str, v: dict, fps: float, w: int, h: int) -> list[str]:
+def decoder_args(media: Path, demuxer: str, v: dict, fps: float, w: int, h: int, max_pixels: int) -> list[str]:
     """The analysis decode of video stream `v` (the probed one): allow-listed input,
     sampled to `fps` before scaling to (w, h), raw BGR on stdout. (Nothing of the decode
     itself is skipped: skipping H.264's deblocking drifted brightness and colours by
     several levels on grainy footage, -lowres changed which frame was sharpest.)"""
-    return [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(media, demuxer), "-map", f"0:{v['index']}",
-            "-vf", f"fps={fps},scale={w}:{h}:flags=area", "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
+    return [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(media, demuxer, max_pixels=max_pixels),
+            "-map", f"0:{v['index']}", "-vf", f"fps={fps},scale={w}:{h}:flags=area", "-f", "rawvideo",
+            "-pix_fmt", "bgr24", "pipe:1"]
 
 
-def check_decode(name: str, reader: FrameReader, errors: dict) -> None:
+def check_decode(name: str, reader: FrameReader, errors: dict, max_pixels: int) -> None:
     """After the last frame: decoder errors it concealed are not fatal, as the probe
-    accepted the file (`errors` gets their count and the last one); a decoder that
-    failed outright is a StageError with its last words."""
-    rc, err = reader.finish()
+    accepted the file (`errors` gets their count and the last one); a frame over
+    `max_pixels`, a decoder that stopped on the upload or its deadline passing are
+    ContentRejected (media_io.check_run)."""
+    err = reader.check(f"{name}: decoding for analysis", max_pixels)
     if reader.lines:
         errors |= {"lines": reader.lines, "last": media_io.last_complaint(err)}
-    if rc != 0:
-        raise StageError(f"{name}: decoding for analysis failed (exit {rc}): "
-                         f"{media_io.last_complaint(err, 3) or 'no message'}")
 
 
 def still_frame(media: Path, src: dict, max_side: int) -> np.ndarray:
     """A still as a BGR array, EXIF orientation applied (Pillow, held to the pixels probe accepted)."""
     from PIL import ImageOps
 
-    from stages.io.still import eight_bit, open_still, pixel_limit
-    with open_still(media, pixel_limit(src, media.name)) as img:
+    from stages.io.still import eight_bit, expected_size, open_still, pillow_errors
+    with open_still(media, src["demuxer"], src["max_pixels"], expected_size(src, media.name)) as img, \
+            pillow_errors(media.name):
         img.seek(0)
         im = ImageOps.exif_transpose(eight_bit(img).convert("RGB"))
     im.thumbnail((max_side, max_side))
@@ -161,7 +161,8 @@ def analyse_video(media: Path, src: dict, staging: Path, name: str, settings: di
     writer = SceneWriter(staging, name, fps, settings)
     n = 0
     errors: dict = {}
-    with FrameReader(decoder_args(media, src["demuxer"], v, fps, w, h), w, h) as decoded:
+    with FrameReader(decoder_args(media, src["demuxer"], v, fps, w, h, src["max_pixels"]), w, h,
+                     timeout=media_io.budget(src["duration"], 2)) as decoded:
         # made once the decoder runs: importing PySceneDetect takes a while
         tracker = ShotTracker(fps, settings["adaptive_threshold"], settings["min_scene_s"],
                               settings["min_content_val"])
@@ -173,7 +174,7 @@ def analyse_video(media: Path, src: dict, staging: Path, name: str, settings: di
             n += 1
             if n % 50 == 0 and src["duration"]:
                 progress.update(min(0.9, n / fps / src["duration"] * 0.9), "shots")
-        check_decode(name, decoded, errors)
+        check_decode(name, decoded, errors, src["max_pixels"])
     for s in tracker.finish():
         if s.keyframe is not None:
             writer.close(s)
@@ -189,7 +190,8 @@ def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: 
         analysed = None
         with ThreadPoolExecutor(max_workers=1) as pool:  # loudness and silences beside the pictures
             audio = pool.submit(analyse_audio, media, src["demuxer"], src["audio"]["index"], src["duration"],
-                                settings["silence_db"], settings["silence_min_s"]) if src["audio"] else None
+                                settings["silence_db"], settings["silence_min_s"], max_pixels=src["max_pixels"],
+                                timeout=media_io.budget(src["duration"], 1)) if src["audio"] else None
             if src["kind"] == "image":
                 scenes, analysed = analyse_still(media, src, staging, name, settings)
             elif src["video"]:
@@ -214,7 +216,9 @@ def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: 
 
 def main(argv: list[str] | None = None) -> int:
     media, probe, settings, out = media_stage_args("python -m stages.labels", __doc__.splitlines()[0], "labels", argv)
-    rec = label(media, probe, settings, out, Progress())
+    rec = content_or_record("labels", out, media.name, lambda: label(media, probe, settings, out, Progress()))
+    if rec.get("status") == "rejected":
+        return 0
     s = rec["summary"]
     print(f"{media.name}: {s['scene_count']} scenes, {s['faces_seen']} faces, labels {', '.join(s['labels']) or '-'}")
     return 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from stages.common import Progress, StageError, default_settings, media_stage_args, run_main
+from stages.common import Progress, StageError, content_or_record, default_settings, media_stage_args, run_main
 from stages.core import records
 from stages.core.source import source_info
 from stages.transcode import transcode
@@ -42,9 +42,11 @@ def preview(media: Path, probe: dict | None, settings: dict, out: Path, progress
 
 def main(argv: list[str] | None = None) -> int:
     media, probe, settings, out = media_stage_args("python -m stages.preview", __doc__.splitlines()[0], "preview", argv)
-    rec = preview(media, probe, settings, out, Progress())
+    rec = content_or_record("preview", out, media.name, lambda: preview(media, probe, settings, out, Progress()))
     if rec is None:
         print(f"{media.name}: no preview (not a video)")
+    elif rec.get("status") == "rejected":
+        pass  # content_or_record said why
     else:
         print(f"{media.name}: preview {', '.join(r['name'] for r in rec['renditions'])}, verified")
     return 0

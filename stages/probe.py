@@ -12,9 +12,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from stages.io import heif, media_io
+from stages.io import heif, media_io, still
 from stages.core import records
-from stages.common import StageError, add_input, files_under, load_settings, required, run_main
+from stages.common import ContentRejected, StageError, add_input, files_under, load_settings, output_name, required, \
+    run_main
 from stages.core.policy import check_policy, main_audio, plan_streams, reject
 from stages.core.captions import parse_ass
 from stages.core.probe_metadata import summarize
@@ -39,24 +40,59 @@ def classify_probe_failure(complaint: str, head: bytes) -> dict[str, Any]:
         return reject("truncated", "the MP4/QuickTime index (moov) is missing: the file looks truncated")
     if "timed out" in c:
         return reject("probe_timeout", f"ffprobe {complaint}")
+    if size := media_io.oversized_frame(complaint):
+        return frame_too_large(size)
     return reject("not_media", "not a media file ffprobe can read (" + complaint.splitlines()[-1][:200] + ")")
+
+
+def frame_too_large(size: str, limit: int | None = None) -> dict[str, Any]:
+    """A frame the decoder refused for `-max_pixels` (it was never decoded)."""
+    return reject("dimensions_too_large", f"a frame of {size} is over the policy's per-frame limit"
+                                          f"{f' of {limit} pixels' if limit else ''}; it was not decoded")
+
+
+def frame_limit(meta: dict[str, Any], policy: dict[str, Any]) -> int:
+    """The per-frame pixel limit for this kind of upload (every decoder of it gets it)."""
+    return policy["max_image_pixels"] if meta.get("kind") == "image" else policy["max_pixels"]
+
+
+def size_still(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any] | None:
+    """A still's size is what Pillow, its reader in every later stage, reads from its header
+    (a GIF's logical screen can say 16x16 while its frame is 2000x2000): the record gets that
+    size, with a warning when FFmpeg said otherwise. Nothing is decoded here."""
+    s = next((s for s in meta["streams"] if s["codec_type"] == "video" and not s.get("attached_pic")), None)
+    if meta.get("kind") != "image" or s is None:
+        return None
+    try:
+        with still.open_still(path, meta["container"]["demuxer"], policy["max_image_pixels"]) as img:
+            w, h = img.size
+    except ContentRejected as e:
+        return reject(e.reason, e.message)
+    if (w, h) != (s.get("width"), s.get("height")):
+        meta.setdefault("warnings", []).append(f"its header says {s.get('width')}x{s.get('height')}; its image is "
+                                               f"{w}x{h} as Pillow reads it, and that is the size used")
+        s["width"], s["height"] = w, h
+    return None
 
 
 def _decodes(path: Path, demuxer: str, streams: list[str], start: float, policy: dict[str, Any],
              strict: bool = False) -> str | None:
     """None if `decode_check_s` seconds of these streams decode cleanly from `start`, else
-    ffmpeg's complaint. strict (stills): any decoder error counts, as a truncated JPEG still
-    'decodes' half grey."""
+    ffmpeg's complaint (a frame refused for `-max_pixels` first, wherever it is in the log).
+    strict (stills): any decoder error counts, as a truncated JPEG still 'decodes' half grey."""
+    limit = policy["max_image_pixels"] if strict else policy["max_pixels"]
     args = media_io.ffmpeg_base(xerror=True)
     if start:
         args += ["-ss", f"{start:.3f}"]
-    args += media_io.ffmpeg_input_args(path, demuxer)
+    args += media_io.ffmpeg_input_args(path, demuxer, max_pixels=limit)
     for stream in streams:
         args += ["-map", stream]
     args += ["-t", str(policy["decode_check_s"]), "-f", "null", "-"]
     rc, _, err = media_io.run_tool(args, policy["probe_timeout_s"])
     if rc == 0 and not (strict and err.strip()):
         return None
+    if size := media_io.oversized_frame(err):
+        return f"Picture size {size} exceeds specified max pixel count {limit}"
     return (err.strip().splitlines() or ["decoder error"])[-1][:200]
 
 
@@ -76,9 +112,13 @@ def decode_check(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> di
     strict = meta["kind"] == "image"
 
     def problem_of(streams: list[dict]) -> tuple[str, float] | None:
-        if demuxer == heif.DEMUXER:  # not an FFmpeg format: Pillow decodes it, held to its header's size
-            problem = heif.decode_problem(path, (streams[0].get("width") or 0) * (streams[0].get("height") or 0))
-            return (problem, 0.0) if problem else None
+        if strict:  # a still: decoded whole by Pillow, as the later stages will
+            try:
+                still.decoded_size(path, demuxer, policy["max_image_pixels"])
+            except ContentRejected as e:
+                return e.message, 0.0
+            if demuxer == heif.DEMUXER:  # not an FFmpeg format
+                return None
         for start in spots:
             problem = _decodes(path, demuxer, [f"0:{s['index']}" for s in streams], start, policy, strict=strict)
             if problem is not None:
@@ -92,6 +132,8 @@ def decode_check(path: Path, meta: dict[str, Any], policy: dict[str, Any]) -> di
     # one ffmpeg per spot for all of them; only when that fails, one per stream to find which
     if policy["decode_check_s"] > 0 and (len(checked) < 2 or problem_of(checked) is not None):
         if video is not None and (bad := problem_of([video])):
+            if size := media_io.oversized_frame(bad[0]):
+                return frame_too_large(size, frame_limit(meta, policy))
             label = "image" if strict else "video"
             return reject("truncated" if bad[1] else "decode_error",
                           f"{label} decoding failed {where(bad[1])}: {bad[0]}")
@@ -125,7 +167,10 @@ def probe_file(path: Path, policy: dict[str, Any], scan: dict | None = None) -> 
         return base | reject("empty_file", "the file is empty (0 bytes)")
     if size > policy["max_bytes"]:
         return base | reject("too_large", f"{size} bytes is over the limit of {policy['max_bytes']} bytes")
-    ff, complaint = media_io.probe(path, policy["probe_timeout_s"])
+    # before ffprobe has read it, its first bytes say whether it is a still (and gets the still limit)
+    looks_still = media_io.still_demuxer(path) or heif.is_heic(path)
+    ff, complaint = media_io.probe(path, policy["probe_timeout_s"],
+                                   max_pixels=policy["max_image_pixels" if looks_still else "max_pixels"])
     if ff is None:
         with open(path, "rb") as f:
             head = f.read(16)
@@ -133,10 +178,12 @@ def probe_file(path: Path, policy: dict[str, Any], scan: dict | None = None) -> 
     meta = summarize(ff)
     if meta["container"]["demuxer"] in media_io.SIDECAR_DEMUXERS:
         return base | check_sidecar(path, meta, size, policy)
-    bad = check_policy(meta, size, policy) or decode_check(path, meta, policy)
+    refused = media_io.oversized_frame(complaint)
+    bad = ((frame_too_large(refused) if refused else None) or size_still(path, meta, policy)
+           or check_policy(meta, size, policy) or decode_check(path, meta, policy))
     if bad:
         return base | bad | {"container": meta["container"], "streams": meta["streams"]}
-    return base | {"status": "valid"} | meta
+    return base | {"status": "valid", "max_pixels": frame_limit(meta, policy)} | meta
 
 
 def check_sidecar(path: Path, meta: dict[str, Any], size: int, policy: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +194,8 @@ def check_sidecar(path: Path, meta: dict[str, Any], size: int, policy: dict[str,
     if size > SIDECAR_MAX_BYTES:
         return reject("too_large", f"a caption file of {size} bytes: caption sidecars are limited to "
                                    f"{SIDECAR_MAX_BYTES} bytes") | where
-    script, complaint = ass_events(path, meta["container"]["demuxer"], 0, policy["probe_timeout_s"])
+    script, complaint = ass_events(path, meta["container"]["demuxer"], 0, policy["probe_timeout_s"],
+                                   max_pixels=policy["max_pixels"])
     if script is None:
         return reject("decode_error", f"its captions do not decode: {complaint[-200:] or 'ffmpeg failed'}") | where
     cues = parse_ass(script)
@@ -186,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             raise StageError(f"--scan {args.scan}: unreadable verdict ({e})") from None
     for path in files_under(media):
         rec = probe_file(path, policy, scan if scan and scan.get("name") == path.name else None)
-        records.write_record(Path(args.out) / rec["status"] / f"{path.name}.json", "probe", rec)
+        records.write_record(Path(args.out) / rec["status"] / f"{output_name(path.name)}.json", "probe", rec)
         print(f"{path.name}: {rec['status']}" + (f" ({rec['reason']}: {rec['message']})"
                                                  if rec["status"] == "rejected" else ""))
     return 0

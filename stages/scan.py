@@ -16,7 +16,22 @@ from typing import Any
 from stages.core import records
 from stages.core.verdicts import decide_verdict
 from stages.io.clamd_client import Clamd, ClamdUnavailable, StreamResult
-from stages.common import StageError, add_input, files_under, load_settings, required, run_main
+from stages.common import MAX_NAME_BYTES, StageError, add_input, files_under, load_settings, output_name, required, \
+    run_main
+
+
+def name_verdict(name: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A clean upload whose name no output path can hold (over MAX_NAME_BYTES: `put file`
+    and the gateway refuse those, a cluster's pachd does not) goes no further: unscanned,
+    saying why, so it is a record in the catalog instead of a failed datum downstream (pure)."""
+    size = len(name.encode("utf-8", "surrogateescape"))
+    if size <= MAX_NAME_BYTES or fields["verdict"] != "clean":
+        return fields
+    return {"verdict": "unscanned", "reason": "name_too_long",
+            "message": f"ClamAV found nothing, but its name is {size} bytes and uploads are limited to "
+                       f"{MAX_NAME_BYTES} bytes so that every output named after them fits the filesystem; "
+                       "rename it and upload it again"}
+
 
 def scan_file(path: Path, clamd: Clamd, settings: dict, engine: str) -> dict[str, Any]:
     size = path.stat().st_size
@@ -24,7 +39,8 @@ def scan_file(path: Path, clamd: Clamd, settings: dict, engine: str) -> dict[str
         result = StreamResult(None, None, records.sha256_file(path), 0)
     else:
         result = clamd.instream(path, chunk=settings["chunk_bytes"])
-    fields = decide_verdict(result.reply, result.error, size, settings["max_bytes"], result.sent)
+    fields = name_verdict(path.name, decide_verdict(result.reply, result.error, size, settings["max_bytes"],
+                                                    result.sent))
     engine_version, _, db = engine.partition("/")
     return {"name": path.name, "size": size, "sha256": result.sha256, "scanner": "clamd",
             "engine": engine_version, "database": db or "unknown", "reply": result.reply or "",
@@ -47,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = clamd.version()
         for path in files_under(media):
             rec = scan_file(path, clamd, settings, engine)
-            records.write_record(Path(args.out) / rec["verdict"] / f"{path.name}.json", "scan", rec)
+            records.write_record(Path(args.out) / rec["verdict"] / f"{output_name(path.name)}.json", "scan", rec)
             print(f"{path.name}: {rec['verdict']}" + (f" ({rec.get('signature') or rec.get('reason')})"
                                                       if rec["verdict"] != "clean" else ""))
     except (ClamdUnavailable, ValueError) as e:

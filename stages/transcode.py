@@ -19,7 +19,8 @@ from typing import Any
 
 from stages.io import media_io
 from stages.core import records
-from stages.common import Progress, StageError, add_input, files_under, load_settings, required, run_main, staged
+from stages.common import ContentRejected, Progress, StageError, add_input, content_or_record, files_under, \
+    load_settings, required, run_main, staged
 from stages.core import conform
 from stages.core.ladder import ladder_for
 from stages.core.renditions import audio_tracks, sidecars_for, text_tracks
@@ -27,7 +28,7 @@ from stages.io.encode import Plan, build_command, detect_field_order, run_ffmpeg
 from stages.io.packaging import write_manifests
 from stages.io.package_check import PackageInvalid, check_package
 from stages.core.source import source_info
-from stages.io.still import derivatives, pixel_limit
+from stages.io.still import derivatives, expected_size
 from stages.core.waveform import make_waveform
 from stages.core.thumbnails import plan_storyboard
 
@@ -45,14 +46,14 @@ def plan_for(media: Path, src: dict, settings: dict, sidecars: dict[str, tuple[P
     """What this upload becomes (the idet pass runs here when the stream does not say
     whether it is interlaced)."""
     record = src["record"]
-    plan = Plan(media, src["demuxer"], src["duration"], audio=audio_tracks(record))
+    plan = Plan(media, src["demuxer"], src["duration"], src["max_pixels"], audio=audio_tracks(record))
     plan.texts = text_tracks(record, [(n, d) for n, (_, d) in sidecars.items()])
     plan.sidecars = sidecars
     v = src["video"]
     if v:
         detected = None
         if v.get("field_order") in (None, "unknown"):  # the stream does not say: idet looks
-            detected = detect_field_order(media, src["demuxer"], v["index"])
+            detected = detect_field_order(media, src["demuxer"], v["index"], max_pixels=src["max_pixels"])
         dw, dh = conform.display_dims(v)
         plan.video_index = v["index"]
         plan.ladder = ladder_for(dw, dh, 0, settings["rungs"])
@@ -72,26 +73,29 @@ def transcode(media: Path, probe: dict | None, settings: dict, out: Path, progre
     try:
         with staged(out, name) as staging:
             (staging / "dash").mkdir()
-            errors = run_ffmpeg(name, build_command(plan, settings, staging), src["duration"], progress)
+            errors = run_ffmpeg(name, build_command(plan, settings, staging), src["duration"], progress,
+                                src["max_pixels"])
             made = write_manifests(staging, plan, settings["segment_seconds"])
             if plan.board:
                 (staging / "storyboard.vtt").write_text(plan.board.vtt("storyboard.jpg", src["duration"]))
             waveform = {}
             if not plan.video and plan.audio and settings["waveform"]:
-                waveform = make_waveform(media, src["demuxer"], plan.audio[0].index, staging)
+                waveform = make_waveform(media, src["demuxer"], plan.audio[0].index, staging,
+                                         max_pixels=src["max_pixels"], timeout=media_io.budget(src["duration"], 1))
             sabotage(staging)
             progress.update(0.96, "verifying")
             verified = None
             if settings["verify"]:
                 verified = check_package(staging, src["duration"], max(settings["duration_tolerance_s"],
-                                                                        settings["segment_seconds"] / 2))
+                                                                        settings["segment_seconds"] / 2),
+                                         max_pixels=src["max_pixels"])
             record = package_record(name, src, plan, made, settings, verified)
             record |= {key: f"{name}/{file}" for key, file in waveform.items()}
             if errors:
                 record["decoder_errors"] = errors
             records.write_record(staging / "package.json", "transcode", record)
-    except PackageInvalid as e:
-        raise StageError(f"{name}: package failed verification, not published: {e}") from None
+    except PackageInvalid as e:  # made from this upload, the same way every time: the upload's problem
+        raise ContentRejected("package_invalid", f"{name}: package failed verification, not published: {e}") from None
     progress.update(1.0, "done")
     return record
 
@@ -100,8 +104,8 @@ def publish_still(media: Path, src: dict, settings: dict, out: Path, progress: P
     """A still gets JPEG sizes and a WebP instead of a streaming package."""
     name = media.name
     with staged(out, name) as staging:
-        made = derivatives(media, staging, settings["image_sizes"], settings["webp_quality"],
-                           pixel_limit(src, name))
+        made = derivatives(media, staging, settings["image_sizes"], settings["webp_quality"], src["demuxer"],
+                           src["max_pixels"], expected_size(src, name))
         images = {k: (v | {"file": f"{name}/{v['file']}"} if isinstance(v, dict) else v)
                   for k, v in made["images"].items()}
         v = src["video"] or {}
@@ -112,7 +116,7 @@ def publish_still(media: Path, src: dict, settings: dict, out: Path, progress: P
                   "audio": None, "poster": images[min(settings["image_sizes"], key=settings["image_sizes"].get)]["file"],
                   "storyboard": None, "images": images, "exif": made["exif"], "waveform": None, "peaks": None,
                   "settings": settings, "settings_commit": os.environ.get("settings_COMMIT"),
-                  "ffmpeg": ffmpeg_version(), "verified": None, "made_at": records.utc_now()}
+                  "ffmpeg": media_io.ffmpeg_version(), "verified": None, "made_at": records.utc_now()}
         records.write_record(staging / "package.json", "transcode", record)
     progress.update(1.0, "done")
     return record
@@ -150,13 +154,8 @@ def package_record(name: str, src: dict, plan: Plan, made: dict, settings: dict,
                         "interval_s": round(b.interval, 3), "columns": b.columns, "rows": b.rows,
                         "tile_width": b.tile_w, "tile_height": b.tile_h} if b else None),
         "settings": settings, "settings_commit": os.environ.get("settings_COMMIT"),
-        "ffmpeg": ffmpeg_version(), "verified": verified, "made_at": records.utc_now(),
+        "ffmpeg": media_io.ffmpeg_version(), "verified": verified, "made_at": records.utc_now(),
     }
-
-
-def ffmpeg_version() -> str:
-    rc, out, _ = media_io.run_tool([media_io.FFMPEG, "-version"], 10)
-    return out.split("\n", 1)[0].replace("ffmpeg version ", "").split(" ")[0] if rc == 0 else "unknown"
 
 
 def _records(path: str | None) -> list[dict]:
@@ -206,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings("transcode", args.settings)
     work = datum_work(media, args.probe, args.captions, args.sidecars)
     for upload, probe, sidecars in work:
-        rec = transcode(upload, probe, settings, Path(args.out), Progress(), sidecars)
+        rec = content_or_record("transcode", Path(args.out), upload.name,
+                                lambda: transcode(upload, probe, settings, Path(args.out), Progress(), sidecars))
+        if rec.get("status") == "rejected":
+            continue
         parts = [", ".join(r["name"] for r in rec["renditions"]) or rec["kind"] + " only"]
         if rec["renditions"] and rec.get("audio_tracks"):
             parts.append(f"{len(rec['audio_tracks'])} audio track(s)")

@@ -160,10 +160,11 @@ def check_still(package: Path, source: Path, rec: dict) -> None:
 
 def test_labels_see_a_16_bit_still_as_it_looks(corpus, tmp_path):
     """Pillow holds 16-bit greyscale as I;16: read plainly, every pixel above 255 clips white."""
+    from stages.core.source import source_info
     from stages.labels import still_frame
     f = next(f for f in FAMILIES if f.id == "png-gray16")
     rec = probed(corpus, f)
-    src = {"video": rec["streams"][0], "probed": True}
+    src = source_info(corpus.path(f), rec)
     frame = still_frame(corpus.path(f), src, 320)
     with Image.open(corpus.path(f)) as img:
         want = ImageStat.Stat(img.convert("I").point(lambda v: v / 257).convert("L")).mean[0]

@@ -77,7 +77,8 @@ def test_the_policy_allows_only_what_media_io_lets_ffmpeg_open():
 @pytest.mark.unit
 def test_media_io_never_turns_on_what_mov_keeps_off(tmp_path):
     upload = tmp_path / "clip.mov"
-    args = media_io.ffprobe_cmd(upload, demuxer="mov") + media_io.ffmpeg_input_args(upload, "mov")
+    args = media_io.ffprobe_cmd(upload, max_pixels=1, demuxer="mov") + media_io.ffmpeg_input_args(upload, "mov",
+                                                                                                   max_pixels=1)
     assert not set(args) & set(NEEDS_DEFAULT_OFF["mov"])
 
 

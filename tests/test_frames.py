@@ -17,7 +17,7 @@ W, H = 64, 36
 
 
 def decode_args(path, vf: str = f"scale={W}:{H}") -> list[str]:
-    return [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(path, "mov"), "-map", "0:0",
+    return [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(path, "mov", max_pixels=320 * 180), "-map", "0:0",
             "-vf", vf, "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
 
 
@@ -29,7 +29,8 @@ def clip(tmp_path_factory):
 def test_every_frame_in_order(clip):
     plain = subprocess.run(decode_args(clip), capture_output=True, check=True).stdout
     expected = np.frombuffer(plain, np.uint8).reshape(-1, H, W, 3)
-    with FrameReader(decode_args(clip), W, H, ahead_bytes=3 * W * H * 3) as frames:  # a queue shorter than the clip
+    # a queue shorter than the clip
+    with FrameReader(decode_args(clip), W, H, timeout=60, ahead_bytes=3 * W * H * 3) as frames:
         got = [f.copy() for f in frames]
         rc, _ = frames.finish()
     assert rc == 0 and len(got) == len(expected) == 50
@@ -37,7 +38,7 @@ def test_every_frame_in_order(clip):
 
 
 def test_stopping_early_ends_the_decoder(clip):
-    with FrameReader(decode_args(clip), W, H, ahead_bytes=2 * W * H * 3) as frames:
+    with FrameReader(decode_args(clip), W, H, timeout=60, ahead_bytes=2 * W * H * 3) as frames:
         first = next(iter(frames))
         proc = frames._proc.proc
     assert first.shape == (H, W, 3)
@@ -45,7 +46,7 @@ def test_stopping_early_ends_the_decoder(clip):
 
 
 def test_a_failing_decoder_reports_its_status(clip):
-    with FrameReader(decode_args(clip, "nosuchfilter"), W, H) as frames:
+    with FrameReader(decode_args(clip, "nosuchfilter"), W, H, timeout=60) as frames:
         assert list(frames) == []
         rc, err = frames.finish()
     assert rc != 0 and "nosuchfilter" in err

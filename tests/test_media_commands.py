@@ -1,6 +1,7 @@
 """Every ffmpeg the media stages start begins with media_io.ffmpeg_base (no stdin, no
 banner, no stats, an explicit log level) and reads the upload only through the
-allow-listed input options: checked on the command lines a logging ffmpeg records."""
+allow-listed input options, every frame held to the policy's `-max_pixels`: checked on the
+command lines a logging ffmpeg records."""
 from __future__ import annotations
 
 import os
@@ -54,6 +55,7 @@ def test_every_ffmpeg_starts_with_the_base_and_the_safe_input(logged_ffmpeg, tmp
         level = argv.index("-loglevel")
         assert argv[:level] == BASE[:BASE.index("-loglevel")] and argv[level + 2] == "-y", argv
         for i in (i for i, a in enumerate(argv) if a == "-i"):
-            assert argv[i - 6:i - 2] == ["-protocol_whitelist", "file", "-format_whitelist",
+            assert argv[i - 8:i - 4] == ["-protocol_whitelist", "file", "-format_whitelist",
                                          media_io.FORMAT_WHITELIST] and argv[i - 2] == "-f", argv
+            assert argv[i - 4] == "-max_pixels" and int(argv[i - 3]) > 0, argv  # every frame held to the policy
             assert argv[i + 1].startswith("file:/"), argv

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from stages.io import heif
+from stages.io import heif, still
 from stages import probe as probe_stage
 from stages.common import default_settings
 from stages.io.still import metadata_of
@@ -73,7 +73,7 @@ def test_labels_read_a_heic(photo, tmp_path):
 
 def test_the_pixel_limit_holds_before_decoding(photo, monkeypatch, tmp_path):
     decoded = []
-    monkeypatch.setattr(heif, "decode_problem", lambda *a: decoded.append(a))
+    monkeypatch.setattr(still, "decoded_size", lambda *a: decoded.append(a))
     rec = probe_stage.probe_file(photo, POLICY | {"max_image_pixels": 100_000})
     assert rec["status"] == "rejected" and rec["reason"] == "dimensions_too_large", rec
     assert decoded == []  # refused from the header alone

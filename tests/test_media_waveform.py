@@ -1,6 +1,6 @@
 """Waveform peaks streamed from ffmpeg into bounded min/max blocks: exact for short
 audio (the same numbers as min/max over all samples in memory), never narrower than the
-truth for long audio, memory bounded, and a failed decode is a StageError."""
+truth for long audio, memory bounded, and a failed decode is a rejection (ContentRejected)."""
 from __future__ import annotations
 
 import json
@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stages.common import StageError
+from stages.common import ContentRejected, default_settings
 from stages.io.media_io import ffmpeg_input_args
 from stages.core.waveform import RATE, PeakBlocks, make_waveform
 from tests.fixtures.media import ffmpeg
 
 pytestmark = pytest.mark.media
+
+MAX_PIXELS = default_settings("policy")["max_pixels"]
 
 
 def exact(samples: np.ndarray, buckets: int) -> list[int]:
@@ -63,11 +65,11 @@ def test_a_clip_streams_to_the_same_peaks_as_in_memory(tmp_path):
     src = tmp_path / "tone.flac"
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=300:duration=2", "-f", "lavfi", "-i",
            "anullsrc=r=44100:cl=mono:d=1", "-filter_complex", "[0][1]concat=n=2:v=0:a=1", str(src))
-    made = make_waveform(src, "flac", 0, tmp_path)
+    made = make_waveform(src, "flac", 0, tmp_path, max_pixels=MAX_PIXELS, timeout=60)
     assert made == {"waveform": "waveform.png", "peaks": "peaks.json"}
     doc = json.loads((tmp_path / "peaks.json").read_text())
-    pcm = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", *ffmpeg_input_args(src, "flac"), "-map", "0:0",
-                          "-ac", "1", "-ar", str(RATE), "-f", "s16le", "pipe:1"], capture_output=True, check=True).stdout
+    pcm = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", *ffmpeg_input_args(src, "flac", max_pixels=MAX_PIXELS),
+                          "-map", "0:0", "-ac", "1", "-ar", str(RATE), "-f", "s16le", "pipe:1"], capture_output=True, check=True).stdout
     samples = np.frombuffer(pcm, "<i2")
     assert doc["data"] == exact(samples, 1000)
     assert (doc["length"], doc["samples_per_pixel"], doc["sample_rate"], doc["bits"]) == (1000, samples.size // 1000,
@@ -79,9 +81,11 @@ def test_a_clip_streams_to_the_same_peaks_as_in_memory(tmp_path):
     assert drawn[-300:].max() <= 2  # then a flat line of silence
 
 
-def test_a_failed_decode_is_a_stage_error(tmp_path):
+def test_a_failed_decode_is_a_rejection(tmp_path):
+    """ffmpeg stopping on the upload is the upload's problem (a record), not a failed datum."""
     src = tmp_path / "tone.flac"
     ffmpeg("-f", "lavfi", "-i", "sine=duration=1", str(src))
-    with pytest.raises(StageError, match=r"tone.flac: decoding audio for the waveform failed \(exit 1\)"):
-        make_waveform(src, "flac", 5, tmp_path)  # no stream 5: ffmpeg exits 1
+    with pytest.raises(ContentRejected, match=r"tone.flac: decoding audio for the waveform failed \(exit 1\)") as e:
+        make_waveform(src, "flac", 5, tmp_path, max_pixels=MAX_PIXELS, timeout=60)  # no stream 5: ffmpeg exits 1
+    assert e.value.reason == "tool_failed"
     assert not (tmp_path / "peaks.json").exists()

@@ -36,11 +36,11 @@ def parse_audio_log(log: str, duration: float) -> dict:
 
 
 def analyse_audio(path: Path, demuxer: str, stream: int, duration: float, silence_db: float, silence_min_s: float,
-                  timeout: float = 3600) -> dict:
+                  *, max_pixels: int, timeout: float) -> dict:
     """Loudness and silences of audio stream `stream` (the probed index). ebur128 and
     silencedetect report at log level info; ebur128's per-frame lines go to verbose
     (framelog), so a 4-hour upload leaves a summary, not 14 MB of log."""
-    args = [*media_io.ffmpeg_base(loglevel="info"), *media_io.ffmpeg_input_args(path, demuxer),
+    args = [*media_io.ffmpeg_base(loglevel="info"), *media_io.ffmpeg_input_args(path, demuxer, max_pixels=max_pixels),
             "-map", f"0:{stream}", "-vn",
             "-af", f"ebur128=peak=true:framelog=verbose,silencedetect=noise={silence_db}dB:d={silence_min_s}", "-f", "null", "-"]
     rc, _, err = media_io.run_tool(args, timeout)

@@ -11,13 +11,11 @@ import numpy as np
 from PIL import Image
 
 from stages.io import media_io
-from stages.common import StageError
+from stages.common import ContentRejected
 
 RATE = 8000
 PNG_SIZE = (1200, 200)
 PNG_COLOR = (0x3B, 0x82, 0xF6, 255)
-TIMEOUT_S = 3600
-
 
 def peaks(samples: np.ndarray, buckets: int) -> list[int]:
     """Interleaved [min, max, min, max, ...] of int16 samples over `buckets` equal spans (pure)."""
@@ -106,20 +104,19 @@ def draw(data: list[int], size: tuple[int, int] = PNG_SIZE) -> Image.Image:
     return Image.fromarray(img, "RGBA")
 
 
-def make_waveform(media: Path, demuxer: str, stream: int, out: Path, buckets: int = 1000) -> dict:
-    """peaks.json and waveform.png of audio stream `stream` (the probed index)."""
-    args = [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(media, demuxer), "-map", f"0:{stream}",
-            "-ac", "1", "-ar", str(RATE), "-f", "s16le", "pipe:1"]
+def make_waveform(media: Path, demuxer: str, stream: int, out: Path, buckets: int = 1000, *, max_pixels: int,
+                  timeout: float) -> dict:
+    """peaks.json and waveform.png of audio stream `stream` (the probed index). A decoder
+    that stops on the upload, or no samples at all, is ContentRejected."""
+    args = [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(media, demuxer, max_pixels=max_pixels),
+            "-map", f"0:{stream}", "-ac", "1", "-ar", str(RATE), "-f", "s16le", "pipe:1"]
     acc = PeakBlocks()
-    with media_io.Piped(args) as proc:
+    with media_io.Piped(args, timeout=timeout) as proc:
         while chunk := proc.stdout.read(1 << 16):
             acc.feed(np.frombuffer(chunk[: len(chunk) // 2 * 2], dtype="<i2"))
-        rc, err = proc.finish(TIMEOUT_S)
-    if rc != 0:
-        raise StageError(f"{media.name}: decoding audio for the waveform failed (exit {rc}): "
-                         f"{media_io.last_complaint(err, 3) or 'no message'}")
+        proc.check(f"{media.name}: decoding audio for the waveform", max_pixels)
     if acc.total == 0:
-        raise StageError(f"{media.name}: the audio stream decoded to no samples")
+        raise ContentRejected("decode_error", f"{media.name}: the audio stream decoded to no samples")
     data = acc.peaks(buckets)
     doc = {"version": 2, "channels": 1, "sample_rate": RATE, "bits": 16,
            "samples_per_pixel": max(1, acc.total // max(1, len(data) // 2)), "length": len(data) // 2, "data": data}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stages.common import Progress, StageError
+from stages.common import Progress
 from stages.core.conform import COLOR_TAGS, Conform, read_idet
 from stages.core.ladder import Rendition, gop_frames
 from stages.core.renditions import AudioTrack, TextTrack
@@ -29,6 +29,7 @@ class Plan:
     media: Path
     demuxer: str
     duration: float
+    max_pixels: int  # the per-frame limit every decoder of the upload gets (its probe record's)
     video_index: int | None = None
     ladder: list[Rendition] = field(default_factory=list)
     conform: Conform | None = None
@@ -57,10 +58,11 @@ def build_command(plan: Plan, settings: dict, work: Path) -> list[str]:
     indexes the probe chose (`0:<index>`), never `0:v:0`/`0:a:0`: the first video stream
     can be cover art and the first audio one the probe found broken."""
     seg = settings["segment_seconds"]
-    args = media_io.ffmpeg_base(progress=True) + media_io.ffmpeg_input_args(plan.media, plan.demuxer)
+    args = media_io.ffmpeg_base(progress=True) + media_io.ffmpeg_input_args(plan.media, plan.demuxer,
+                                                                           max_pixels=plan.max_pixels)
     sidecar_input = {}
     for n, (name, (path, demuxer)) in enumerate(plan.sidecars.items(), start=1):
-        args += media_io.ffmpeg_input_args(path, demuxer)
+        args += media_io.ffmpeg_input_args(path, demuxer, max_pixels=plan.max_pixels)
         sidecar_input[name] = n
     after: list[str] = []
     if plan.video:
@@ -113,14 +115,16 @@ def build_command(plan: Plan, settings: dict, work: Path) -> list[str]:
     return args + after
 
 
-def run_ffmpeg(name: str, args: list[str], duration: float, progress: Progress) -> dict[str, Any]:
+def run_ffmpeg(name: str, args: list[str], duration: float, progress: Progress, max_pixels: int) -> dict[str, Any]:
     """Run the command, reporting `-progress` (stdout) as it goes. stderr is drained
     alongside (a long upload with a damaged middle writes megabytes of decoder errors;
     read only at the end, a full pipe would stall ffmpeg and the stage for ever).
     Decoder errors are not fatal: ffmpeg conceals them as a player does, and the
-    package check decides whether the result is publishable. Returns what stderr said:
-    {"lines": n, "last": its last line} (empty when ffmpeg was quiet)."""
-    with media_io.Piped(args) as proc:
+    package check decides whether the result is publishable; a frame over `max_pixels`,
+    ffmpeg stopping on the upload or its deadline passing are ContentRejected
+    (media_io.check_run). Returns what stderr said: {"lines": n, "last": its last line}
+    (empty when ffmpeg was quiet)."""
+    with media_io.Piped(args, timeout=media_io.budget(duration, 4, floor=300)) as proc:
         for raw in proc.stdout:
             line = raw.decode(errors="replace")
             if line.startswith("out_time_us=") and duration > 0:
@@ -128,17 +132,15 @@ def run_ffmpeg(name: str, args: list[str], duration: float, progress: Progress) 
                     progress.update(min(0.95, int(line.split("=", 1)[1]) / 1e6 / duration * 0.95), "encoding")
                 except ValueError:
                     pass
-        rc, err = proc.finish()
+        err = proc.check(f"{name}: ffmpeg", max_pixels)
         lines = proc.stderr.lines
-    if rc != 0:
-        raise StageError(f"{name}: ffmpeg failed (exit {rc}): {media_io.last_complaint(err, 3) or 'no message'}")
     return {"lines": lines, "last": media_io.last_complaint(err)} if lines else {}
 
 
-def detect_field_order(media: Path, demuxer: str, index: int, timeout: float = 300) -> str | None:
+def detect_field_order(media: Path, demuxer: str, index: int, *, max_pixels: int, timeout: float = 300) -> str | None:
     """idet over the first frames of a stream that does not say whether it is
     interlaced: "tff", "bff", "progressive", or None when idet could not tell."""
-    args = media_io.ffmpeg_base(loglevel="info") + media_io.ffmpeg_input_args(media, demuxer)
+    args = media_io.ffmpeg_base(loglevel="info") + media_io.ffmpeg_input_args(media, demuxer, max_pixels=max_pixels)
     args += ["-map", f"0:{index}", "-frames:v", str(IDET_FRAMES), "-vf", "idet", "-f", "null", "-"]
     rc, _, err = media_io.run_tool(args, timeout)
     return read_idet(err) if rc == 0 else None

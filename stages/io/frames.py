@@ -19,20 +19,20 @@ _END = object()
 
 
 class FrameReader:
-    """`with FrameReader(args, w, h) as frames: for f in frames: ...`: BGR frames (h, w, 3)
+    """`with FrameReader(args, w, h, timeout=t) as frames: for f in frames: ...`: BGR frames (h, w, 3)
     of an ffmpeg command writing rawvideo bgr24 to stdout. The decoder starts on entry;
     after the loop, `finish()` gives (exit status, the tail of its stderr) and `lines` how
     many lines it wrote there. Leaving the block early kills the decoder."""
 
-    def __init__(self, args: list[str], w: int, h: int, ahead_bytes: int = AHEAD_BYTES) -> None:
-        self.args, self.shape, self.size = args, (h, w, 3), w * h * 3
+    def __init__(self, args: list[str], w: int, h: int, *, timeout: float, ahead_bytes: int = AHEAD_BYTES) -> None:
+        self.args, self.shape, self.size, self.timeout = args, (h, w, 3), w * h * 3, timeout
         self._queue: queue.Queue = queue.Queue(maxsize=max(2, ahead_bytes // self.size))
         self._stop = threading.Event()
         self._proc: media_io.Piped | None = None
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> "FrameReader":
-        self._proc = media_io.Piped(self.args)
+        self._proc = media_io.Piped(self.args, timeout=self.timeout)
         self._thread = threading.Thread(target=self._read, name="frame-reader", daemon=True)
         self._thread.start()
         return self
@@ -65,6 +65,10 @@ class FrameReader:
 
     def finish(self) -> tuple[int, str]:
         return self._proc.finish()
+
+    def check(self, what: str, max_pixels: int) -> str:
+        """finish() with media_io's verdict on the run (Piped.check)."""
+        return self._proc.check(what, max_pixels)
 
     def __exit__(self, *exc) -> None:
         self._stop.set()

@@ -1,14 +1,13 @@
 """HEIC stills (iPhone photos): FFmpeg 5.1 has no HEIF demuxer (its mov demuxer calls
 one "moov atom not found"), so they are read by pillow-heif (libheif + libde265), chosen
 by the file's first bytes, never by its name. probe() answers in ffprobe's JSON shape so
-the policy, records and later stages treat a HEIC like any other still: its header size
-is checked against the pixel limit before anything decodes it, and Pillow (with
-pillow-heif's opener) makes the derivatives, EXIF and GPS left behind as for JPEG."""
+the policy, records and later stages treat a HEIC like any other still: Pillow (with
+pillow-heif's opener) sizes it, decodes it (stages/io/still.py) and makes the
+derivatives, EXIF and GPS left behind as for JPEG."""
 from __future__ import annotations
 
 import os
 import struct
-from pathlib import Path
 
 DEMUXER = "heif"  # the name probe records give the container (not an FFmpeg demuxer)
 # ftyp brands of HEVC-coded HEIF: images (heic, heix), sequences (hevc, hevx), their
@@ -55,17 +54,3 @@ def probe(path: str | os.PathLike) -> tuple[dict | None, str]:
     return {"format": {"format_name": DEMUXER, "format_long_name": f"HEIF/HEIC image ({count} in the file)",
                        "tags": {}},
             "streams": [stream]}, ""
-
-
-def decode_problem(path: Path, pixels: int) -> str | None:
-    """None if the primary image decodes whole (Pillow, guard at `pixels`), else why not."""
-    from stages.common import StageError
-    from stages.io.still import open_still
-    try:
-        with open_still(path, pixels) as img:
-            img.load()
-    except StageError as e:
-        return str(e)
-    except (OSError, ValueError, RuntimeError, SyntaxError) as e:
-        return f"libheif: {e}"[:200]
-    return None

@@ -6,14 +6,22 @@ ffconcat script renamed `.mp4` makes it open other files (other users' uploads).
 that; a demuxer allow-list does. So: probe with both allow-lists, then decode with the
 same lists and the probed demuxer forced, always on a `file:` URL built from a path we
 chose (never a URL or name taken from user data).
+
+Every run is bounded: `-max_pixels` (the policy's per-frame limit) goes before every
+input, so a decoder refuses a frame larger than the policy allows wherever it is in the
+stream (a header cannot vouch for frame 1000: MJPEG, VP9 and AV1 change size mid-stream),
+and every process has a deadline (run_tool, Piped).
 """
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 from collections import deque
 from pathlib import Path
+
+from stages.common import ContentRejected, StageError
 
 FFPROBE = os.environ.get("PACHMEDIA_FFPROBE", "ffprobe")
 FFMPEG = os.environ.get("PACHMEDIA_FFMPEG", "ffmpeg")
@@ -51,11 +59,18 @@ def demuxer_of(format_name: str) -> str:
     return name
 
 
-def ffprobe_cmd(path: str | os.PathLike, *extra: str, demuxer: str | None = None) -> list[str]:
-    """ffprobe JSON of format and streams, allow-listed; `extra` adds -show_* options;
-    `demuxer` forces one (only from the allow-list)."""
+def _limits(max_pixels: int) -> list[str]:
+    """Decoder options before an input: no frame over `max_pixels` is ever allocated."""
+    if not isinstance(max_pixels, int) or max_pixels <= 0:
+        raise ValueError(f"max_pixels must be a positive pixel count, not {max_pixels!r}")
+    return ["-max_pixels", str(max_pixels)]
+
+
+def ffprobe_cmd(path: str | os.PathLike, *extra: str, max_pixels: int, demuxer: str | None = None) -> list[str]:
+    """ffprobe JSON of format and streams, allow-listed, frames held to `max_pixels`;
+    `extra` adds -show_* options; `demuxer` forces one (only from the allow-list)."""
     forced = ["-f", demuxer_of(demuxer)] if demuxer else []
-    return [FFPROBE, "-v", "error", "-hide_banner", *_SAFE_INPUT,
+    return [FFPROBE, "-v", "error", "-hide_banner", *_SAFE_INPUT, *_limits(max_pixels),
             "-print_format", "json", "-show_format", "-show_streams", *extra,
             *forced, file_url(path)]
 
@@ -75,9 +90,61 @@ def still_demuxer(path: str | os.PathLike) -> str | None:
     return next((d for magic, d in _MAGIC if head.startswith(magic)), None)
 
 
-def ffmpeg_input_args(path: str | os.PathLike, demuxer: str) -> list[str]:
-    """Input options for ffmpeg: allow-lists plus the probed demuxer forced."""
-    return [*_SAFE_INPUT, "-f", demuxer_of(demuxer), "-i", file_url(path)]
+def ffmpeg_input_args(path: str | os.PathLike, demuxer: str, *, max_pixels: int) -> list[str]:
+    """Input options for ffmpeg: allow-lists, frames held to `max_pixels`, the probed demuxer forced."""
+    return [*_SAFE_INPUT, *_limits(max_pixels), "-f", demuxer_of(demuxer), "-i", file_url(path)]
+
+
+# What a decoder logs when `-max_pixels` refuses a frame (libavutil/imgutils.c)
+_REFUSED = re.compile(r"Picture size (\d+)x(\d+) exceeds specified max pixel count")
+
+
+def oversized_frame(err: str) -> str | None:
+    """"WxH" of the first frame a decoder refused for `-max_pixels`, from its log; None if none was."""
+    m = _REFUSED.search(err)
+    return f"{m[1]}x{m[2]}" if m else None
+
+
+# Messages that blame the machine, not the upload
+_MACHINE = ("No space left on device", "Cannot allocate memory", "Input/output error", "Read-only file system",
+            "Disk quota exceeded", "Too many open files")
+
+
+def machine_fault(rc: int, err: str, timed_out: bool = False) -> bool:
+    """Whether a failed run says more about this machine than about the upload: a full disk,
+    no memory, an I/O error, or a SIGKILL we did not send (the OOM killer). Everything else
+    that stops a tool on an upload (its own error, a crash on this input, our deadline) is
+    the upload's: a record, not a failed datum (retrying would fail the same way)."""
+    if timed_out:
+        return False
+    return rc == -9 or any(m in err for m in _MACHINE)
+
+
+def check_run(what: str, rc: int, err: str, *, max_pixels: int, oversized: str | None = None,
+              timed_out: bool = False) -> None:
+    """The verdict on a run that decoded an upload. A frame refused for `-max_pixels`
+    (ffmpeg drops it and goes on: the output would silently lack it), our deadline passing,
+    or ffmpeg stopping on this input: ContentRejected, a record. A machine fault: StageError,
+    the datum fails and is retried."""
+    oversized = oversized or oversized_frame(err)
+    if oversized:
+        raise ContentRejected("frame_too_large", f"{what}: a frame of {oversized} is over the per-frame limit of "
+                                                 f"{max_pixels} pixels; it was not decoded")
+    if rc == 0:
+        return
+    complaint = last_complaint(err, 3) or "no message"
+    if machine_fault(rc, err, timed_out):
+        raise StageError(f"{what} failed (exit {rc}): {complaint}")
+    if timed_out:
+        raise ContentRejected("timeout", f"{what}: {err}")
+    raise ContentRejected("tool_failed", f"{what} failed (exit {rc}" +
+                          (f", signal {-rc}" if rc < 0 else "") + f"): {complaint}")
+
+
+def budget(duration_s: float, per_media_second: float, floor: float = 120) -> float:
+    """A deadline for a run that reads a whole upload: `floor` seconds plus
+    `per_media_second` of wall clock for each second of media."""
+    return floor + per_media_second * max(0.0, duration_s)
 
 
 def ffmpeg_base(*, progress: bool = False, loglevel: str = "error", xerror: bool = False) -> list[str]:
@@ -103,6 +170,8 @@ class StderrTail(threading.Thread):
         super().__init__(daemon=True)
         self.stream, self.limit = stream, limit
         self.lines = 0
+        self.oversized: str | None = None  # the first frame refused for -max_pixels, wherever it scrolled to
+        self._carry = ""
         self._chunks: deque[bytes] = deque()
         self._held = 0
         self._cut = False  # bytes were dropped from the front
@@ -110,6 +179,10 @@ class StderrTail(threading.Thread):
     def run(self) -> None:
         while chunk := self.stream.read1(65536):
             self.lines += chunk.count(b"\n")
+            if self.oversized is None:
+                text = chunk.decode(errors="replace")
+                self.oversized = oversized_frame(self._carry + text)
+                self._carry = text[-200:]
             self._chunks.append(chunk)
             self._held += len(chunk)
             while self._held - len(self._chunks[0]) >= self.limit:
@@ -133,32 +206,47 @@ def last_complaint(err: str, lines: int = 1) -> str:
 
 
 class Piped:
-    """An ffmpeg whose stdout we read as it runs, its stderr drained by a StderrTail.
-    `with Piped(args) as p: ... p.stdout.read(n) ...; rc, err = p.finish()`; leaving the
-    block early (an exception, a generator closed) kills the process."""
+    """An ffmpeg whose stdout we read as it runs, its stderr drained by a StderrTail, killed
+    at its deadline even while the reader waits on stdout (then stdout ends, and finish()
+    says it timed out). `with Piped(args, timeout=t) as p: ... p.stdout.read(n) ...;
+    rc, err = p.finish()`; leaving the block early (an exception, a generator closed)
+    kills the process."""
 
-    def __init__(self, args: list[str], tail_bytes: int = 16384) -> None:
+    def __init__(self, args: list[str], *, timeout: float, tail_bytes: int = 16384) -> None:
+        self.timeout, self.timed_out = timeout, False
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.stdout = self.proc.stdout
         self.stderr = StderrTail(self.proc.stderr, tail_bytes)
         self.stderr.start()
+        self._watchdog = threading.Timer(timeout, self._expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
 
-    def finish(self, timeout: float | None = None) -> tuple[int, str]:
-        """Wait for the end: (exit status, the tail of stderr). A timeout kills it (status -9)."""
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+    def _expire(self) -> None:
+        if self.proc.poll() is None:
+            self.timed_out = True
             self.proc.kill()
-            self.proc.wait()
-            self.stderr.join()
-            return -9, f"timed out after {timeout:g}s"
+
+    def finish(self) -> tuple[int, str]:
+        """Wait for the end: (exit status, the tail of stderr); past the deadline, (-9, "timed out after Ns")."""
+        rc = self.proc.wait()
+        self._watchdog.cancel()
         self.stderr.join()
+        if self.timed_out:
+            return -9, f"timed out after {self.timeout:g}s"
         return rc, self.stderr.text()
+
+    def check(self, what: str, max_pixels: int) -> str:
+        """finish(), then check_run's verdict (ContentRejected / StageError); returns stderr's tail."""
+        rc, err = self.finish()
+        check_run(what, rc, err, max_pixels=max_pixels, oversized=self.stderr.oversized, timed_out=self.timed_out)
+        return err
 
     def __enter__(self) -> "Piped":
         return self
 
     def __exit__(self, *exc) -> None:
+        self._watchdog.cancel()
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
@@ -179,17 +267,19 @@ def run_tool(args: list[str], timeout: float) -> tuple[int, str, str]:
             f"timed out after {timeout:g}s"
 
 
-def probe(path: str | os.PathLike, timeout: float = 30) -> tuple[dict | None, str]:
-    """ffprobe's JSON (format + streams) for an upload, or (None, ffprobe's complaint).
-    A HEIC (by its ftyp brands) is read by pillow-heif instead, in the same shape."""
+def probe(path: str | os.PathLike, timeout: float, *, max_pixels: int) -> tuple[dict | None, str]:
+    """ffprobe's JSON (format + streams) for an upload, or (None, ffprobe's complaint); the
+    complaint beside JSON is what ffprobe logged (a frame refused for `max_pixels` is there,
+    see oversized_frame). A HEIC (by its ftyp brands) is read by pillow-heif instead, in the
+    same shape."""
     import json
 
     from stages.io import heif
     if heif.is_heic(path):
         return heif.probe(path)
-    rc, out, err = run_tool(ffprobe_cmd(path), timeout)
+    rc, out, err = run_tool(ffprobe_cmd(path, max_pixels=max_pixels), timeout)
     if rc != 0 and "[image2 @" in err and (still := still_demuxer(path)):
-        rc, out, err = run_tool(ffprobe_cmd(path, demuxer=still), timeout)
+        rc, out, err = run_tool(ffprobe_cmd(path, max_pixels=max_pixels, demuxer=still), timeout)
     if rc != 0:
         return None, err.strip() or f"ffprobe exit status {rc}"
     try:
@@ -201,18 +291,19 @@ def probe(path: str | os.PathLike, timeout: float = 30) -> tuple[dict | None, st
     return data, err.strip()
 
 
-def probe_as(path: str | os.PathLike, demuxer: str, timeout: float = 60) -> tuple[dict | None, str]:
+def probe_as(path: str | os.PathLike, demuxer: str, *, max_pixels: int, timeout: float = 60) -> tuple[dict | None, str]:
     """ffprobe with the demuxer forced (for files this project made, e.g. joined segments)."""
     import json
-    rc, out, err = run_tool(ffprobe_cmd(path, demuxer=demuxer), timeout)
+    rc, out, err = run_tool(ffprobe_cmd(path, max_pixels=max_pixels, demuxer=demuxer), timeout)
     if rc != 0:
         return None, err.strip() or f"ffprobe exit status {rc}"
     return json.loads(out or "{}"), err.strip()
 
 
-def last_packet_end(path: str | os.PathLike, demuxer: str, timeout: float = 120) -> float:
+def last_packet_end(path: str | os.PathLike, demuxer: str, *, max_pixels: int, timeout: float = 120) -> float:
     """End time of the last packet: the duration of a stream whose header has none (WebM segments)."""
-    rc, out, _ = run_tool([FFPROBE, "-v", "error", *_SAFE_INPUT, "-show_entries", "packet=pts_time,duration_time",
+    rc, out, _ = run_tool([FFPROBE, "-v", "error", *_SAFE_INPUT, *_limits(max_pixels),
+                           "-show_entries", "packet=pts_time,duration_time",
                            "-of", "csv=p=0", "-f", demuxer_of(demuxer), file_url(path)], timeout)
     end = 0.0
     for line in out.splitlines() if rc == 0 else []:
@@ -222,3 +313,9 @@ def last_packet_end(path: str | os.PathLike, demuxer: str, timeout: float = 120)
         except ValueError:
             continue
     return end
+
+
+def ffmpeg_version(timeout: float = 10) -> str:
+    """The ffmpeg version string ("5.1.6-0+deb12u1"), or "unknown"."""
+    rc, out, _ = run_tool([FFMPEG, "-version"], timeout)
+    return out.split("\n", 1)[0].replace("ffmpeg version ", "").split(" ")[0] if rc == 0 else "unknown"

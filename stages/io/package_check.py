@@ -70,9 +70,10 @@ def dash_files(mpd: Path) -> dict[str, dict]:
     return out
 
 
-def check_package(pkg: Path, expect_duration: float, tolerance: float) -> dict:
+def check_package(pkg: Path, expect_duration: float, tolerance: float, *, max_pixels: int) -> dict:
     """Raise PackageInvalid unless the package under pkg/ (hls/, dash/) is complete and
-    every representation decodes (MP4 and WebM representations alike)."""
+    every representation decodes (MP4 and WebM representations alike), under the
+    source's per-frame limit (no rendition is larger than its source)."""
     mpd = pkg / "dash" / "manifest.mpd"
     master = pkg / "hls" / "master.m3u8"
     for p in (mpd, master):
@@ -97,16 +98,17 @@ def check_package(pkg: Path, expect_duration: float, tolerance: float) -> dict:
         joined = {rid: (_join(pkg / "dash", rep["files"], Path(tmp) / f"rep-{rid}"), _kind(rep["mime"]))
                   for rid, rep in reps.items() if rid not in texts}
         # the probes and the two decode spot-checks are independent: run them side by side
-        probes = {rid: pool.submit(_check_duration, *item, expect_duration, tolerance, rid)
+        probes = {rid: pool.submit(_check_duration, *item, expect_duration, tolerance, rid, max_pixels)
                   for rid, item in joined.items()}
         spots = {"at the start": [], "at the end": ["-sseof", "-2"]}
-        decodes = {where: pool.submit(_decodes, list(joined.items()), seek) for where, seek in spots.items()}
+        decodes = {where: pool.submit(_decodes, list(joined.items()), seek, max_pixels)
+                   for where, seek in spots.items()}
         durations = {rid: f.result() for rid, f in probes.items()}
         for where, f in decodes.items():
             if f.result() is None:
                 continue
             for rid, item in joined.items():  # one by one, to name the culprit
-                problem = _decodes([(rid, item)], spots[where])
+                problem = _decodes([(rid, item)], spots[where], max_pixels)
                 if problem:
                     raise PackageInvalid(f"representation {rid} does not decode {where}: {problem}")
     return {"representations": len(reps), "durations": durations}
@@ -136,26 +138,26 @@ def _join(folder: Path, names: list[str], out: Path) -> Path:
     return out
 
 
-def _check_duration(path: Path, kind: tuple[str, str], expect: float, tol: float, rid: str) -> float:
+def _check_duration(path: Path, kind: tuple[str, str], expect: float, tol: float, rid: str, max_pixels: int) -> float:
     stream_type, demuxer = kind
-    ff, complaint = media_io.probe_as(path, demuxer)
+    ff, complaint = media_io.probe_as(path, demuxer, max_pixels=max_pixels)
     if ff is None:
         raise PackageInvalid(f"representation {rid} does not parse: {complaint[-200:]}")
     streams = [s for s in ff.get("streams", []) if s.get("codec_type") == stream_type]
     if not streams:
         raise PackageInvalid(f"representation {rid} has no {stream_type} stream")
     dur = float(ff["format"].get("duration") or streams[0].get("duration") or 0) or media_io.last_packet_end(
-        path, demuxer)
+        path, demuxer, max_pixels=max_pixels)
     if abs(dur - expect) > tol:
         raise PackageInvalid(f"representation {rid} lasts {dur:.2f}s; the source lasts {expect:.2f}s")
     return round(dur, 3)
 
 
-def _decodes(reps: list[tuple[str, tuple[Path, tuple[str, str]]]], seek: list[str]) -> str | None:
+def _decodes(reps: list[tuple[str, tuple[Path, tuple[str, str]]]], seek: list[str], max_pixels: int) -> str | None:
     """None if two seconds of each representation decode without an error."""
     args = media_io.ffmpeg_base(xerror=True)
     for _, (path, (_, demuxer)) in reps:
-        args += [*seek, "-t", "2", *media_io.ffmpeg_input_args(path, demuxer)]
+        args += [*seek, "-t", "2", *media_io.ffmpeg_input_args(path, demuxer, max_pixels=max_pixels)]
     for i, (_, (_, (stream_type, _))) in enumerate(reps):
         args += ["-map", f"{i}:{stream_type[0]}:0"]
     rc, _, err = media_io.run_tool(args + ["-f", "null", "-"], 300)

@@ -2,21 +2,29 @@
 applied, EXIF read into the record and never copied into a published derivative (GPS
 included: the record only says whether the original had it).
 
-Pillow opens the upload only after probe accepted it (size, codec and pixel count from
-the header, against the committed policy); its own decompression-bomb guard is then set
-to exactly the pixel count probe accepted (open_still), so what probe accepts opens, and
-anything else (a file whose size Pillow reads differently) is a StageError, never a
-DecompressionBombError traceback."""
+Pillow is the reader of stills for every stage: probe sizes a still by what Pillow reads
+(a GIF's logical screen can say 16x16 while its frame is 2000x2000; FFmpeg reports the
+screen) and decodes it once the same way, so what probe accepts opens later. Pillow opens
+an upload only with the plugin of the format probe found (never sniffing: a file taken for
+a JPEG must not reach, say, the EPS plugin, which runs Ghostscript), its size is checked
+before anything is decoded, and what Pillow cannot read is ContentRejected (a record),
+never a traceback."""
 from __future__ import annotations
 
-import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from PIL import ExifTags, Image, ImageOps
 
 from stages.io import heif  # noqa: F401  (registers pillow-heif's opener: HEIC stills open like the rest)
-from stages.common import StageError, default_settings
+from stages.common import ContentRejected, StageError
+
+# The Pillow plugin for each demuxer a still can come from (heif: stages/io/heif.py; mov:
+# an AVIF, which FFmpeg reads as ISO-BMFF and probe_metadata calls a still by its brand)
+PILLOW_FORMATS = {"jpeg_pipe": "JPEG", "png_pipe": "PNG", "webp_pipe": "WEBP", "gif": "GIF", "tiff_pipe": "TIFF",
+                  "bmp_pipe": "BMP", "heif": "HEIF", "mov": "AVIF"}
+WEBP_MAX_SIDE = 16383  # libwebp's limit per side
 
 GPS_IFD = 0x8825
 _SAFE_TAGS = {"Make", "Model", "Software", "DateTime", "DateTimeOriginal", "Orientation", "ExposureTime", "FNumber",
@@ -40,40 +48,59 @@ def read_exif(img: Image.Image) -> dict[str, Any]:
     return {"tags": tags, "gps_present": GPS_IFD in exif}
 
 
-def pixel_limit(src: dict[str, Any], name: str) -> int:
-    """The pixels Pillow may open for this still: width x height as the probe record gives
-    them (probe held them to the committed policy). A stage run without a probe record
-    (source_info probed it itself, no policy seen) holds them to the default policy too."""
+def expected_size(src: dict[str, Any], name: str) -> tuple[int, int]:
+    """The still's size as its probe record gives it (what Pillow read at probe time)."""
     v = src.get("video") or {}
     w, h = v.get("width") or 0, v.get("height") or 0
     if w <= 0 or h <= 0:
         raise StageError(f"{name}: the probe gives no image size; was it probed valid?")
-    if not src.get("probed"):
-        limit = default_settings("policy")["max_image_pixels"]
-        if w * h > limit:
-            raise StageError(f"{name}: {w}x{h} is {w * h} pixels, over the default policy's {limit} "
-                             "(decompression-bomb guard); probe it under the committed policy first")
-    return w * h
+    return w, h
 
 
-def open_still(src: Path, max_pixels: int) -> Image.Image:
-    """Pillow on an upload, its decompression-bomb guard at `max_pixels` (pixel_limit).
-    Pillow only warns between 1x and 2x its limit: here that refuses too."""
-    before, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
+@contextmanager
+def pillow_errors(name: str) -> Iterator[None]:
+    """What Pillow raises on a file it cannot decode (a truncated or corrupt still, whatever
+    exception its plugin chose) -> ContentRejected. An OSError with an errno (EIO, ENOSPC...)
+    is the machine's, and stays an error."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(src)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise StageError(f"{src.name}: Pillow refuses it as a decompression bomb against the {max_pixels} "
-                         f"pixels the probe accepted ({e})") from None
+        yield
+    except ContentRejected:
+        raise
+    except OSError as e:
+        if e.errno is not None:
+            raise
+        raise ContentRejected("decode_error", f"{name}: Pillow cannot decode it ({e})"[:500]) from None
+    except (SyntaxError, ValueError, TypeError, EOFError, IndexError, KeyError, ZeroDivisionError, OverflowError,
+            MemoryError, Image.DecompressionBombError) as e:
+        raise ContentRejected("decode_error", f"{name}: Pillow cannot decode it ({type(e).__name__}: {e})"[:500]) \
+            from None
+
+
+def open_still(src: Path, demuxer: str, max_pixels: int, expect: tuple[int, int] | None = None) -> Image.Image:
+    """Pillow on an upload with the plugin of the format probe found, its header read and
+    nothing decoded yet. More than `max_pixels`, or (for a stage after probe) a size other
+    than `expect`, the size its probe record gives: ContentRejected, before any decoding."""
+    fmt = PILLOW_FORMATS.get(demuxer)
+    if fmt is None:
+        raise ContentRejected("decode_error", f"{src.name}: no still reader for a {demuxer} file "
+                                              "(stages/io/still.py PILLOW_FORMATS)")
+    # Pillow's own bomb guard would refuse without the size; the same check is made below with it
+    before, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        with pillow_errors(src.name):
+            img = Image.open(src, formats=[fmt])
     finally:
-        Image.MAX_IMAGE_PIXELS = before  # a global: this upload's limit is not the next one's
+        Image.MAX_IMAGE_PIXELS = before
     w, h = img.size
-    if w * h > max_pixels:
+    if expect is not None and (w, h) != tuple(expect):
         img.close()
-        raise StageError(f"{src.name}: Pillow reads {w}x{h} ({w * h} pixels), more than the {max_pixels} pixels "
-                         "the probe accepted; not decoded (decompression-bomb guard)")
+        raise ContentRejected("dimensions_mismatch", f"{src.name}: Pillow reads {w}x{h}, its probe record says "
+                                                     f"{expect[0]}x{expect[1]}; not decoded (probe it again)")
+    if w * h > max_pixels or w <= 0 or h <= 0:
+        img.close()
+        raise ContentRejected("dimensions_too_large", f"{src.name}: Pillow reads {w}x{h} ({w * h} pixels), over "
+                                                      f"the limit of {max_pixels} pixels; not decoded "
+                                                      "(decompression-bomb guard)")
     return img
 
 
@@ -85,9 +112,19 @@ def eight_bit(img: Image.Image) -> Image.Image:
     return img
 
 
-def derivatives(src: Path, out: Path, sizes: dict[str, int], webp_quality: int, max_pixels: int) -> dict[str, Any]:
+def decoded_size(src: Path, demuxer: str, max_pixels: int) -> tuple[int, int]:
+    """Probe's check of a still: its size as Pillow reads it, after decoding its first frame
+    whole (what the later stages will do). ContentRejected if it is too large or does not decode."""
+    with open_still(src, demuxer, max_pixels) as img, pillow_errors(src.name):
+        img.seek(0)
+        img.load()
+        return img.size
+
+
+def derivatives(src: Path, out: Path, sizes: dict[str, int], webp_quality: int, demuxer: str, max_pixels: int,
+                expect: tuple[int, int]) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    with open_still(src, max_pixels) as img:
+    with open_still(src, demuxer, max_pixels, expect) as img, pillow_errors(src.name):
         exif = read_exif(img)
         img.seek(0)  # an animated GIF: its first frame
         flat8 = eight_bit(img)
@@ -104,8 +141,12 @@ def derivatives(src: Path, out: Path, sizes: dict[str, int], webp_quality: int, 
         im.save(path, "JPEG", quality=85, optimize=True, progressive=True)  # no exif= : nothing copied
         made[name] = {"file": path.name, "width": im.width, "height": im.height}
     webp = out / "optimized.webp"
-    oriented.save(webp, "WEBP", quality=webp_quality, method=6)
-    made["webp"] = {"file": webp.name, "width": oriented.width, "height": oriented.height}
+    full = oriented
+    if max(full.size) > WEBP_MAX_SIDE:  # a panorama wider than WebP can hold: scaled to fit
+        full = oriented.copy()
+        full.thumbnail((WEBP_MAX_SIDE, WEBP_MAX_SIDE), Image.Resampling.LANCZOS)
+    full.save(webp, "WEBP", quality=webp_quality, method=6)
+    made["webp"] = {"file": webp.name, "width": full.width, "height": full.height}
     return {"images": made, "exif": exif}
 
 

@@ -41,7 +41,9 @@ def probed(src: Path, work: Path) -> Path:
 
 def decode_floor(src: Path) -> list[str]:
     """Decode the clip's video and nothing else (the allow-listed input, as the stages open it)."""
-    return [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(src, "mov"), "-map", "0:v:0", "-f", "null", "-"]
+    limit = default_settings("policy")["max_pixels"]
+    return [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(src, "mov", max_pixels=limit), "-map", "0:v:0",
+            "-f", "null", "-"]
 
 
 def encode_floor(secs: int, ladder, settings: dict) -> list[str]:
