@@ -39,7 +39,7 @@ def test_a_video_gets_one_low_rendition_in_hls_and_dash(tmp_path):
     master = (pkg / "hls/master.m3u8").read_text()
     assert master.count("#EXT-X-STREAM-INF") == 1 and "RESOLUTION=640x360" in master
     assert (pkg / "dash/manifest.mpd").is_file() and (pkg / "poster.jpg").is_file()
-    ff, _ = media_io.probe(pkg / "poster.jpg")
+    ff, _ = media_io.probe(pkg / "poster.jpg", 30, max_pixels=640 * 360)
     assert ff is not None
 
 
