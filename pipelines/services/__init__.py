@@ -22,8 +22,9 @@ class Services:
     def clamd(self) -> str:
         if self._clamd is None:
             from pipelines.services.clamd_daemon import ClamdService
-            self._clamd = ClamdService(self.home / "clamd")
-            self._clamd_addr = self._clamd.start()
+            svc = ClamdService(self.home / "clamd")
+            self._clamd_addr = svc.start()  # kept only once started: a failed start is tried again, never None
+            self._clamd = svc
         return self._clamd_addr
 
     def stop(self) -> None:

@@ -1,6 +1,7 @@
 """What the engine takes back from a datum is bounded and never followed: its progress
 file (a link or a FIFO the datum made is not read through) and its stderr (one endless line
-or a flood cannot fill the engine's memory or the disk past the datum's file size limit)."""
+or a flood cannot fill the engine's memory or the disk past the datum's file size limit).
+And what it gives one is whole: a clamd that failed to start is never an address of None."""
 from __future__ import annotations
 
 import os
@@ -9,7 +10,10 @@ from collections import deque
 
 import pytest
 
+from pipelines.errors import ServiceError
 from pipelines.pps.runner import LINE_MAX, _pump_stderr, _read_progress, stderr_path
+from pipelines.services import Services
+from pipelines.services.clamd_daemon import ClamdService
 
 pytestmark = pytest.mark.unit
 
@@ -50,3 +54,21 @@ def test_a_flood_on_stderr_is_drained_but_kept_only_up_to_the_file_size_limit(tm
         assert path.read_bytes().endswith(b"[stderr cut: the datum's file size limit]\n")
     assert all(len(line) <= LINE_MAX for line in tail)
     assert tail[-1] == "last words"  # the reason for a failure still comes from the end
+
+
+def test_a_clamd_that_failed_to_start_is_started_again_not_handed_out_as_none(tmp_path, monkeypatch):
+    starts = []
+
+    def start(self):
+        starts.append(self)
+        if len(starts) == 1:
+            raise ServiceError("clamd did not answer PING within 30s")
+        return "unix:///run/clamd.sock"
+    monkeypatch.setattr(ClamdService, "start", start)
+    monkeypatch.delenv("PACHMEDIA_CLAMD_ADDRESS", raising=False)
+    services = Services(tmp_path)
+    wants = {"env": {"CLAMD_ADDRESS": "tcp://clamd:3310"}}
+    with pytest.raises(ServiceError):
+        services.env_for(wants)
+    assert services.env_for(wants) == {"CLAMD_ADDRESS": "unix:///run/clamd.sock"}  # the next job starts it again
+    assert len(starts) == 2
