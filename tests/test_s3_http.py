@@ -63,9 +63,7 @@ def test_error_xml(conn, method, path, status, code):
 
 @pytest.mark.parametrize("call", [
     pytest.param(lambda s3: s3.put_bucket_acl(Bucket="media", ACL="public-read-write"), id="anonymous-writes"),
-    pytest.param(lambda s3: s3.put_object_acl(Bucket="media", Key="k", ACL="public-read"), id="object-acl"),
     pytest.param(lambda s3: s3.get_object_tagging(Bucket="media", Key="k"), id="object-tagging"),
-    pytest.param(lambda s3: s3.put_bucket_policy(Bucket="media", Policy="{}"), id="bucket-policy"),
     pytest.param(lambda s3: s3.put_bucket_versioning(Bucket="media", VersioningConfiguration={"Status": "Suspended"}),
                  id="suspend-versioning"),
 ])

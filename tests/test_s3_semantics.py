@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 
 import pytest
 from botocore.exceptions import ClientError
@@ -217,12 +218,17 @@ def test_public_access_block(s3, gw):
     assert s3.get_public_access_block(Bucket="master.blocked")["PublicAccessBlockConfiguration"] == flags
     for call in (lambda: s3.put_bucket_acl(Bucket="master.blocked", ACL="public-read"),
                  lambda: s3.put_object(Bucket="master.blocked", Key="k", Body=b"", ACL="public-read"),
-                 lambda: s3.put_bucket_policy(Bucket="master.blocked", Policy="{}")):
+                 lambda: s3.put_bucket_policy(Bucket="master.blocked", Policy=public_policy("master.blocked"))):
         with pytest.raises(ClientError) as e:
             call()
         assert code(e) == "AccessDenied"
     s3.delete_public_access_block(Bucket="master.blocked")
     s3.put_bucket_acl(Bucket="master.blocked", ACL="public-read")
+
+
+def public_policy(bucket: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]})
 
 
 def test_acl_settings_survive_a_restart(tmp_path):

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 
 from pipelines.pfs.s3_driver import StoreBackend
 from pipelines.scheduler import Background
-from pipelines.s3.keys import load_keys
+from pipelines.errors import UsageError
+from pipelines.s3.keys import add_reader, load_keys, readers, remove_reader
 from pipelines.s3.server import serve
 from pipelines.cli.base import Command
 from pipelines.cli.fmt import engine
@@ -65,11 +67,38 @@ def _wait(e, servers, runner) -> int:
 
 
 def s3_keys(args) -> int:
+    """The owner's pair (as the gateway's environment), or a reader's (as a client's environment)."""
     e = engine(args)
-    k = load_keys(e.home)
-    e.close()
-    print(f"PACHMEDIA_S3_ACCESS_KEY={k.access_key}\nPACHMEDIA_S3_SECRET_KEY={k.secret_key}")
+    try:
+        if args.add_reader:
+            access, secret = add_reader(e.home, args.add_reader)
+            print(f"# reader {args.add_reader}: reads what ACLs allow (public-read, authenticated-read), never writes",
+                  file=sys.stderr)
+            print(f"AWS_ACCESS_KEY_ID={access}\nAWS_SECRET_ACCESS_KEY={secret}")
+        elif args.remove_reader:
+            remove_reader(e.home, args.remove_reader)
+            print(f"reader {args.remove_reader} removed: its keys no longer work (a running gateway too)")
+        elif args.reader:
+            pair = readers(e.home).get(args.reader)
+            if pair is None:
+                raise UsageError(f"no reader {args.reader!r}: `pachmedia s3 keys --add-reader {args.reader}` makes one")
+            print(f"AWS_ACCESS_KEY_ID={pair[0]}\nAWS_SECRET_ACCESS_KEY={pair[1]}")
+        else:
+            k = load_keys(e.home)
+            print(f"PACHMEDIA_S3_ACCESS_KEY={k.access_key}\nPACHMEDIA_S3_SECRET_KEY={k.secret_key}")
+            for name, (access, _) in readers(e.home).items():
+                print(f"# reader {name}: {access} (read-only; --reader {name} shows its secret)")
+    finally:
+        e.close()
     return 0
+
+
+def _keys_args(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--add-reader", metavar="NAME", help="make a read-only key pair for a consumer (it reads what "
+                   "a bucket's or object's ACL grants: public-read, authenticated-read; it never writes)")
+    g.add_argument("--remove-reader", metavar="NAME", help="revoke a reader's key pair")
+    g.add_argument("--reader", metavar="NAME", help="show a reader's key pair")
 
 
 def _serve_args(p) -> None:
@@ -93,5 +122,6 @@ COMMANDS = [
     Command("play", None, "Serve the playback page (catalog, HLS and DASH players, scenes, lineage) and "
             "the S3 gateway it reads from.", _play_args, play),
     Command("s3", "serve", "Serve repos over S3 (boto3, minio, players); PUTs are commits.", _serve_args, s3_serve),
-    Command("s3", "keys", "Show the gateway's access and secret key.", lambda p: None, s3_keys),
+    Command("s3", "keys", "Show the gateway's owner key pair and its readers; add or remove read-only "
+            "consumer keys.", _keys_args, s3_keys),
 ]

@@ -1,8 +1,9 @@
 """S3 gateway over the versioned store: protocol here, storage behind `S3Backend`.
 
 Modules: buckets (names), auth (SigV4) and sigv2, payload (bodies, aws-chunked), listing (paging),
-xml, metadata, multipart (parts) and multipart_ops, gateway (operations), server (HTTP: uvicorn/h11),
-keys, backend (interface + memory).
+xml, metadata (kept per file: headers, storage class, ACL), multipart (parts), controller (operations)
+with list_ops, multipart_ops and access_ops, keys (owner and readers), access (who may read what) and
+policy (bucket policies), server (HTTP: uvicorn/h11), backend (interface + memory).
 """
 from pipelines.s3.backend import (BucketNotFound, CommitNotFound, CommitRef, InvalidKey, MemoryBackend, ObjectInfo,
                       ReadOnlyRepo, RepoRef, S3Backend)

@@ -1,8 +1,9 @@
 """The S3 controller: one request in, one response out, over an `S3Backend`.
 
-No sockets here (http.py does HTTP): `Gateway.handle(Request) -> Response`. Buckets and
-objects are here, multipart operations in `multipart_ops.py`. Storage exceptions become
-S3 errors in one place, `storage_error`.
+No sockets here (server.py does HTTP): `Gateway.handle(Request) -> Response`. Buckets and
+objects are here, listings in `list_ops.py`, multipart operations in `multipart_ops.py`, who
+may do what and bucket settings in `access.py`. Storage exceptions become S3 errors in one
+place, `storage_error`.
 """
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ from typing import BinaryIO, Callable
 from urllib.parse import unquote
 
 from pipelines.s3 import errors, metadata, xml
-from pipelines.s3.access import SETTINGS, AccessOps, BucketAccess
+from pipelines.s3.access import BucketAccess
+from pipelines.s3.access_ops import SETTINGS, AccessOps, denied
 from pipelines.s3.auth import Signed, is_signed, verify
 from pipelines.s3.backend import (BucketExists, BucketNotEmpty, BucketNotFound, CommitNotFound, CommitRef, InvalidBucket,
                       InvalidKey, ObjectInfo, ReadOnlyRepo, RepoRef, S3Backend, check_key)
-from pipelines.s3.buckets import Bucket, BucketNameError, bucket_name, parse_bucket
+from pipelines.s3.buckets import Bucket, BucketNameError, parse_bucket
 from pipelines.s3.headers import copy_precondition, http_date, parse_range, precondition, write_precondition
-from pipelines.s3.keys import Keys
-from pipelines.s3.listing import decode_token, encode_token, list_page, parse_max_keys
+from pipelines.s3.keys import ANONYMOUS, OWNER, Caller, Keys
+from pipelines.s3.list_ops import ListOps
 from pipelines.s3.multipart import Uploads
 from pipelines.s3.multipart_ops import MultipartOps
 from pipelines.s3.payload import read_small_body, spool_body
@@ -48,6 +50,8 @@ class Request:
     body: BinaryIO
     bucket: str | None
     key: str | None
+    caller: Caller = OWNER  # who signed it (set by Gateway.handle)
+    client_ip: str = ""  # the peer's address (bucket policies' aws:SourceIp)
 
 
 @dataclass
@@ -63,7 +67,7 @@ class Response:
         return Response(status, {"Content-Type": "application/xml"}, body)
 
 
-class Gateway(MultipartOps, AccessOps):
+class Gateway(ListOps, MultipartOps, AccessOps):
     def __init__(self, backend: S3Backend, keys: Keys, anonymous_buckets=(), uploads: Uploads | None = None,
                  access: BucketAccess | None = None) -> None:
         self.backend = backend
@@ -91,15 +95,23 @@ class Gateway(MultipartOps, AccessOps):
 
     # --- authentication -------------------------------------------------------------
     def _authenticate(self, req: Request) -> Signed | None:
+        """Sets req.caller; an unsigned read of a bucket or object goes on as ANONYMOUS (its
+        grants are checked like a reader's), any other unsigned request is refused here."""
         if not is_signed(req.query, req.headers) and req.method in ("GET", "HEAD") and req.bucket \
-                and self.access.is_public(req.bucket) \
                 and not (set(req.query) & (UNSUPPORTED | set(SETTINGS) | {"uploadId", "uploads"})):
-            return None  # anonymous read of a public bucket
-        return verify(req.method, req.raw_path, req.raw_query, req.headers, self.keys)
+            req.caller = ANONYMOUS
+            return None
+        signed = verify(req.method, req.raw_path, req.raw_query, req.headers, self.keys)
+        caller = self.keys.caller(signed.access_key)
+        if caller is None:  # removed between the signature check and now
+            raise errors.invalid_access_key_id()
+        req.caller = caller
+        return signed
 
     # --- routing --------------------------------------------------------------------
     def _route(self, req: Request, signed: Signed | None) -> Response:
         q, m = req.query, req.method
+        self.guard(req)
         configured = self.settings(req, signed)
         if configured is not None:
             return configured
@@ -132,17 +144,6 @@ class Gateway(MultipartOps, AccessOps):
         return handlers.get(m, lambda: _unsupported(req))()
 
     # --- buckets --------------------------------------------------------------------
-    def list_buckets(self, req: Request) -> Response:
-        names = sorted((bucket_name(r.project, r.repo, b), r.created)
-                       for r in self.backend.list_repos() for b in r.branches)
-        after = decode_token(req.query["continuation-token"]) if req.query.get("continuation-token") else ""
-        names = [n for n in names if n[0] > after]
-        limit = parse_max_keys(req.query.get("max-buckets"), "max-buckets", 10000) if "max-buckets" in req.query \
-            else len(names)
-        page, more = names[:limit], len(names) > limit
-        token = encode_token(page[-1][0]) if more and page else None
-        return Response.xml(xml.list_buckets(page, token))
-
     def head_bucket(self, req: Request) -> Response:
         self._read_ref(req.bucket)
         return Response(200, {"x-amz-bucket-region": REGION})
@@ -158,11 +159,14 @@ class Gateway(MultipartOps, AccessOps):
         b = _parse(req.bucket)
         if b.commit:
             raise errors.commit_is_immutable(req.bucket)
+        canned = self.canned(req.headers.get("x-amz-acl"), b, bucket=True)
         read_small_body(req.body, req.headers, signed)  # CreateBucketConfiguration: one region here
         try:
             self.backend.create_bucket(b.project, b.repo, b.branch)
         except BucketExists:
             raise errors.bucket_already_owned_by_you(req.bucket) from None
+        self.access.forget(b)  # a new bucket: no settings of one deleted under its name
+        self.access.set_acl(b, canned)
         return Response(200, {"Location": f"/{req.bucket}"})
 
     def delete_bucket(self, req: Request) -> Response:
@@ -170,43 +174,27 @@ class Gateway(MultipartOps, AccessOps):
         if b.commit:
             raise errors.commit_is_immutable(req.bucket)
         self.backend.delete_bucket(b.project, b.repo, b.branch)
+        self.access.forget(b)
         return Response(204)
-
-    def list_objects(self, req: Request) -> Response:
-        q = req.query
-        v2 = q.get("list-type") == "2"
-        _, ref = self._read_ref(req.bucket)
-        prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
-        max_keys = parse_max_keys(q.get("max-keys"))
-        token = q.get("continuation-token") if v2 else None
-        start_after = q.get("start-after", "") if v2 else ""
-        marker = decode_token(token) if token else (start_after if v2 else q.get("marker", ""))
-        page = list_page(self.backend.list_objects(ref, prefix, marker), prefix=prefix, delimiter=delimiter,
-                         marker=marker, max_keys=max_keys)
-        next_token = encode_token(page.last) if v2 and page.truncated and page.last is not None else None
-        body = xml.list_objects(req.bucket, page, v2=v2, prefix=prefix, delimiter=delimiter, max_keys=max_keys,
-                                url_encode=q.get("encoding-type") == "url", marker=marker if not v2 else "",
-                                token=token, next_token=next_token, start_after=start_after or None)
-        return Response.xml(body)
-
-    def list_versions(self, req: Request) -> Response:
-        """No history is offered as S3 versions: each file's one version is the commit read."""
-        _, ref = self._read_ref(req.bucket)
-        prefix = req.query.get("prefix", "")
-        max_keys = parse_max_keys(req.query.get("max-keys"))
-        page = list_page(self.backend.list_objects(ref, prefix, req.query.get("key-marker", "")), prefix=prefix,
-                         delimiter=req.query.get("delimiter", ""), marker="", max_keys=max_keys)
-        return Response.xml(xml.list_versions(req.bucket, page, ref.id or "null", prefix, max_keys))
 
     # --- objects --------------------------------------------------------------------
     def get_object(self, req: Request, *, head: bool) -> Response:
-        _, ref = self._read_ref(req.bucket, req.query.get("versionId"))
         key = _key(req)
+        action = "s3:GetObjectVersion" if "versionId" in req.query else "s3:GetObject"
+        try:
+            _, ref = self._read_ref(req.bucket, req.query.get("versionId"))
+        except errors.S3Error:  # a caller without a grant learns nothing of what exists
+            if not self.access.allows(req.bucket, req.caller, action, key, req.client_ip):
+                raise denied(req.caller) from None
+            raise
         try:
             check_key(key.rstrip("/") or key)  # a folder-style key is simply absent (404)
         except InvalidKey:
             raise errors.S3Error(400, "InvalidURI", "Couldn't parse the specified URI.", key) from None
         info = self.backend.stat(ref, key)
+        if not self.access.allows(req.bucket, req.caller, action, key, req.client_ip,
+                                  metadata.object_acl(info.meta) if info else None):
+            raise denied(req.caller)
         if info is None:
             raise errors.no_such_key(key)
         headers = {**metadata.response_headers(key, info.meta, req.query), **_object_headers(info, ref)}
@@ -234,31 +222,31 @@ class Gateway(MultipartOps, AccessOps):
     def put_object(self, req: Request, signed: Signed | None) -> Response:
         b = self._write_bucket(req.bucket)
         key = check_key(_key(req))
-        self.check_object_acl(req, b)
+        meta = metadata.with_acl(metadata.from_request(req.headers), self.canned(req.headers.get("x-amz-acl"), b))
         self._check_write_condition(req, b, key)
         with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY, dir=self.uploads.root) as spool:
             size, md5, _ = spool_body(req.body, req.headers, signed, spool)
             spool.seek(0)
-            info = self.backend.put(b.project, b.repo, b.branch, key, spool, size,
-                                    meta=metadata.from_request(req.headers), md5=md5)
+            info = self.backend.put(b.project, b.repo, b.branch, key, spool, size, meta=meta, md5=md5)
         return Response(200, {"ETag": xml.quote_etag(info.etag), **_version(info)})
 
     def copy_object(self, req: Request, signed: Signed | None) -> Response:
         b = self._write_bucket(req.bucket)
         key = check_key(_key(req))
         ref, src_bucket, src_key, info = self.copy_source(req)
-        self.check_object_acl(req, b)
+        meta = metadata.with_acl(metadata.for_copy(info.meta, req.headers),
+                                 self.canned(req.headers.get("x-amz-acl"), b))
         replace = req.headers.get("x-amz-metadata-directive", "COPY").upper() == "REPLACE"
-        if (_parse(src_bucket).name, src_key) == (b.name, key) and not replace and ref.branch == b.branch:
+        same_class = metadata.storage_class(meta) == metadata.storage_class(info.meta)
+        if (_parse(src_bucket).name, src_key) == (b.name, key) and ref.branch == b.branch and not replace \
+                and same_class:  # S3: a copy onto itself must change its metadata or storage class
             raise errors.copy_to_itself()
         self._check_write_condition(req, b, key)
         spool_body(req.body, req.headers, signed, _Discard())  # a copy has no body; still check its hash
-        meta = metadata.from_request(req.headers) if replace else info.meta
         stream = self.backend.open(ref, src_key)
         try:
             new = self.backend.put(b.project, b.repo, b.branch, key, stream, info.size, meta=meta,
-                                   md5=None if "-" in info.etag else info.etag,
-                                   etag=info.etag if "-" in info.etag else None)
+                                   **metadata.etag_kwargs(info.etag))
         finally:
             stream.close()
         resp = Response.xml(xml.copy_result("CopyObjectResult", new.etag, new.last_modified))

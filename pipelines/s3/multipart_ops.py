@@ -26,8 +26,8 @@ class MultipartOps:
         from pipelines.s3.controller import Response
         b = self._write_bucket(req.bucket)
         key = check_key(req.key or "")
-        self.check_object_acl(req, b)
-        up = self.uploads.create(b.name, key, metadata.from_request(req.headers))
+        meta = metadata.with_acl(metadata.from_request(req.headers), self.canned(req.headers.get("x-amz-acl"), b))
+        up = self.uploads.create(b.name, key, meta)
         return Response.xml(xml.initiate_upload(req.bucket, key, up.id))
 
     def upload_part(self, req: "Request", signed) -> "Response":
@@ -107,13 +107,15 @@ class MultipartOps:
         parts = sorted((p for p in up.parts.values() if p.number > marker), key=lambda p: p.number)
         page = parts[:max_parts]
         rows = [(p.number, p.size, p.etag, p.modified) for p in page]
-        return Response.xml(xml.list_parts(req.bucket, key, up.id, rows, marker, max_parts, len(parts) > max_parts))
+        return Response.xml(xml.list_parts(req.bucket, key, up.id, rows, marker, max_parts, len(parts) > max_parts,
+                                           metadata.storage_class(up.meta)))
 
     def list_multipart_uploads(self, req: "Request") -> "Response":
         from pipelines.s3.controller import Response
         b = self._write_bucket(req.bucket)
         prefix = req.query.get("prefix", "")
-        ups = [(u.key, u.id, u.initiated) for u in self.uploads.in_bucket(b.name) if u.key.startswith(prefix)]
+        ups = [(u.key, u.id, u.initiated, metadata.storage_class(u.meta)) for u in self.uploads.in_bucket(b.name)
+               if u.key.startswith(prefix)]
         return Response.xml(xml.list_uploads(req.bucket, prefix, ups))
 
 

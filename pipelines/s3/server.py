@@ -225,8 +225,9 @@ def _request(scope, headers: dict[str, str], body: LimitedReader) -> Request:
         raw_path = "/" + raw_path.split("://", 1)[-1].partition("/")[2]
     raw_query = scope["query_string"].decode("latin-1")
     bucket, _, key = unquote(raw_path).lstrip("/").partition("/")
+    client = scope.get("client") or ("", 0)
     return Request(scope["method"], raw_path, raw_query, dict(split_query(raw_query)), headers, body,
-                   bucket or None, key or None)
+                   bucket or None, key or None, client_ip=client[0])
 
 
 class S3Server:

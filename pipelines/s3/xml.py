@@ -10,6 +10,7 @@ from urllib.parse import quote
 from xml.sax.saxutils import escape
 
 from pipelines.s3 import errors
+from pipelines.s3.metadata import storage_class
 from pipelines.s3.backend import ObjectInfo
 from pipelines.s3.headers import iso_date
 from pipelines.s3.listing import Page
@@ -47,7 +48,7 @@ def quote_etag(sha: str) -> str:
 
 def _contents(obj: ObjectInfo, enc) -> str:
     return ("<Contents>" + _el("Key", enc(obj.key)) + _el("LastModified", iso_date(obj.last_modified)) +
-            _el("ETag", quote_etag(obj.etag)) + _el("Size", obj.size) + _el("StorageClass", "STANDARD") +
+            _el("ETag", quote_etag(obj.etag)) + _el("Size", obj.size) + _el("StorageClass", storage_class(obj.meta)) +
             OWNER + "</Contents>")
 
 
@@ -86,17 +87,18 @@ def list_versions(bucket: str, page: Page, version: str, prefix: str, max_keys: 
     inner = _el("Name", bucket) + _el("Prefix", prefix) + _el("MaxKeys", max_keys) + _el("IsTruncated", page.truncated)
     inner += "".join("<Version>" + _el("Key", o.key) + _el("VersionId", version) + _el("IsLatest", True) +
                      _el("LastModified", iso_date(o.last_modified)) + _el("ETag", quote_etag(o.etag)) +
-                     _el("Size", o.size) + _el("StorageClass", "STANDARD") + OWNER + "</Version>"
+                     _el("Size", o.size) + _el("StorageClass", storage_class(o.meta)) + OWNER + "</Version>"
                      for o in page.contents)
     inner += "".join(f"<CommonPrefixes>{_el('Prefix', p)}</CommonPrefixes>" for p in page.prefixes)
     return document("ListVersionsResult", inner)
 
 
-def list_uploads(bucket: str, prefix: str, uploads: list[tuple[str, str, datetime]]) -> bytes:
+def list_uploads(bucket: str, prefix: str, uploads: list[tuple[str, str, datetime, str]]) -> bytes:
+    """uploads: (key, upload id, initiated, storage class)."""
     inner = _el("Bucket", bucket) + _el("Prefix", prefix) + _el("MaxUploads", 1000) + _el("IsTruncated", False)
     inner += "".join("<Upload>" + _el("Key", k) + _el("UploadId", i) + OWNER.replace("Owner", "Initiator") + OWNER +
-                     _el("StorageClass", "STANDARD") + _el("Initiated", iso_date(t)) + "</Upload>"
-                     for k, i, t in uploads)
+                     _el("StorageClass", sc) + _el("Initiated", iso_date(t)) + "</Upload>"
+                     for k, i, t, sc in uploads)
     return document("ListMultipartUploadsResult", inner)
 
 
@@ -114,24 +116,28 @@ def public_access_block(flags: dict[str, bool]) -> bytes:
 
 XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
+AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+GROUPS = {"public-read": ALL_USERS, "authenticated-read": AUTHENTICATED_USERS}
 
 
-def acl(public: bool) -> bytes:
-    """The key holder has everything; everyone may read a public bucket."""
+def acl(canned: str) -> bytes:
+    """The owner has everything; a canned ACL adds READ for everyone (public-read) or for
+    every key of this gateway (authenticated-read)."""
     owner = (f'<Grant><Grantee {XSI} xsi:type="CanonicalUser"><ID>pachmedia</ID><DisplayName>pachmedia'
              '</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>')
-    everyone = (f'<Grant><Grantee {XSI} xsi:type="Group"><URI>{ALL_USERS}</URI></Grantee>'
-                '<Permission>READ</Permission></Grant>') if public else ""
-    return document("AccessControlPolicy", f"{OWNER}<AccessControlList>{owner}{everyone}</AccessControlList>")
+    group = (f'<Grant><Grantee {XSI} xsi:type="Group"><URI>{GROUPS[canned]}</URI></Grantee>'
+             '<Permission>READ</Permission></Grant>') if canned in GROUPS else ""
+    return document("AccessControlPolicy", f"{OWNER}<AccessControlList>{owner}{group}</AccessControlList>")
 
 
-def parse_acl(body: bytes) -> bool:
-    """An AccessControlPolicy this gateway can honour -> whether everyone may read."""
+def parse_acl(body: bytes) -> str:
+    """An AccessControlPolicy this gateway can honour -> its canned ACL: public-read (everyone
+    may read), authenticated-read (any key of this gateway may) or private."""
     root = _parse(body)
     lists = _children(root, "AccessControlList")
     if _local(root.tag) != "AccessControlPolicy" or not lists:
         raise errors.malformed_xml()
-    public = False
+    groups = set()
     for grant in _children(lists[0], "Grant"):
         grantee = (_children(grant, "Grantee") or [None])[0]
         permission = (_text(grant, "Permission") or "").strip()
@@ -139,12 +145,14 @@ def parse_acl(body: bytes) -> bool:
             raise errors.malformed_xml()
         if _text(grantee, "EmailAddress") is not None:
             raise errors.S3Error(400, "UnresolvableGrantByEmailAddress", "The email address you provided does "
-                                 "not match any account on record (the key pair is the only account here).")
-        if (_text(grantee, "URI") or "").strip() == ALL_USERS and permission == "READ":
-            public = True
+                                 "not match any account on record (the accounts here are key pairs, with no e-mail).")
+        uri = (_text(grantee, "URI") or "").strip()
+        if uri in GROUPS.values() and permission == "READ":
+            groups.add(uri)
         elif (_text(grantee, "ID") or "").strip() not in ("pachmedia", "") or permission != "FULL_CONTROL":
-            raise errors.not_implemented("only the owner's FULL_CONTROL and everyone's READ can be granted here")
-    return public
+            raise errors.not_implemented("only the owner's FULL_CONTROL and READ for AllUsers or AuthenticatedUsers "
+                                         "can be granted here")
+    return "public-read" if ALL_USERS in groups else ("authenticated-read" if groups else "private")
 
 
 def parse_public_access_block(body: bytes) -> dict[str, bool]:
@@ -165,10 +173,10 @@ def complete_upload(location_url: str, bucket: str, key: str, etag: str) -> byte
 
 
 def list_parts(bucket: str, key: str, upload_id: str, parts: list[tuple[int, int, str, datetime]],
-               marker: int, max_parts: int, truncated: bool) -> bytes:
+               marker: int, max_parts: int, truncated: bool, storage: str) -> bytes:
     inner = _el("Bucket", bucket) + _el("Key", key) + _el("UploadId", upload_id) + \
         _el("PartNumberMarker", marker) + _el("MaxParts", max_parts) + _el("IsTruncated", truncated) + \
-        (_el("NextPartNumberMarker", parts[-1][0]) if parts else "") + _el("StorageClass", "STANDARD")
+        (_el("NextPartNumberMarker", parts[-1][0]) if parts else "") + _el("StorageClass", storage)
     inner += "".join("<Part>" + _el("PartNumber", n) + _el("LastModified", iso_date(t)) + _el("ETag", quote_etag(e)) +
                      _el("Size", s) + "</Part>" for n, s, e, t in parts)
     return document("ListPartsResult", inner)

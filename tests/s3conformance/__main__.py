@@ -27,6 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SUITE_PACKAGES = ("pynose==1.5.5", "boto==2.49.0", "boto3", "PyYAML", "munch", "gevent", "isodate",
                   "requests", "pytz", "httplib2", "lxml")
 ACCESS, SECRET = "S3TESTSACCESSKEY", "s3tests-secret-key-not-for-production"
+ALT_READER = "alt"  # the suite's second user: a read-only reader (`pachmedia s3 keys --add-reader alt`)
+# Extra classes the storage-class tests cycle through (besides STANDARD): any S3 names.
+STORAGE_CLASSES = "STANDARD_IA, GLACIER"
 
 CONF = """[DEFAULT]
 host = 127.0.0.1
@@ -39,14 +42,15 @@ display_name = Main
 user_id = main
 email = main@example.com
 api_name = us-east-1
+storage_classes = {classes}
 access_key = {access}
 secret_key = {secret}
 [s3 alt]
-display_name = Alt
-user_id = main
-email = main@example.com
-access_key = {access}
-secret_key = {secret}
+display_name = {alt}
+user_id = {alt}
+email = {alt}@example.com
+access_key = {alt_access}
+secret_key = {alt_secret}
 [s3 tenant]
 display_name = Tenant
 user_id = main
@@ -74,8 +78,10 @@ def main() -> int:
     nose = _venv(out / "venv")
     with tempfile.TemporaryDirectory(prefix="pachmedia-s3conf-") as home:
         port = _free_port()
+        alt_access, alt_secret = _add_reader(Path(home) / "pachmedia", ALT_READER)
         conf = Path(home) / "s3tests.conf"
-        conf.write_text(CONF.format(port=port, access=ACCESS, secret=SECRET))
+        conf.write_text(CONF.format(port=port, access=ACCESS, secret=SECRET, classes=STORAGE_CLASSES, alt=ALT_READER,
+                                    alt_access=alt_access, alt_secret=alt_secret))
         env = {**os.environ, "S3TEST_CONF": str(conf), "AWS_EC2_METADATA_DISABLED": "true"}
         env.pop("AWS_PROFILE", None)
         listing = subprocess.run([str(nose), "--collect-only", "-v", "-a", attribute_filter()], cwd=suite,
@@ -130,11 +136,24 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _gateway_env(home: Path) -> dict[str, str]:
+    return {**os.environ, "PACHMEDIA_HOME": str(home), "PACHMEDIA_S3_ACCESS_KEY": ACCESS,
+            "PACHMEDIA_S3_SECRET_KEY": SECRET, "PYTHONPATH": str(ROOT)}
+
+
+def _add_reader(home: Path, name: str) -> tuple[str, str]:
+    """A reader's key pair, made as a user makes one: `pachmedia s3 keys --add-reader NAME`."""
+    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "s3", "keys", "--add-reader", name],
+                         env=_gateway_env(home), capture_output=True, text=True, cwd=ROOT)
+    pairs = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    if out.returncode or not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(pairs):
+        sys.exit(f"s3-conformance: could not add reader {name}: {out.stderr.strip()}")
+    return pairs["AWS_ACCESS_KEY_ID"], pairs["AWS_SECRET_ACCESS_KEY"]
+
+
 def _start_gateway(home: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "PACHMEDIA_HOME": str(home), "PACHMEDIA_S3_ACCESS_KEY": ACCESS,
-           "PACHMEDIA_S3_SECRET_KEY": SECRET, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "s3", "serve", "--port", str(port), "--no-run"],
-                            env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=ROOT)
+                            env=_gateway_env(home), stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=ROOT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
