@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from pipelines.s3 import server as s3server
+from pipelines import httpd
 from tests.fixtures.s3 import ACCESS, SECRET, boto_client, chunked_put, start_gateway
 
 pytestmark = pytest.mark.media
@@ -89,7 +89,7 @@ def test_delete_objects_refuses_a_dtd_in_any_encoding(gateway, encoding):
 
 
 def test_half_sent_requests_are_closed_after_the_header_deadline(tmp_path, monkeypatch):
-    monkeypatch.setattr(s3server, "HEADER_TIMEOUT", 0.5)
+    monkeypatch.setattr(httpd, "HEADER_TIMEOUT", 0.5)
     server, _ = start_gateway(tmp=tmp_path)
     try:
         with socket.create_connection(server.server_address[:2], timeout=20) as s:

@@ -1,12 +1,9 @@
-"""HTTP for the gateway: uvicorn (h11) runs an ASGI shell around the synchronous controller.
+"""HTTP for the gateway: an ASGI shell around the synchronous controller, served by the project's
+HTTP stack (`pipelines.httpd`: uvicorn/h11 with a header deadline and a connection cap).
 
 Framing (Content-Length, chunked, smuggling pairs), header size, keep-alive and pipelining
-are h11's and uvicorn's job. What is ours:
-- a header deadline: a connection that has not sent a whole request head HEADER_TIMEOUT
-  seconds after connecting (or after its last response) is closed (uvicorn has no such
-  timer; half-sent requests now cost a socket, never a thread);
-- at most MAX_CONNECTIONS connections (uvicorn answers 503 past that) and WORKERS threads
-  running the controller; a body that stalls BODY_IDLE seconds is RequestTimeout;
+are h11's and uvicorn's job. What is ours here:
+- WORKERS threads running the controller; a body that stalls BODY_IDLE seconds is RequestTimeout;
 - the Host header must name this server (a page elsewhere cannot rebind a name to it);
 - CORS only for the origins given (the playback page) and only for GET/HEAD.
 """
@@ -15,14 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote
 
-import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
-
+from pipelines.httpd import LOOPBACK_NAMES, Served, default_hosts, listen, request_host
 from pipelines.s3 import errors
 from pipelines.s3.access import BucketAccess
 from pipelines.s3.auth import split_query
@@ -33,36 +27,13 @@ from pipelines.s3.multipart import Uploads
 from pipelines.s3.payload import PIECE, LimitedReader
 
 log = logging.getLogger(__name__)
-HEADER_TIMEOUT = 30.0
 BODY_IDLE = 60.0
-MAX_CONNECTIONS = 256
 WORKERS = 16
 DRAIN_LIMIT = 1 << 20  # a refused body up to this size is read to keep the connection
 # S3's own limits on a request head (h11 caps what it buffers of an incomplete head at 16 KiB)
 MAX_TARGET, MAX_HEADERS, MAX_HEADER_BYTES = 8192, 100, 16384
 READ_METHODS = ("GET", "HEAD")
 CORS_EXPOSE = "ETag, Content-Length, Content-Range, Content-Type, Accept-Ranges, Last-Modified, x-amz-version-id, x-amz-request-id"
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
-
-
-class _Protocol(H11Protocol):
-    """uvicorn's h11 protocol plus a deadline for each request head."""
-
-    def connection_made(self, transport) -> None:
-        super().connection_made(transport)
-        self._arm_header_deadline()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._arm_header_deadline()
-
-    def _arm_header_deadline(self) -> None:
-        self.loop.call_later(HEADER_TIMEOUT, self._header_deadline, self.cycle)
-
-    def _header_deadline(self, cycle) -> None:
-        # a new request head makes a new cycle; the same one means none came in time
-        if self.cycle is cycle and (cycle is None or cycle.response_complete) and not self.transport.is_closing():
-            self.transport.close()
 
 
 class _Body:
@@ -143,9 +114,10 @@ class S3App:
             resp = error_response(errors.S3Error(431, "RequestHeaderSectionTooLarge", f"at most {MAX_HEADERS} "
                                                  f"header fields of {MAX_HEADER_BYTES} bytes in all"), "-")
             resp.headers["Connection"] = "close"
-        elif self.allowed_hosts is not None and _host(scope, headers) not in self.allowed_hosts:
+        elif self.allowed_hosts is not None and request_host(scope, headers) not in self.allowed_hosts:
             resp = error_response(errors.invalid_request(
-                f"Host {_host(scope, headers)!r} is not served here: use one of {sorted(self.allowed_hosts)}"), "-")
+                f"Host {request_host(scope, headers)!r} is not served here: use one of {sorted(self.allowed_hosts)}"),
+                "-")
         elif method == "OPTIONS":
             resp = self._preflight(headers)
         else:
@@ -206,14 +178,6 @@ def _drained(body: LimitedReader, headers: dict[str, str]) -> bool:
         return False
 
 
-def _host(scope, headers: dict[str, str]) -> str:
-    """The host a request names: an absolute-form target's authority, else the Host header."""
-    target = scope["raw_path"].decode("latin-1")
-    if not target.startswith("/") and "://" in target:
-        return target.split("://", 1)[1].partition("/")[0].lower()
-    return headers.get("host", "").lower()
-
-
 def _length(headers: dict[str, str]) -> int:
     value = headers.get("content-length", "0").strip()
     return int(value) if value.isdigit() else 0  # h11 already refused a bad one
@@ -230,24 +194,10 @@ def _request(scope, headers: dict[str, str], body: LimitedReader) -> Request:
                    bucket or None, key or None, client_ip=client[0])
 
 
-class S3Server:
+class S3Server(Served):
     def __init__(self, app: S3App, sock: socket.socket) -> None:
-        self.app, self.sock = app, sock
+        super().__init__(app, sock, "s3-gateway")
         self.gateway = app.gateway
-        config = uvicorn.Config(app, http=_Protocol, lifespan="off", log_level="warning", access_log=False,
-                                limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=int(HEADER_TIMEOUT),
-                                server_header=False, date_header=True, proxy_headers=False)
-        self.server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def server_address(self) -> tuple[str, int]:
-        return self.sock.getsockname()[:2]
-
-    @property
-    def url(self) -> str:
-        host, port = self.sock.getsockname()[:2]
-        return f"http://{host}:{port}" if ":" not in host else f"http://[{host}]:{port}"
 
     def allow_origin(self, origin: str) -> None:
         """Let pages from this origin read (GET/HEAD) with CORS: the playback page, once its port is known."""
@@ -260,22 +210,9 @@ class S3Server:
         for name in names:
             self.allow_origin(f"http://{name}:{port}")
 
-    def start(self) -> "S3Server":
-        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
-                                        name="s3-gateway", daemon=True)
-        self._thread.start()
-        while not self.server.started and self._thread.is_alive():
-            threading.Event().wait(0.01)
-        if not self.server.started:
-            raise RuntimeError("the S3 gateway did not start (see the log above)")
-        return self
-
     def stop(self) -> None:
-        self.server.should_exit = True
-        if self._thread:
-            self._thread.join(timeout=30)
+        super().stop()
         self.app.pool.shutdown(wait=False, cancel_futures=True)
-        self.sock.close()
         self.gateway.close()
 
 
@@ -290,25 +227,10 @@ def serve(backend: S3Backend, host: str, port: int, keys: Keys, anonymous_bucket
     `allowed_hosts`: Host header values accepted; default: the bound address and, on loopback,
     localhost/127.0.0.1/[::1], each with the port.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.set_inheritable(True)
-    bound = sock.getsockname()[1]
+    sock = listen(host, port)
     if allowed_hosts is None:
-        allowed_hosts = _default_hosts(host, bound)
+        allowed_hosts = default_hosts(host, sock.getsockname()[1])
     access = BucketAccess(Path(state_dir) / "s3-buckets.json" if state_dir else None, anonymous_buckets)
     gateway = Gateway(backend, keys, anonymous_buckets, Uploads(parts_dir), access)
     hosts = None if allowed_hosts == "*" else frozenset(h.lower() for h in allowed_hosts)
     return S3Server(S3App(gateway, hosts, frozenset(cors_origins)), sock).start()
-
-
-def _default_hosts(host: str, port: int):
-    if host in ("", "0.0.0.0", "::"):
-        return "*"  # every interface: names are the operator's to restrict (--allowed-host)
-    names = {f"[{host}]" if ":" in host else host}
-    if host in ("127.0.0.1", "localhost", "::1"):
-        names |= set(LOOPBACK_NAMES)
-    return {f"{n}:{port}" for n in names} | names

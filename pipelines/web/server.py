@@ -1,79 +1,92 @@
-"""Serves the playback page and the player libraries (installed from npm by `make setup`).
-The page reads everything else from the S3 gateway (anonymous read + CORS)."""
+"""Serves the playback page and the player libraries (installed from npm by `make setup`) on the
+project's HTTP stack (`pipelines.httpd`: uvicorn/h11, the header deadline, the connection cap).
+The page reads everything else from the S3 gateway (anonymous read + CORS).
+
+A tiny static ASGI app: GET and HEAD of the page's own files only (a fixed map of paths to
+files, no directory listing, no path from the request ever joined to a folder), no request
+body, the Host checked as the gateway checks it.
+"""
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from pipelines import PROJECT_ROOT
+from pipelines.httpd import Served, default_hosts, listen, request_host
 
 STATIC = Path(__file__).resolve().parent / "static"
 VENDOR = {
     "hls.min.js": PROJECT_ROOT / "node_modules/hls.js/dist/hls.min.js",
     "dash.all.min.js": PROJECT_ROOT / "node_modules/dashjs/dist/modern/umd/dash.all.min.js",
 }
-TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css",
+TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css",
          ".json": "application/json"}
 PUBLIC_BUCKETS = ("master.catalog", "master.preview", "master.transcode", "master.labels")
+METHODS = ("GET", "HEAD")
 
 
-class PlayerServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, addr, gateway_url: str) -> None:
-        super().__init__(addr, _Handler)
-        self.gateway_url = gateway_url.rstrip("/")
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
+def routes() -> dict[str, Path]:
+    """Every path the page server answers with a file: the page, its static files, the players."""
+    files = {"/": STATIC / "index.html", "/index.html": STATIC / "index.html"}
+    files.update({f"/static/{f.name}": f for f in STATIC.iterdir() if f.is_file()})
+    files.update({f"/vendor/{name}": f for name, f in VENDOR.items()})
+    return files
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: PlayerServer
+class PageApp:
+    """The ASGI application: (status, content type, body) for each request, from `routes()`."""
 
-    def log_message(self, *args) -> None:  # quiet: the terminal shows the gateway's lines
-        pass
+    def __init__(self, gateway_url: str, allowed_hosts: frozenset[str] | None) -> None:
+        self.config = json.dumps({"gateway": gateway_url.rstrip("/")}).encode()
+        self.files = routes()
+        self.allowed_hosts = allowed_hosts  # None: any (bound to every interface)
 
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        status, ctype, body, extra = await self.answer(scope, headers)
+        out = [(b"content-type", ctype.encode()), (b"content-length", str(len(body)).encode()),
+               (b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff"),
+               *((k.encode(), v.encode()) for k, v in extra.items())]
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+    async def answer(self, scope, headers: dict[str, str]) -> tuple[int, str, bytes, dict[str, str]]:
+        if "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
+            # no request here has a body: answer once and close, so it is never read as a request
+            return 400, "text/plain", b"a request to the page has no body", {"connection": "close"}
+        if self.allowed_hosts is not None and request_host(scope, headers) not in self.allowed_hosts:
+            return 400, "text/plain", b"this Host is not served here", {}
+        if scope["method"] not in METHODS:
+            return 405, "text/plain", b"the page is read with GET or HEAD", {"allow": ", ".join(METHODS)}
+        path = scope["path"]
         if path == "/favicon.ico":
-            return self._send(204, "image/x-icon", b"")
-        if path in ("/", "/index.html"):
-            return self._file(STATIC / "index.html")
+            return 204, "image/x-icon", b"", {}
         if path == "/config.json":
-            return self._send(200, "application/json", json.dumps({"gateway": self.server.gateway_url}).encode())
-        if path.startswith("/static/") and "/" not in path[len("/static/"):]:
-            return self._file(STATIC / path[len("/static/"):])
-        if path.startswith("/vendor/") and path[len("/vendor/"):] in VENDOR:
-            f = VENDOR[path[len("/vendor/"):]]
-            if not f.is_file():
-                return self._send(404, "text/plain", b"player library missing: run `make setup` (npm install)")
-            return self._file(f)
-        self._send(404, "text/plain", b"not found")
-
-    def _file(self, f: Path) -> None:
-        if not f.is_file():
-            return self._send(404, "text/plain", b"not found")
-        self._send(200, TYPES.get(f.suffix, "application/octet-stream"), f.read_bytes())
-
-    def _send(self, status: int, ctype: str, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
+            return 200, "application/json", self.config, {}
+        f = self.files.get(path)
+        if f is None:
+            return 404, "text/plain", b"not found", {}
+        try:
+            data = await asyncio.to_thread(f.read_bytes)
+        except FileNotFoundError:
+            missing = b"player library missing: run `make setup` (npm install)" if path.startswith("/vendor/") \
+                else b"not found"
+            return 404, "text/plain", missing, {}
+        return 200, TYPES.get(f.suffix, "application/octet-stream"), data, {}
 
 
-def serve_player(host: str, port: int, gateway_url: str) -> PlayerServer:
-    srv = PlayerServer((host, port), gateway_url)
-    threading.Thread(target=srv.serve_forever, name="pachmedia-player", daemon=True).start()
-    return srv
+class PlayerServer(Served):
+    def __init__(self, app: PageApp, sock) -> None:
+        super().__init__(app, sock, "pachmedia-player")
+
+
+def serve_player(host: str, port: int, gateway_url: str, *, allowed_hosts=None) -> PlayerServer:
+    """Start the page server in a background thread; port 0 picks a free port (see `.url`).
+    `allowed_hosts`: Host values accepted (default: the bound address, and loopback names on loopback)."""
+    sock = listen(host, port)
+    hosts = default_hosts(host, sock.getsockname()[1]) if allowed_hosts is None else allowed_hosts
+    app = PageApp(gateway_url, None if hosts == "*" else frozenset(h.lower() for h in hosts))
+    return PlayerServer(app, sock).start()
