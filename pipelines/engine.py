@@ -110,7 +110,7 @@ class Engine:
     def put_files(self, repo: str, branch: str, items: Iterable[tuple[str, Path | BinaryIO]], *,
                   description: str = "", deletes: Iterable[str] = (), id: str | None = None) -> Commit:
         """One commit: every (path, file or stream[, attrs]) put, every path in deletes removed.
-        `attrs` (the S3 gateway's): {"etag", "meta", "md5"} kept per file (see store.FILE_COLUMNS).
+        `attrs` (the S3 gateway's): {"etag", "meta", "md5"} kept per file (see pfs/db.FILE_COLUMNS).
         Names are all checked before anything is written; a failure drops the commit.
         `id`: the commit's id when it was announced before it was made (pachd's StartCommit)."""
         self.check_writable(repo)

@@ -2,7 +2,7 @@
 
 Writes go to a temp file, are fsynced, then renamed, so an object either exists whole
 or not at all; adding an object we already have costs a hash and nothing else.
-Objects are made read-only (0400: the home is its owner's alone, see store.private_home),
+Objects are made read-only (0400: the home is its owner's alone, see db.private_home),
 and never handed out by name: a datum's /pfs gets its own copy (a reflink where the
 filesystem can share blocks copy-on-write, else a streamed copy), so a stage writing to
 its input (root ignores the read-only mode) cannot change a committed object.
