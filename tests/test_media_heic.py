@@ -3,8 +3,10 @@ not name; pixel guard before decoding; derivatives, EXIF read and GPS stripped a
 JPEG; and a clear refusal when the stage image has no HEIC reader."""
 from __future__ import annotations
 
+import base64
 import json
 import shutil
+import zlib
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,19 @@ def test_a_truncated_heic_is_rejected(photo, tmp_path):
     bad.write_bytes(data[: len(data) // 2])
     rec = probe_stage.probe_file(bad, POLICY)
     assert rec["status"] == "rejected" and rec["reason"] in ("not_media", "decode_error"), rec
+
+
+# Found by tests/test_fuzz_media.py: a HEIC whose item tables leave libheif no image at all
+# (pillow-heif opens it as a file of 0 images, and asking its size raised IndexError).
+NO_IMAGE_HEIC = zlib.decompress(base64.b64decode(
+    "eNpjYGCQSSupLMhIzUxmAILczDRDEDs3MzGNgYExLDe1JJEBAhQzUnKKoGyGgszkEgY0oJSZkw82xMWBgREIgYCxCkIDwSwgVs7MzEsD80CiokBOKhOUl1GWbAhi8hVkluTClVzLLCgqANLbMwuS84F0BVCZMyMzSGgCWJHcB4Y/f3/8YGDgZ04A6pBwYORh/P8fpIAZpIIZhOR2MTkkAiW1nRgZ0WQWGDSyTnvlqbkuj0mKhwMkdAJEcDgkAdWzuzAeLNqg5AC0Rjg5P6coLzmnAijMy8DWABQSySwuSIX6LQGIQcoECjIrMkECzBwcQNMYxDMLchPh4cPI0sjEzAJkLMpNSQSF3jQNxvWcD8463PPZNdvtkJ317CXnXBYUldiuC5Y5XMrDM+9k3tE9Mtc9s6P01u3N0rESudX0JI1RYX3t/2nHdEx/99xgmPZzfk2nMrf01Dm5Vz+k6OnPWxfcJdN2aeG0Zy1svTmZ6ladRlZy3rliWX8PN8+KvbmaxXvu7D1bGmbbznyvojJtuYRry5OsyjveJ+q/XZr+cWvy/s23H5Vm/gcAoD+MgQ=="))
+
+
+def test_a_heic_with_no_image_is_rejected_not_a_crash(tmp_path):
+    path = tmp_path / "empty.heic"
+    path.write_bytes(NO_IMAGE_HEIC)
+    rec = probe_stage.probe_file(path, default_settings("policy"))
+    assert rec["status"] == "rejected" and "no image" in rec["message"], rec
 
 
 def test_chosen_by_brand_not_by_name(photo, tmp_path):

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pipelines.s3.backend import MemoryBackend
 from pipelines.s3.keys import Keys
 from pipelines.s3.server import serve
+from tests.fixtures.fuzz import DERANDOMIZE
 from tests.fixtures.s3 import seed_output, store_backend
 
 pytestmark = pytest.mark.media
@@ -62,7 +63,8 @@ def quote_path(p: str) -> str:
     return quote(p, safe="/")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, derandomize=DERANDOMIZE, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(method=st.sampled_from(["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "BREW"]),
        path=PATH, query=QUERY, headers=st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=4),
        body=st.binary(max_size=256))

@@ -44,6 +44,8 @@ def probe(path: str | os.PathLike) -> tuple[dict | None, str]:
         return None, "HEIC (HEIF) images need pillow-heif, which this stage image does not have"
     try:
         heif = pillow_heif.open_heif(os.fspath(path), convert_hdr_to_8bit=False)
+        if len(heif) == 0:  # item tables that leave libheif no image: a header, not a picture
+            return None, "HEIC (HEIF) with no image in it"
         w, h = heif.size
         depth = heif.info.get("bit_depth", 8)
         count = len(heif)
