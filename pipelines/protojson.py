@@ -139,6 +139,24 @@ def as_protojson(value: Any, cls: type) -> Any:
     """Spec values copied into a message, in protojson types: a spec may say
     "datumTries": 1, protojson prints the int64 as "1". Keys are the spec's (already
     checked against the same messages by spec_schema)."""
+    def leaf(v, proto_type):
+        return str(v) if proto_type in _INT64 and isinstance(v, int) and not isinstance(v, bool) else v
+    return _map_fields(value, cls, leaf)
+
+
+def ints_from_protojson(value: Any, cls: type) -> Any:
+    """The reverse of as_protojson: a message's JSON (int64 as "3") as a spec file writes it
+    (3), for specs that arrive as messages (CreatePipeline, ListDatum's input)."""
+    from pipelines.pps.spec_schema import _INTS
+
+    def leaf(v, proto_type):
+        return int(v) if proto_type in _INTS and isinstance(v, str) and v.lstrip("-").isdigit() else v
+    return _map_fields(value, cls, leaf)
+
+
+def _map_fields(value: dict, cls: type, leaf) -> dict:
+    """A message's JSON walked by its field types (lists and nested messages followed),
+    each scalar replaced by leaf(value, proto type); keys the message lacks kept as they are."""
     import typing
 
     import betterproto
@@ -151,32 +169,8 @@ def as_protojson(value: Any, cls: type) -> Any:
             (elem,) = typing.get_args(hint)
             return [conv(x, proto_type, elem) for x in v]
         if isinstance(hint, type) and issubclass(hint, betterproto.Message) and isinstance(v, dict):
-            return as_protojson(v, hint)
-        if proto_type in _INT64 and isinstance(v, int) and not isinstance(v, bool):
-            return str(v)
-        return v
-    return {k: conv(v, *fields[k][1:]) if k in fields else v for k, v in value.items()}
-
-
-def ints_from_protojson(value: Any, cls: type) -> Any:
-    """The reverse of as_protojson: a message's JSON (int64 as "3") as a spec file writes it
-    (3), for specs that arrive as messages (CreatePipeline, ListDatum's input)."""
-    import typing
-
-    import betterproto
-
-    from pipelines.pps.spec_schema import _INTS, _fields
-    fields = _fields(cls)
-
-    def conv(v, proto_type, hint):
-        if typing.get_origin(hint) in (list, typing.List):
-            (elem,) = typing.get_args(hint)
-            return [conv(x, proto_type, elem) for x in v]
-        if isinstance(hint, type) and issubclass(hint, betterproto.Message) and isinstance(v, dict):
-            return ints_from_protojson(v, hint)
-        if proto_type in _INTS and isinstance(v, str) and v.lstrip("-").isdigit():
-            return int(v)
-        return v
+            return _map_fields(v, hint, leaf)
+        return leaf(v, proto_type)
     return {k: conv(v, *fields[k][1:]) if k in fields else v for k, v in value.items()}
 
 

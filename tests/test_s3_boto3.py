@@ -10,17 +10,10 @@ from botocore import UNSIGNED as BOTO_UNSIGNED
 from botocore.exceptions import ClientError
 
 from pipelines.s3 import Keys, serve
-from tests.fixtures.s3 import ACCESS, OUT_FILES, PAGED, SECRET, boto_client, start_gateway, store_backend
+from tests.fixtures.s3 import ACCESS, OUT_FILES, PAGED, SECRET, boto_client, store_backend
 from pipelines.s3.keys import load_keys
 
 pytestmark = pytest.mark.media
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory):
-    server, backend = start_gateway(tmp=tmp_path_factory.mktemp("parts"))
-    yield server, backend
-    server.stop()
-
 
 @pytest.fixture(scope="module")
 def s3(gateway):

@@ -20,13 +20,6 @@ from tests.fixtures.s3 import ACCESS, SECRET, boto_client, chunked_put, start_ga
 pytestmark = pytest.mark.media
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory):
-    server, backend = start_gateway(tmp=tmp_path_factory.mktemp("parts"))
-    yield server, backend
-    server.stop()
-
-
 def _signed(server, method: str, path: str, body: bytes = b"", headers: dict | None = None):
     """Send a SigV4-signed request with exactly this body; (status, XML code or '', body)."""
     req = AWSRequest(method=method, url=server.url + path, data=body, headers=headers or {})

@@ -16,13 +16,6 @@ from tests.fixtures.s3 import OUT_FILES, boto_client, chunked_put, start_gateway
 pytestmark = pytest.mark.media
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory):
-    server, backend = start_gateway(tmp=tmp_path_factory.mktemp("parts"))
-    yield server, backend
-    server.stop()
-
-
 @pytest.fixture
 def conn(gateway):
     c = http.client.HTTPConnection(*gateway[0].server_address[:2], timeout=10)

@@ -12,16 +12,9 @@ from minio.commonconfig import CopySource
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error as MinioError
 
-from tests.fixtures.s3 import ACCESS, OUT_FILES, PAGED, SECRET, start_gateway
+from tests.fixtures.s3 import ACCESS, OUT_FILES, PAGED, SECRET
 
 pytestmark = pytest.mark.media
-
-
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory):
-    server, backend = start_gateway(tmp=tmp_path_factory.mktemp("parts"))
-    yield server, backend
-    server.stop()
 
 
 @pytest.fixture(scope="module")
