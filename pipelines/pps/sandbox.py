@@ -232,13 +232,15 @@ def bwrap_argv(host: HostLayout, dirs: TryDirs, cmd: list[str], *, cwd: str = AP
     for name in host.etc:
         a += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     a += ["--ro-bind", str(dirs.root / "passwd"), "/etc/passwd", "--ro-bind", str(dirs.root / "group"), "/etc/group"]
+    # the private /tmp first: a venv or project under /tmp is bound over it, not hidden by it
+    a += ["--bind", str(dirs.scratch), SCRATCH]
     for prefix in host.python:
         a += ["--ro-bind", prefix, prefix]
     for src, inside in host.app:
         a += ["--ro-bind", src, inside]
     a += ["--proc", "/proc", "--dev", "/dev",
           "--ro-bind", str(dirs.pfs), PFS, "--bind", str(dirs.pfs / "out"), f"{PFS}/out",
-          "--bind", str(dirs.scratch), SCRATCH, "--bind", str(dirs.run), RUN]
+          "--bind", str(dirs.run), RUN]
     for src, inside in sockets:
         a += ["--bind", src, inside]
     return a + ["--chdir", cwd, "--", *cmd]

@@ -155,3 +155,14 @@ def test_bwrap_required_where_it_cannot_run_is_an_error(monkeypatch):
     with pytest.raises(sb.SandboxError, match="PACHMEDIA_SANDBOX=bwrap.*not installed"):
         sb.choose_mode({"PACHMEDIA_SANDBOX": "bwrap"})
     assert sb.choose_mode({}) == ("folder", "bwrap is not installed")
+
+
+def test_a_venv_and_project_under_tmp_stay_visible():
+    # a checkout in `mktemp -d` puts the venv and stages under /tmp: the private /tmp must be
+    # mounted before them, or it hides them and every datum fails (seen in a clean-clone CI run)
+    host = sb.HostLayout(system=(("/usr", None),), etc=(), python=("/tmp/x/.venv",),
+                         app=(("/tmp/x/stages", "/app/stages"),))
+    dirs = sb.TryDirs(Path("/tmp/h/work/p/j/d/try1-x"))
+    argv = sb.bwrap_argv(host, dirs, ["true"])
+    tmp = argv.index(str(dirs.scratch))
+    assert tmp < argv.index("/tmp/x/.venv") and tmp < argv.index("/tmp/x/stages")
