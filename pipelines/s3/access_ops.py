@@ -3,18 +3,14 @@ the guard every non-owner request passes, ACLs (bucket and object), bucket polic
 access block, versioning, PolicyStatus. Who may read what is decided in `access.py`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pipelines.s3 import errors, metadata, xml
 from pipelines.s3.access import AUTHENTICATED_READ, PRIVATE, PUBLIC_READ, BucketAccess, branch_of
 from pipelines.s3.backend import check_key
 from pipelines.s3.buckets import Bucket
 from pipelines.s3.keys import Caller
+from pipelines.s3.messages import Request, Response
 from pipelines.s3.payload import read_small_body
 from pipelines.s3.policy import READS, parse_policy
-
-if TYPE_CHECKING:
-    from pipelines.s3.controller import Request, Response
 
 PUBLIC_CANNED = frozenset({PUBLIC_READ, "public-read-write", AUTHENTICATED_READ})
 # S3's canned ACLs as this gateway keeps them: who besides the owner reads (no one writes).
@@ -51,7 +47,6 @@ class AccessOps:
 
     def settings(self, req: "Request", signed) -> "Response | None":
         """Answer a bucket-configuration request; None when the request is not one."""
-        from pipelines.s3.controller import Response
         q = [k for k in SETTINGS if k in req.query]
         if not q or req.bucket is None:
             return None
@@ -88,7 +83,6 @@ class AccessOps:
 
     def policy_request(self, req: "Request", signed, b: Bucket) -> "Response":
         """GetBucketPolicy, PutBucketPolicy, DeleteBucketPolicy."""
-        from pipelines.s3.controller import Response
         if req.method == "GET":
             policy = self.access.policy(b)
             if policy is None:
@@ -110,7 +104,6 @@ class AccessOps:
     def object_acl_request(self, req: "Request", signed, b: Bucket, ref) -> "Response":
         """GetObjectAcl, PutObjectAcl: an object's ACL is kept with the file, so setting it is a
         commit (of the same content: the store keeps it once)."""
-        from pipelines.s3.controller import Response
         key = check_key(req.key or "")
         if req.method not in ("GET", "PUT"):
             raise errors.method_not_allowed(req.method)

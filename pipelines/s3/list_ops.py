@@ -2,19 +2,14 @@
 and v2, ListObjectVersions. Paging itself is pure, in `listing.py`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pipelines.s3 import xml
 from pipelines.s3.buckets import bucket_name
 from pipelines.s3.listing import decode_token, encode_token, list_page, parse_max_keys
-
-if TYPE_CHECKING:
-    from pipelines.s3.controller import Request, Response
+from pipelines.s3.messages import Request, Response
 
 
 class ListOps:
     def list_buckets(self, req: "Request") -> "Response":
-        from pipelines.s3.controller import Response
         names = sorted((bucket_name(r.project, r.repo, b), r.created)
                        for r in self.backend.list_repos() for b in r.branches)
         if not req.caller.is_owner:  # a reader sees the buckets it may read
@@ -28,7 +23,6 @@ class ListOps:
         return Response.xml(xml.list_buckets(page, token))
 
     def list_objects(self, req: "Request") -> "Response":
-        from pipelines.s3.controller import Response
         q = req.query
         v2 = q.get("list-type") == "2"
         _, ref = self._read_ref(req.bucket)
@@ -47,7 +41,6 @@ class ListOps:
 
     def list_versions(self, req: "Request") -> "Response":
         """No history is offered as S3 versions: each file's one version is the commit read."""
-        from pipelines.s3.controller import Response
         _, ref = self._read_ref(req.bucket)
         prefix = req.query.get("prefix", "")
         max_keys = parse_max_keys(req.query.get("max-keys"))

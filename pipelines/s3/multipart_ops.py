@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING
-
 from pipelines.s3 import errors, metadata, xml
 from pipelines.s3.backend import check_key
+from pipelines.s3.messages import Request, Response
 from pipelines.s3.multipart import ConcatReader, multipart_etag
 from pipelines.s3.payload import PIECE, read_small_body, spool_body
-
-if TYPE_CHECKING:
-    from pipelines.s3.controller import Request, Response
 
 _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 
 
 class MultipartOps:
     def create_upload(self, req: "Request") -> "Response":
-        from pipelines.s3.controller import Response
         b = self._write_bucket(req.bucket)
         key = check_key(req.key or "")
         meta = metadata.with_acl(metadata.from_request(req.headers), self.canned(req.headers.get("x-amz-acl"), b))
@@ -31,7 +26,6 @@ class MultipartOps:
         return Response.xml(xml.initiate_upload(req.bucket, key, up.id))
 
     def upload_part(self, req: "Request", signed) -> "Response":
-        from pipelines.s3.controller import Response
         b = self._write_bucket(req.bucket)
         up = self.uploads.get(req.query["uploadId"], b.name, req.key or "")
         try:
@@ -62,7 +56,6 @@ class MultipartOps:
         return Response.xml(xml.copy_result("CopyPartResult", part.etag, part.modified))
 
     def complete_upload(self, req: "Request", signed) -> "Response":
-        from pipelines.s3.controller import Response
         b = self._write_bucket(req.bucket)
         key = req.key or ""
         upload_id = req.query["uploadId"]
@@ -89,13 +82,11 @@ class MultipartOps:
         return resp
 
     def abort_upload(self, req: "Request") -> "Response":
-        from pipelines.s3.controller import Response
         b = self._write_bucket(req.bucket)
         self.uploads.remove(self.uploads.get(req.query["uploadId"], b.name, req.key or ""))
         return Response(204)
 
     def list_parts(self, req: "Request") -> "Response":
-        from pipelines.s3.controller import Response
         b = self._write_bucket(req.bucket)
         key = req.key or ""
         up = self.uploads.get(req.query["uploadId"], b.name, key)
@@ -111,7 +102,6 @@ class MultipartOps:
                                            metadata.storage_class(up.meta)))
 
     def list_multipart_uploads(self, req: "Request") -> "Response":
-        from pipelines.s3.controller import Response
         b = self._write_bucket(req.bucket)
         prefix = req.query.get("prefix", "")
         ups = [(u.key, u.id, u.initiated, metadata.storage_class(u.meta)) for u in self.uploads.in_bucket(b.name)
