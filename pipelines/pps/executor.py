@@ -22,7 +22,8 @@ from pipelines.pps.spec import pfs_inputs, runnable_input
 from pipelines.progress import Bar
 from pipelines.pps.workspace import Workspace
 from pipelines.pps.sandbox import TryDirs, limits_for
-from pipelines.pps.runner import DatumRun, kill_group, kill_orphan, parse_duration, prepare_sandbox, run_datum
+from pipelines.pps.process import kill_group, kill_orphan
+from pipelines.pps.runner import DatumRun, parse_duration, prepare_sandbox, run_datum
 
 if TYPE_CHECKING:
     from pipelines.pfs.store import Store

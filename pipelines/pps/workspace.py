@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.pps.runner import stderr_path
+from pipelines.pps.process import stderr_path
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 from pipelines.engine import Engine
 from pipelines.pfs.fsck import fsck
 from pipelines.pfs.objects import ObjectStore
-from pipelines.pps.runner import group_members
+from pipelines.pps.process import group_members
 
 from .helpers import counts, datum_processes, logged, new_engine, pfs, put, sh_spec, start_cli, tree
 
@@ -158,7 +158,7 @@ def test_interrupting_a_run_cancels_queued_datums_and_leaves_the_job_resumable(t
 
 
 def test_kill_orphan_leaves_a_process_group_that_is_not_ours(tmp_path):
-    from pipelines.pps.runner import kill_orphan
+    from pipelines.pps.process import kill_orphan
     other = subprocess.Popen(["sleep", "30"], start_new_session=True, cwd=tmp_path)
     try:
         assert not kill_orphan(other.pid, "job", "datum", tmp_path / "sandbox")

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from pipelines.engine import Engine
-from pipelines.pps.runner import stderr_path
+from pipelines.pps.process import stderr_path
 
 from .helpers import new_engine, pfs, put, sh_spec
 

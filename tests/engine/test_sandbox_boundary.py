@@ -11,7 +11,7 @@ from collections import deque
 import pytest
 
 from pipelines.errors import ServiceError
-from pipelines.pps.runner import LINE_MAX, _pump_stderr, _read_progress, stderr_path
+from pipelines.pps.process import LINE_MAX, _pump_stderr, _read_progress, stderr_path
 from pipelines.services import Services
 from pipelines.services.clamd_daemon import ClamdService
 
