@@ -88,9 +88,10 @@ def source_dar(src: Path) -> float:
 
 
 def idet(path: Path) -> tuple[int, int]:
-    """(interlaced, progressive) frames as idet's multi-frame detection counts them."""
-    r = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-i", str(path), "-map", "0:v:0", "-vf", "idet",
-                        "-f", "null", "-"], capture_output=True, text=True, check=True)
+    """(interlaced, progressive) frames as idet's multi-frame detection counts them, on the
+    frames as stored (a display rotation not applied: fields are rows only there)."""
+    r = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-noautorotate", "-i", str(path), "-map", "0:v:0",
+                        "-vf", "idet", "-f", "null", "-"], capture_output=True, text=True, check=True)
     t, b, p = (int(x) for x in re.findall(r"Multi frame detection: TFF:\s*(\d+) BFF:\s*(\d+) Progressive:\s*(\d+)",
                                           r.stderr)[-1])
     return t + b, p
@@ -135,6 +136,47 @@ def test_interlaced_sources_come_out_progressive(made, name, tmp_path):
     interlaced, progressive = idet(joined(pkg, "0", tmp_path / "v.mp4"))
     assert interlaced <= 5 and progressive >= 40, (interlaced, progressive)
     assert Fraction(rec["conform"]["fps"]) == 25  # a frame out per frame in
+
+
+def stored_psnr(a: Path, b: Path) -> float:
+    """PSNR of two videos' frames as stored (-noautorotate: a copy made with it keeps the display matrix)."""
+    r = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-noautorotate", "-i", str(a), "-noautorotate",
+                        "-i", str(b), "-lavfi", "[0:v]format=yuv420p[a];[1:v]format=yuv420p[b];[a][b]psnr",
+                        "-f", "null", "-"], capture_output=True, text=True, check=True)
+    return float(re.findall(r"average:([0-9.]+)", r.stderr)[-1])
+
+
+def lossless(src: Path, dest: Path, *filters: str) -> Path:
+    """The frames of `src` as stored, through `filters`, kept losslessly."""
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-noautorotate", "-i", str(src),
+                    "-vf", ",".join(filters), "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", str(dest)],
+                   check=True)
+    return dest
+
+
+@pytest.mark.parametrize("stated", [True, False], ids=["field-order-stated", "field-order-unstated"])
+def test_a_rotated_interlaced_source_is_deinterlaced_then_turned(tmp_path, stated):
+    """Shot on its side (a display matrix of 90 degrees), the source's fields are rows of the
+    coded frame: deinterlaced after the turn they would be columns, and stay combed. Checked on
+    the rendition turned back to the coded orientation (where such combing shows), and against
+    the source deinterlaced then turned by ffmpeg itself (the right way round)."""
+    src = lm.make_rotated_interlaced(tmp_path / "sideways.mp4", stated=stated)
+    assert idet(src)[0] > 40  # the source is combed: 50 frames, all interlaced
+    r = run_transcode(src, tmp_path / "out")
+    assert r.returncode == 0, r.stderr[-2000:]
+    pkg = tmp_path / "out" / src.name
+    rec = records.read_json(pkg / "package.json")
+    assert rec["conform"]["deinterlaced"] == "tff"  # unstated: idet saw the coded fields
+    assert (rec["conform"]["display_width"], rec["conform"]["display_height"]) == (240, 320)
+    out = joined(pkg, "0", tmp_path / "v.mp4")
+    [s] = ffprobe(out, "-show_streams", "-select_streams", "v:0")["streams"]
+    assert (s["width"], s["height"]) == (240, 320) and not s.get("side_data_list")  # turned, not tagged to turn
+    interlaced, progressive = idet(lossless(out, tmp_path / "back.mp4", "transpose=cclock"))
+    assert interlaced <= 5 and progressive >= 40, (interlaced, progressive)
+    bwdif = "bwdif=mode=send_frame:parity=tff:deint=all"
+    right = stored_psnr(out, lossless(src, tmp_path / "right.mp4", bwdif, "transpose=clock"))
+    wrong = stored_psnr(out, lossless(src, tmp_path / "wrong.mp4", bwdif, "transpose=cclock"))
+    assert right > wrong + 6, (right, wrong)
 
 
 @pytest.mark.parametrize("name,transfer", [("hlg.mp4", "arib-std-b67"), ("pq.mp4", "smpte2084")])

@@ -85,6 +85,27 @@ def test_sdr_plan_deinterlaces_first_and_makes_the_rate_constant():
     assert rung.endswith("setsar=1,format=yuv420p")
 
 
+@pytest.mark.parametrize("rotation,turn", [(90, ["transpose=clock"]), (180, ["hflip", "vflip"]),
+                                           (270, ["transpose=cclock"]), (0, [])])
+def test_the_plan_rotates_after_deinterlacing_the_coded_fields(rotation, turn):
+    """The decoder hands on coded frames (autorotate off); the plan turns them after bwdif."""
+    steps = conform.plan(video(field_order="tt", rotation=rotation)).pre.split(",")
+    assert steps[0].startswith("bwdif=") and steps[1:1 + len(turn)] == turn
+    assert conform.plan(video(rotation=rotation)).pre.split(",")[:len(turn)] == turn  # progressive: turned too
+
+
+def test_the_transcode_and_idet_decoders_leave_the_rotation_to_the_plan(tmp_path):
+    from stages.io import encode
+    from stages.core.ladder import ladder_for
+    from stages.core.thumbnails import plan_storyboard
+    plan = encode.Plan(tmp_path / "clip.mp4", "mov", 2.0, 1 << 24, video_index=0, ladder=ladder_for(240, 320, 0, [
+        {"height": 240, "maxrate_kbps": 400}]), conform=conform.plan(video(rotation=90)))
+    plan.board = plan_storyboard(2.0, 240, 320, {"interval_s": 1, "width": 96, "columns": 4, "max_thumbs": 20})
+    args = encode.build_command(plan, {"segment_seconds": 1, "preset": "ultrafast", "crf": 23, "poster_at": 0.1,
+                                       "audio_kbps": 96, "opus_kbps": 64}, tmp_path)
+    assert args.index("-noautorotate") < args.index("-i")
+
+
 def test_tagged_and_full_range_sources_convert_from_what_they_are():
     assert conform.plan(video(color_space="bt709")).in_matrix == "bt709"
     assert conform.plan(video(height=1080, width=1920)).in_matrix == "bt709"  # untagged HD: BT.709

@@ -4,6 +4,10 @@ aspect, a constant frame rate. The result is ffmpeg filter text for the one tran
 process: `pre` runs once on the decoded source (before the split), `rung()` once per
 rendition, poster and storyboard (after it).
 
+`pre` gets the frames as coded (the decoder's autorotate off) and applies the display
+rotation itself, after deinterlacing: the fields are rows of the coded frame, and a
+transpose first would turn them into columns that no deinterlacer can separate.
+
 Debian's FFmpeg 5.1 is built with libzimg, so HDR goes through zscale + tonemap (the
 `colorspace` filter has no PQ/HLG transfer, `libplacebo` needs a Vulkan device).
 Tone-mapping happens after one downscale to the top rung: its cost then scales with
@@ -86,6 +90,15 @@ def display_dims(stream: dict) -> tuple[int, int]:
     return (h, dw) if int(stream.get("rotation") or 0) % 180 == 90 else (dw, h)
 
 
+# the display rotation (clockwise degrees, as the probe record has it) as filters, the ones
+# ffmpeg's own autorotate inserts
+_ROTATE = {90: ["transpose=clock"], 180: ["hflip", "vflip"], 270: ["transpose=cclock"]}
+
+
+def rotation_filters(rotation: int | None) -> list[str]:
+    return list(_ROTATE.get(int(rotation or 0) % 360, []))
+
+
 def constant_rate(fps: float | None) -> Fraction:
     """The output rate: the measured average snapped to a standard rate within 1 %, else
     rounded to 1/1000; capped at 60 (a 120 fps clip plays at 60); 25 when unknown."""
@@ -152,6 +165,7 @@ def plan(stream: dict, top: tuple[int, int] | None = None, detected_field_order:
         # one frame out per frame in (the rate stays); deint=all: the flags of a stream
         # that never said it was interlaced cannot be trusted
         pre.append(f"bwdif=mode=send_frame:parity={parity}:deint=all")
+    pre += rotation_filters(stream.get("rotation"))  # after bwdif: see the module's note
     pre.append(f"fps={fps.numerator}/{fps.denominator}")
     hdr = HDR_TRANSFERS.get(stream.get("color_transfer") or "")
     if hdr:

@@ -58,8 +58,9 @@ def build_command(plan: Plan, settings: dict, work: Path) -> list[str]:
     indexes the probe chose (`0:<index>`), never `0:v:0`/`0:a:0`: the first video stream
     can be cover art and the first audio one the probe found broken."""
     seg = settings["segment_seconds"]
+    # the display rotation is conform's to apply (after deinterlacing), not the decoder's
     args = media_io.ffmpeg_base(progress=True) + media_io.ffmpeg_input_args(plan.media, plan.demuxer,
-                                                                           max_pixels=plan.max_pixels)
+                                                                           max_pixels=plan.max_pixels, autorotate=False)
     sidecar_input = {}
     for n, (name, (path, demuxer)) in enumerate(plan.sidecars.items(), start=1):
         args += media_io.ffmpeg_input_args(path, demuxer, max_pixels=plan.max_pixels)
@@ -139,8 +140,10 @@ def run_ffmpeg(name: str, args: list[str], duration: float, progress: Progress, 
 
 def detect_field_order(media: Path, demuxer: str, index: int, *, max_pixels: int, timeout: float = 300) -> str | None:
     """idet over the first frames of a stream that does not say whether it is
-    interlaced: "tff", "bff", "progressive", or None when idet could not tell."""
-    args = media_io.ffmpeg_base(loglevel="info") + media_io.ffmpeg_input_args(media, demuxer, max_pixels=max_pixels)
+    interlaced: "tff", "bff", "progressive", or None when idet could not tell. idet sees the
+    frames as coded: rotated, a frame's fields would be columns and it would say progressive."""
+    args = media_io.ffmpeg_base(loglevel="info") + media_io.ffmpeg_input_args(media, demuxer, max_pixels=max_pixels,
+                                                                            autorotate=False)
     args += ["-map", f"0:{index}", "-frames:v", str(IDET_FRAMES), "-vf", "idet", "-f", "null", "-"]
     rc, _, err = media_io.run_tool(args, timeout)
     return read_idet(err) if rc == 0 else None

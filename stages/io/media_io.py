@@ -90,9 +90,12 @@ def still_demuxer(path: str | os.PathLike) -> str | None:
     return next((d for magic, d in _MAGIC if head.startswith(magic)), None)
 
 
-def ffmpeg_input_args(path: str | os.PathLike, demuxer: str, *, max_pixels: int) -> list[str]:
-    """Input options for ffmpeg: allow-lists, frames held to `max_pixels`, the probed demuxer forced."""
-    return [*_SAFE_INPUT, *_limits(max_pixels), "-f", demuxer_of(demuxer), "-i", file_url(path)]
+def ffmpeg_input_args(path: str | os.PathLike, demuxer: str, *, max_pixels: int, autorotate: bool = True) -> list[str]:
+    """Input options for ffmpeg: allow-lists, frames held to `max_pixels`, the probed demuxer forced.
+    autorotate=False hands on the frames as coded (the display rotation not applied): for
+    filters that must see the coded fields (idet, bwdif) before the caller rotates."""
+    rotate = [] if autorotate else ["-noautorotate"]
+    return [*_SAFE_INPUT, *_limits(max_pixels), *rotate, "-f", demuxer_of(demuxer), "-i", file_url(path)]
 
 
 # What a decoder logs when `-max_pixels` refuses a frame (libavutil/imgutils.c)
