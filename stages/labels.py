@@ -23,13 +23,21 @@ from stages.io.frames import FrameReader
 from stages.core import records
 from stages.core.audio_features import analyse_audio
 from stages.common import Progress, content_or_record, media_stage_args, run_main, staged
-from stages.core.ladder import display_size, even
+from stages.core.conform import display_dims
+from stages.core.ladder import even
 from stages.core.scenes import Scene, ShotTracker
 from stages.core.source import source_info
 
 
-def analysis_size(src_w: int, src_h: int, rotation: int, width: int) -> tuple[int, int]:
-    dw, dh = display_size(src_w, src_h, rotation)
+# Every picture labels writes (analysis frames, keyframes, the contact sheet) and every
+# coordinate in its record (face boxes) is in one space: the picture as displayed (pixel
+# aspect and rotation applied, as transcode shows it) scaled to the analysis size.
+SPACE = "display"
+
+
+def analysis_size(v: dict, width: int) -> tuple[int, int]:
+    """The analysis frame of video stream `v`: its display size, at most `width` wide."""
+    dw, dh = display_dims(v)
     w = min(even(width), even(dw))
     return w, even(w * dh / dw)
 
@@ -148,7 +156,7 @@ def analyse_still(media: Path, src: dict, staging: Path, name: str, settings: di
     g = ff.gray(frame)
     scene.add(0, frame, ff.brightness(g), 0.0, ff.sharpness(g))
     writer.close(scene)
-    return writer.records, {"width": frame.shape[1], "height": frame.shape[0], "fps": 0, "frames": 1}
+    return writer.records, {"width": frame.shape[1], "height": frame.shape[0], "space": SPACE, "fps": 0, "frames": 1}
 
 
 def analyse_video(media: Path, src: dict, staging: Path, name: str, settings: dict,
@@ -157,7 +165,7 @@ def analyse_video(media: Path, src: dict, staging: Path, name: str, settings: di
     the analysis (stages/io/frames.py)."""
     v = src["video"]
     fps = settings["analysis_fps"]
-    w, h = analysis_size(v["width"], v["height"], v.get("rotation", 0), settings["analysis_width"])
+    w, h = analysis_size(v, settings["analysis_width"])
     writer = SceneWriter(staging, name, fps, settings)
     n = 0
     errors: dict = {}
@@ -178,7 +186,7 @@ def analyse_video(media: Path, src: dict, staging: Path, name: str, settings: di
     for s in tracker.finish():
         if s.keyframe is not None:
             writer.close(s)
-    return writer.records, {"width": w, "height": h, "fps": fps, "frames": n} | (
+    return writer.records, {"width": w, "height": h, "space": SPACE, "fps": fps, "frames": n} | (
         {"decoder_errors": errors} if errors else {})
 
 

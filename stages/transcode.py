@@ -56,7 +56,7 @@ def plan_for(media: Path, src: dict, settings: dict, sidecars: dict[str, tuple[P
             detected = detect_field_order(media, src["demuxer"], v["index"], max_pixels=src["max_pixels"])
         dw, dh = conform.display_dims(v)
         plan.video_index = v["index"]
-        plan.ladder = ladder_for(dw, dh, 0, settings["rungs"])
+        plan.ladder = ladder_for(dw, dh, settings["rungs"])
         plan.conform = conform.plan(v, (plan.ladder[0].width, plan.ladder[0].height), detected)
         plan.board = plan_storyboard(src["duration"], dw, dh, settings["storyboard"])
     return plan

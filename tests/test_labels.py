@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import pytest
 
 from stages.core import records
@@ -75,6 +76,37 @@ def test_real_footage_has_scenes_and_faces(tmp_path):
     face_scene = next(s for s in rec["scenes"] if s["faces"]["count"])
     x, y, w, h = face_scene["faces"]["boxes"][0]
     assert 0 <= x and x + w <= rec["analysis"]["width"] and 0 <= y and y + h <= rec["analysis"]["height"]
+
+
+MESSI = OPENCV_DOC / "messi5.jpg"
+
+
+def one_second_of(picture: Path, path: Path, size: str, sar: str) -> Path:
+    """One second of `picture` letterboxed to 16:9, stored at `size` with pixel aspect `sar`."""
+    w, h = size.split("x")
+    ffmpeg("-loop", "1", "-i", str(picture), "-t", "1", "-r", "25",
+           "-vf", f"scale=576:360,pad=640:360:32:0,scale={w}:{h}:flags=lanczos,setsar={sar}",
+           "-c:v", "libx264", "-preset", "ultrafast", "-crf", "12", "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+@pytest.mark.parametrize("size,sar", [("480x360", "4/3"), ("720x576", "64/45")], ids=["anamorphic-4:3-pixels", "pal-16:9"])
+def test_anamorphic_sources_are_analysed_as_displayed(tmp_path, size, sar):
+    """The same 16:9 picture stored with square pixels and anamorphically: labels sees (and
+    writes) the picture as displayed, so keyframes keep the display aspect and face boxes,
+    in the declared space, fall where they fall on the square-pixel version."""
+    assert MESSI.is_file(), "opencv-doc is installed by make setup"
+    square = run_labels(one_second_of(MESSI, tmp_path / "square.mp4", "640x360", "1"), tmp_path / "sq")
+    rec = run_labels(one_second_of(MESSI, tmp_path / "anamorphic.mp4", size, sar), tmp_path / "out")
+    key = tmp_path / "out" / rec["scenes"][0]["keyframe"]
+    assert cv2.imread(str(key)).shape[:2] == (270, 480)  # the keyframe at the display aspect
+    sheet = cv2.imread(str(tmp_path / "out" / rec["contact_sheet"]))
+    assert sheet.shape[:2] == (136, 240)  # one tile, 240 wide at 16:9 (even)
+    face = max(square["scenes"][0]["faces"]["boxes"], key=lambda b: b[2])
+    found = max(rec["scenes"][0]["faces"]["boxes"], key=lambda b: b[2], default=None)
+    assert found and all(abs(a - b) <= 6 for a, b in zip(found, face)), (found, face)
+    for r in (square, rec):
+        assert (r["analysis"]["width"], r["analysis"]["height"], r["analysis"].get("space")) == (480, 270, "display")
 
 
 def test_audio_loudness_and_an_inserted_silence(tmp_path):

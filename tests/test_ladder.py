@@ -2,7 +2,7 @@
 import pytest
 
 from stages.common import default_settings
-from stages.core.ladder import display_size, gop_frames, ladder_for
+from stages.core.ladder import gop_frames, ladder_for
 from stages.core.thumbnails import plan_storyboard
 
 pytestmark = pytest.mark.unit
@@ -10,20 +10,19 @@ pytestmark = pytest.mark.unit
 RUNGS = default_settings("transcode")["rungs"]
 
 
-@pytest.mark.parametrize("w,h,rot,expected", [
-    pytest.param(1920, 1080, 0, [(1920, 1080), (1280, 720), (854, 480), (640, 360)], id="1080p"),
-    pytest.param(1280, 720, 0, [(1280, 720), (854, 480), (640, 360)], id="720p-no-upscale"),
-    pytest.param(640, 360, 0, [(640, 360)], id="360p"),
-    pytest.param(320, 240, 0, [(320, 240)], id="below-every-rung"),
-    pytest.param(1080, 1920, 0, [(1080, 1920), (720, 1280), (480, 854), (360, 640)], id="portrait"),
-    pytest.param(1920, 1080, 90, [(1080, 1920), (720, 1280), (480, 854), (360, 640)], id="rotated-phone"),
-    pytest.param(720, 528, 0, [(654, 480), (490, 360)], id="odd-aspect"),
-    pytest.param(3840, 1600, 0, [(2592, 1080), (1728, 720), (1152, 480), (864, 360)], id="scope"),
+@pytest.mark.parametrize("w,h,expected", [  # display sizes (conform.display_dims)
+    pytest.param(1920, 1080, [(1920, 1080), (1280, 720), (854, 480), (640, 360)], id="1080p"),
+    pytest.param(1280, 720, [(1280, 720), (854, 480), (640, 360)], id="720p-no-upscale"),
+    pytest.param(640, 360, [(640, 360)], id="360p"),
+    pytest.param(320, 240, [(320, 240)], id="below-every-rung"),
+    pytest.param(1080, 1920, [(1080, 1920), (720, 1280), (480, 854), (360, 640)], id="portrait"),
+    pytest.param(720, 528, [(654, 480), (490, 360)], id="odd-aspect"),
+    pytest.param(3840, 1600, [(2592, 1080), (1728, 720), (1152, 480), (864, 360)], id="scope"),
 ])
-def test_ladder(w, h, rot, expected):
-    ladder = ladder_for(w, h, rot, RUNGS)
+def test_ladder(w, h, expected):
+    ladder = ladder_for(w, h, RUNGS)
     assert [(r.width, r.height) for r in ladder] == expected
-    dw, dh = display_size(w, h, rot)
+    dw, dh = w, h
     for r in ladder:
         assert r.width % 2 == 0 and r.height % 2 == 0
         assert r.width <= max(dw, 2) and r.height <= max(dh, 2)

@@ -98,7 +98,7 @@ def test_the_transcode_and_idet_decoders_leave_the_rotation_to_the_plan(tmp_path
     from stages.io import encode
     from stages.core.ladder import ladder_for
     from stages.core.thumbnails import plan_storyboard
-    plan = encode.Plan(tmp_path / "clip.mp4", "mov", 2.0, 1 << 24, video_index=0, ladder=ladder_for(240, 320, 0, [
+    plan = encode.Plan(tmp_path / "clip.mp4", "mov", 2.0, 1 << 24, video_index=0, ladder=ladder_for(240, 320, [
         {"height": 240, "maxrate_kbps": 400}]), conform=conform.plan(video(rotation=90)))
     plan.board = plan_storyboard(2.0, 240, 320, {"interval_s": 1, "width": 96, "columns": 4, "max_thumbs": 20})
     args = encode.build_command(plan, {"segment_seconds": 1, "preset": "ultrafast", "crf": 23, "poster_at": 0.1,

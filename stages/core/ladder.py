@@ -23,16 +23,11 @@ def even(x: float) -> int:
     return max(2, int(round(x / 2)) * 2)
 
 
-def display_size(width: int, height: int, rotation: int) -> tuple[int, int]:
-    """What a viewer sees: a 90/270 display rotation swaps the sides."""
-    return (height, width) if rotation % 180 == 90 else (width, height)
-
-
-def ladder_for(width: int, height: int, rotation: int, rungs: list[dict]) -> list[Rendition]:
-    """Renditions for a source of width x height (coded) with a display rotation."""
-    dw, dh = display_size(width, height, rotation)
+def ladder_for(dw: int, dh: int, rungs: list[dict]) -> list[Rendition]:
+    """Renditions for a source shown at dw x dh (its display size: conform.display_dims,
+    pixel aspect and rotation applied)."""
     if dw <= 0 or dh <= 0:
-        raise ValueError(f"source has no usable size ({width}x{height})")
+        raise ValueError(f"source has no usable size ({dw}x{dh})")
     short, portrait = min(dw, dh), dh > dw
     chosen = [r for r in sorted(rungs, key=lambda r: -r["height"]) if r["height"] <= short]
     if not chosen:  # smaller than every rung: one rendition at the source's own size
