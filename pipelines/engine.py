@@ -160,9 +160,10 @@ class Engine:
             self.store.drop_commit(c.repo, c.id)
 
     # -- running (the scheduler) -------------------------------------------------------
-    def run(self, *, show_progress: bool = True, on_job=None, wait: bool = False, on_wait=None) -> list[JobInfo]:
+    def run(self, *, show_progress: bool = True, on_job=None, wait: bool = False, on_wait=None,
+            slots: int | None = None) -> list[JobInfo]:
         """Process every pending commit set, resuming unfinished jobs first (scheduler.run)."""
-        return self.scheduler.run(show_progress=show_progress, on_job=on_job, wait=wait, on_wait=on_wait)
+        return self.scheduler.run(show_progress=show_progress, on_job=on_job, wait=wait, on_wait=on_wait, slots=slots)
 
     def run_lock(self):
         return self.scheduler.lock()

@@ -1,19 +1,27 @@
-"""Progress on long work: a bar on a terminal (tqdm), plain lines otherwise."""
+"""Progress on long work: a bar per running job on a terminal (tqdm keeps each on its own
+line, however many jobs run at once, and redraws them around a finished job's summary
+line), plain lines otherwise (one write per line, under one lock, so lines never mix)."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from tqdm import tqdm
+
+_lines = threading.Lock()
 
 
 class Bar:
     def __init__(self, total: int, desc: str, unit: str = "datum", stream=None) -> None:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
-        self.total, self.desc, self.n = total, desc, 0
+        self.total, self.desc, self.unit, self.n = total, desc, unit, 0
         self._last = 0.0
-        self._bar = tqdm(total=total, desc=desc, unit=unit, file=self.stream, leave=True,
+        self._t0 = time.monotonic()
+        # leave=False: a finished bar's line is freed for the next job's (its summary is written
+        # above the bars still running), so bars never overwrite each other
+        self._bar = tqdm(total=total, desc=desc, unit=unit, file=self.stream, leave=False,
                          dynamic_ncols=True) if self.tty else None
 
     def advance(self, n: int = 1, note: str = "") -> None:
@@ -24,15 +32,21 @@ class Bar:
                 self._bar.set_postfix_str(note, refresh=False)
         elif self.n == self.total or time.monotonic() - self._last > 5:
             self._last = time.monotonic()
-            print(f"{self.desc}: {self.n}/{self.total} {note}".rstrip(), file=self.stream, flush=True)
+            self._say(f"{self.desc}: {self.n}/{self.total} {note}".rstrip())
 
     def note(self, text: str) -> None:
         if self._bar:
             self._bar.set_postfix_str(text)
         elif time.monotonic() - self._last > 10:
             self._last = time.monotonic()
-            print(f"{self.desc}: {self.n}/{self.total} {text}", file=self.stream, flush=True)
+            self._say(f"{self.desc}: {self.n}/{self.total} {text}")
 
     def close(self) -> None:
         if self._bar:
             self._bar.close()
+            tqdm.write(f"{self.desc}: {self.n}/{self.total} {self.unit}s in {time.monotonic() - self._t0:.1f}s",
+                       file=self.stream)
+
+    def _say(self, line: str) -> None:
+        with _lines:
+            print(line, file=self.stream, flush=True)

@@ -17,19 +17,22 @@ looks again after letting go of the lock, so no commit is left waiting.
 from __future__ import annotations
 
 import fcntl
+import signal
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait as wait_for
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from pipelines.errors import NotFound, PachmediaError, RunLocked
+from pipelines.errors import Interrupted, NotFound, PachmediaError, RunLocked
 from pipelines.pfs import triggers
 from pipelines.pfs.store import Commit, new_id
 from pipelines.pps.jobstore import JobInfo
-from pipelines.pps.spec import output_branch, pfs_inputs
+from pipelines.pps.slots import Claim, Slots, priority_of
+from pipelines.pps.spec import input_repos, output_branch, pfs_inputs
 
 if TYPE_CHECKING:
     from pipelines.engine import Engine
@@ -84,10 +87,11 @@ class Scheduler:
 
     # -- running ----------------------------------------------------------------------------
     def run(self, *, show_progress: bool = True, on_job: Callable[[JobInfo], None] | None = None,
-            wait: bool = False, on_wait: Callable[[], None] | None = None) -> list[JobInfo]:
+            wait: bool = False, on_wait: Callable[[], None] | None = None, slots: int | None = None) -> list[JobInfo]:
         """Process pending commit sets until none is left, resuming unfinished jobs first.
         With `wait`, a run in progress elsewhere is waited for (on_wait is told) and the
-        jobs it finished meanwhile are returned too; without, it raises RunLocked."""
+        jobs it finished meanwhile are returned too; without, it raises RunLocked. `slots`:
+        datums at once over all jobs (default PACHMEDIA_SLOTS or the cores; 1 is serial)."""
         done: list[JobInfo] = []
         if wait and self.running():
             if on_wait:
@@ -95,37 +99,95 @@ class Scheduler:
             since = time.time()
             with self.lock(wait=True):
                 done += self.jobs.finished_since(since)
-                done += self._drain(show_progress, on_job)
+                done += self._drain(show_progress, on_job, slots)
         else:
             with self.lock():
-                done += self._drain(show_progress, on_job)
+                done += self._drain(show_progress, on_job, slots)
         # A commit made while the lock was held had its own run turned away: look again now
         # that it is free (if another run took it meanwhile, that one processes it).
         while self.jobs.next_pending_set() is not None:
             try:
                 with self.lock():
-                    done += self._drain(show_progress, on_job)
+                    done += self._drain(show_progress, on_job, slots)
             except RunLocked:
                 break
         return done
 
-    def _drain(self, show_progress: bool, on_job) -> list[JobInfo]:
+    def _drain(self, show_progress: bool, on_job, slots: int | None = None) -> list[JobInfo]:
         done: list[JobInfo] = []
         executor = self.e.executor()
-        while (cs := self.jobs.next_pending_set()) is not None:
-            forced_files: set[tuple[str, str]] = set()
-            for pipeline in self.e.dag_order():  # per set: another process may have added pipelines
-                job = self._job_for(pipeline, cs)
-                if job is None or job.state not in ("JOB_CREATED", "JOB_RUNNING"):
-                    continue
-                forced = set((cs.get("force") or {}).get(pipeline, []))
-                job = executor.execute(pipeline, job.id, forced=forced, forced_files=forced_files,
-                                       show_progress=show_progress)
-                done.append(job)
-                if on_job:
-                    on_job(job)
-            self.jobs.mark_set_done(cs["id"])
+        pool = Slots(slots)
+        with _terminate_as_interrupt():
+            while (cs := self.jobs.next_pending_set()) is not None:
+                done += self._run_set(cs, executor, pool, show_progress, on_job)
+                self.jobs.mark_set_done(cs["id"])
         return done
+
+    def _run_set(self, cs: dict, executor, pool: Slots, show_progress: bool, on_job) -> list[JobInfo]:
+        """The jobs of one commit set: each pipeline's as soon as the pipelines it reads are
+        settled in this set (their jobs finished, or they got none), independent ones side
+        by side (one at a time, in DAG order, when the pool is serial). A job sees the
+        files its upstream jobs' forced datums wrote (reprocess propagates downstream)."""
+        order = self.e.dag_order()  # per set: another process may have added pipelines
+        specs = {p: self.jobs.pipeline(p)["spec"] for p in order}
+        upstream = {p: {r for r in input_repos(specs[p]["input"]) if r in specs and r != p} for p in order}
+        force = cs.get("force") or {}
+        settled: set[str] = set()
+        forced_out: dict[str, set[tuple[str, str]]] = {}
+        running: dict[Future, tuple[str, Claim]] = {}
+        done: list[JobInfo] = []
+        threads = ThreadPoolExecutor(max_workers=max(1, len(order)), thread_name_prefix="job")
+        try:
+            while len(settled) < len(order):
+                self._dispatch(cs, order, specs, upstream, force, settled, forced_out, running, executor, pool,
+                               threads, show_progress)
+                if not running:
+                    continue  # only settled ones were found: look again
+                finished, _ = wait_for(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    pipeline, claim = running.pop(fut)
+                    claim.leave()
+                    settled.add(pipeline)
+                    job = fut.result()
+                    done.append(job)
+                    if on_job:
+                        on_job(job)
+        except KeyboardInterrupt:
+            killed = pool.cancel()
+            jobs = [p for p, _ in running.values()]
+            wait_for(running)
+            queued = sum(c.not_started for _, c in running.values())
+            raise Interrupted(f"interrupted: {len(jobs)} job(s) of commit set {cs['id'][:12]} stopped "
+                              f"({', '.join(jobs)}), {queued} datum(s) not started and {killed} killed; "
+                              "`pachmedia run` resumes them") from None
+        except BaseException:
+            wait_for(running)  # a fault of the engine's own: the other jobs end first
+            raise
+        finally:
+            threads.shutdown(wait=True)
+        return done
+
+    def _dispatch(self, cs, order, specs, upstream, force, settled, forced_out, running, executor, pool,
+                  threads, show_progress) -> None:
+        """Start every job whose upstream pipelines are settled (in the main thread: jobs
+        and their output commits are created here, in DAG order)."""
+        busy = {p for p, _ in running.values()}
+        for n, pipeline in enumerate(order):
+            if pipeline in settled or pipeline in busy or not upstream[pipeline] <= settled:
+                continue
+            if pool.serial and running:
+                return
+            job = self._job_for(pipeline, cs)
+            if job is None or job.state not in ("JOB_CREATED", "JOB_RUNNING"):
+                settled.add(pipeline)
+                continue
+            seen = frozenset().union(*(forced_out.get(u, ()) for u in upstream[pipeline]))
+            forced_out[pipeline] = set()
+            claim = pool.enter(pipeline, priority_of(specs[pipeline]), n)
+            fut = threads.submit(executor.execute, pipeline, job.id, forced=set(force.get(pipeline, [])),
+                                 forced_files=seen, forced_out=forced_out[pipeline], show_progress=show_progress,
+                                 claim=claim)
+            running[fut] = (pipeline, claim)
 
     # -- which pipelines a commit set reaches, and what their jobs read -------------------
     def _job_for(self, pipeline: str, cs: dict) -> JobInfo | None:
@@ -231,6 +293,26 @@ class Background:
                 print(f"scheduler: {e}; retrying in 5s", file=self.log, flush=True)
                 self._stop.wait(5)
                 self._wake.set()
+
+
+class _terminate_as_interrupt:
+    """SIGTERM stops a run as Ctrl-C does (in the main thread, where signals arrive; in a
+    server's scheduler thread a no-op: the server stops it)."""
+
+    def __enter__(self):
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGTERM, _raise_interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGTERM, self.old)
+        return False
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def spawn_run(home: Path) -> Path:

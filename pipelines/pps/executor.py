@@ -10,7 +10,9 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,8 +24,9 @@ from pipelines.pps.spec import pfs_inputs, runnable_input
 from pipelines.progress import Bar
 from pipelines.pps.workspace import Workspace
 from pipelines.pps.sandbox import TryDirs, limits_for
-from pipelines.pps.process import kill_group, kill_orphan
+from pipelines.pps.process import kill_orphan
 from pipelines.pps.runner import DatumRun, parse_duration, prepare_sandbox, run_datum
+from pipelines.pps.slots import Claim, Slots, priority_of
 
 if TYPE_CHECKING:
     from pipelines.pfs.store import Store
@@ -62,14 +65,28 @@ class JobExecutor:
         return input_resolver(self.s, job.inputs)
 
     def execute(self, pipeline: str, job_id: str, *, forced: set[str] | None = None,
-                forced_files: set[tuple[str, str]] | None = None, show_progress: bool = True) -> JobInfo:
-        """Run a job. `forced` datum ids (and datums reading any of `forced_files`,
-        (repo, path) pairs a reprocessed upstream datum wrote) run even if unchanged;
-        the paths this job's forced datums write are added to `forced_files`."""
+                forced_files: frozenset[tuple[str, str]] | set = frozenset(), forced_out: set | None = None,
+                show_progress: bool = True, claim: Claim | None = None) -> JobInfo:
+        """Run a job. `forced` datum ids (and datums reading any of `forced_files`, the
+        (repo, path) pairs reprocessed upstream datums wrote) run even if unchanged; the
+        paths this job's forced datums write are added to `forced_out`. `claim`: the job's
+        place in the run's slot pool (without one, a pool of its own)."""
         job = self.js.job(pipeline, job_id)
         spec = self.js.pipeline(pipeline)["spec"]
+        own = claim is None
+        if own:
+            claim = Slots().enter(pipeline, priority_of(spec))
+        try:
+            return self._execute(pipeline, job, spec, set(forced or ()), forced_files, forced_out, show_progress,
+                                 claim)
+        finally:
+            if own:
+                claim.leave()
+
+    def _execute(self, pipeline: str, job: JobInfo, spec: dict, forced: set[str], forced_files, forced_out,
+                 show_progress: bool, claim: Claim) -> JobInfo:
+        job_id = job.id
         datums = iterate_datums(runnable_input(spec["input"]), self.resolver(job))
-        forced = set(forced or ())
         if forced_files:
             forced |= {d.id for d in datums if any((i.repo, f.path) in forced_files
                                                    for i in d.inputs for f in i.files)}
@@ -94,12 +111,12 @@ class JobExecutor:
         to_run = [d for d in decisions if d.action == "run"]
         timeout = parse_duration(spec.get("jobTimeout"))
         deadline = (job.started or time.time()) + timeout if timeout else None
-        if not self._run_all(pipeline, job, spec, to_run, show_progress, deadline):
+        if not self._run_all(pipeline, job, spec, to_run, show_progress, claim, deadline):
             return self._kill(pipeline, job_id, f"job timed out after {timeout:g}s (jobTimeout)")
-        if forced_files is not None:
+        if forced_out is not None:
             for dec in to_run:
                 if dec.datum.id in forced:
-                    forced_files |= {(pipeline, p) for p, _, _ in self.js.datum_outputs(pipeline, job_id, dec.datum.id)}
+                    forced_out |= {(pipeline, p) for p, _, _ in self.js.datum_outputs(pipeline, job_id, dec.datum.id)}
         return self._finish(pipeline, job_id, decisions)
 
     def datum_run(self, pipeline: str, job_id: str, spec: dict, d: Datum, sandbox: Path,
@@ -133,96 +150,90 @@ class JobExecutor:
         raise NotFound(f"datum {datum_id} is not among the datums of {pipeline}@{job.id}")
 
     def _run_all(self, pipeline: str, job: JobInfo, spec: dict, to_run: list[Decision], show: bool,
-                 deadline: float | None = None) -> bool:
-        """Run the datums, `parallelismSpec` at a time. On SIGINT/SIGTERM queued datums are
-        cancelled, running ones killed (their process groups) and left STARTING, so the
-        job stays resumable; Interrupted is raised. At `deadline` (jobTimeout) the same
-        happens and False is returned: the job is to be killed."""
+                 claim: Claim, deadline: float | None = None) -> bool:
+        """Run the datums, each in a slot of the run's pool, at most `parallelismSpec` (and
+        the pool's size) at a time. When the run is cancelled (SIGINT/SIGTERM: Slots.cancel)
+        queued datums do not start and running ones are killed (their process groups) and
+        left STARTING, so the job stays resumable; Interrupted is raised. At `deadline`
+        (jobTimeout) the same happens to this job alone and False is returned: the job is
+        to be killed."""
         if deadline is not None and time.time() >= deadline:
             return False
         if not to_run:
             return True
-        parallel = max(1, int((spec.get("parallelismSpec") or {}).get("constant") or 1))
+        parallel = min(max(1, int((spec.get("parallelismSpec") or {}).get("constant") or 1)), claim.pool.n)
         extra_env = self.services.env_for(spec["transform"])
         bar = Bar(len(to_run), f"{pipeline}@{job.id[:8]}") if show else None
         progress: dict[str, float] = {}
-        running: dict[str, int] = {}     # datum id -> process group of its current attempt
-        lock = threading.Lock()
-        cancel = threading.Event()
+        queue, lock = deque(to_run), threading.Lock()
 
         def one(dec: Decision):
             d = dec.datum
-            if cancel.is_set():
-                return None
             run = self.datum_run(pipeline, job.id, spec, d, self.sandbox(pipeline, job.id, d.id), extra_env)
+            run.limits = replace(run.limits, nice=claim.nice())
             self.js.record_datum(pipeline, job.id, d.id, dec.hash, "STARTING", datum_inputs(d), job.id,
                                  started=time.time(), why=dec.why)
 
             def on_progress(f: float) -> None:
                 with lock:
                     progress[d.id] = f
+                    shown = " ".join(f"{k[:6]} {v:.0%}" for k, v in list(progress.items())[:3])
                 if bar:
-                    bar.note(" ".join(f"{k[:6]} {v:.0%}" for k, v in list(progress.items())[:3]))
+                    bar.note(shown)
 
             def on_start(pgid: int) -> None:
-                with lock:
-                    running[d.id] = pgid
                 self.js.set_datum_pgid(pipeline, job.id, d.id, pgid)
-                if cancel.is_set():
-                    kill_group(pgid)
+                claim.started(d.id, pgid)
             try:
-                res = run_datum(run, self.s.objects, job.id, on_progress, on_start=on_start, cancel=cancel)
+                res = run_datum(run, self.s.objects, job.id, on_progress, on_start=on_start, cancel=claim.stop)
             finally:
+                claim.ended(d.id)
                 with lock:
                     progress.pop(d.id, None)
-                    running.pop(d.id, None)
             self.js.record_datum(pipeline, job.id, d.id, dec.hash, res.state, datum_inputs(d), job.id,
                                  started=res.started, finished=res.finished, reason=res.reason, why=dec.why,
                                  tries=res.tries, bytes_in=sum(f.size for i in d.inputs for f in i.files),
                                  outputs=res.outputs)
-            return res
+            if bar:
+                bar.advance(1, "" if res.state == "SUCCESS" else f"{res.state.lower()}: {res.reason or ''}"[:60])
+
+        def worker() -> None:
+            while not claim.stop.is_set():
+                with lock:
+                    if not queue:
+                        return
+                    dec = queue.popleft()
+                with claim.slot() as ok:
+                    if not ok:  # stopped while waiting: the datum stays queued
+                        with lock:
+                            queue.appendleft(dec)
+                        return
+                    try:
+                        one(dec)
+                    except Interrupted:
+                        return
 
         timed_out = threading.Event()
 
         def time_out() -> None:
             timed_out.set()
-            cancel.set()
-            with lock:
-                groups = list(running.values())
-            for pgid in groups:
-                kill_group(pgid)
+            claim.stop_job()
         timer = threading.Timer(max(0.0, deadline - time.time()), time_out) if deadline else None
         if timer:
             timer.daemon = True
             timer.start()
-        pool = ThreadPoolExecutor(max_workers=parallel)
-        futures: list = []
         try:
-            with _terminate_as_interrupt():
-                futures.extend(pool.submit(one, dec) for dec in to_run)
-                for fut in as_completed(futures):
-                    try:
-                        res = fut.result()
-                    except Interrupted:
-                        continue
-                    if bar and res is not None:
-                        bar.advance(1, "" if res.state == "SUCCESS" else f"{res.state.lower()}: {res.reason or ''}"[:60])
-        except KeyboardInterrupt:
-            cancel.set()
-            pool.shutdown(wait=False, cancel_futures=True)
-            with lock:
-                groups = list(running.values())
-            for pgid in groups:
-                kill_group(pgid)
-            raise Interrupted(f"interrupted: job {pipeline}@{job.id} stopped with "
-                              f"{sum(1 for f in futures if f.cancelled())} datum(s) not started and "
-                              f"{len(groups)} killed; `pachmedia run` resumes it") from None
+            with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix=f"{pipeline}-datum") as pool:
+                for fut in [pool.submit(worker) for _ in range(parallel)]:
+                    fut.result()  # a fault of the engine's own (not a datum's) is raised here
         finally:
             if timer:
                 timer.cancel()
-            pool.shutdown(wait=True)
             if bar:
                 bar.close()
+        claim.not_started = len(queue)
+        if claim.pool.cancelled.is_set():
+            raise Interrupted(f"job {pipeline}@{job.id} stopped with {len(queue)} datum(s) not started")
         return not timed_out.is_set()
 
     def _kill(self, pipeline: str, job_id: str, reason: str) -> JobInfo:
@@ -264,25 +275,6 @@ class JobExecutor:
             self.js.set_job(pipeline, job_id, state="JOB_FAILURE" if reason else "JOB_SUCCESS",
                             finished=time.time(), reason=reason)
         return self.js.job(pipeline, job_id)
-
-
-class _terminate_as_interrupt:
-    """SIGTERM stops a run as Ctrl-C does (in the main thread; elsewhere a no-op)."""
-
-    def __enter__(self):
-        self.old = None
-        if threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGTERM, _raise_interrupt)
-        return self
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGTERM, self.old)
-        return False
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def crash_point(name: str) -> None:

@@ -86,10 +86,12 @@ class Limits:
     memory_from: str = "default"
     cpu_from: str = "default"
     file_size_from: str = "default"
+    nice: int = 0         # raised for a datum of lower priority while a higher one runs (pps/slots.py)
 
     def prlimit(self) -> list[str]:
-        """util-linux prlimit in front of the command: it sets the limits and execs it."""
-        return ["prlimit", f"--data={self.memory}", f"--cpu={self.cpu_seconds}:{self.cpu_seconds + CPU_GRACE}",
+        """util-linux prlimit in front of the command: it sets the limits and execs it (after
+        coreutils nice, when the datum is to run at a lower priority: inherited by all it starts)."""
+        return (["nice", "-n", str(self.nice)] if self.nice else []) + ["prlimit", f"--data={self.memory}", f"--cpu={self.cpu_seconds}:{self.cpu_seconds + CPU_GRACE}",
                 f"--fsize={self.file_size}", "--core=0", "--"]
 
 

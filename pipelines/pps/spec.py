@@ -15,6 +15,7 @@ from pipelines.pps.fields import refuse_unsupported
 from pipelines.pps.globs import GlobError, clean, compile_glob, template_groups
 from pipelines.pps.manifest import read_manifest
 from pipelines.pps.sandbox import limits_for
+from pipelines.pps.slots import priority_of
 from pipelines.pps.spec_schema import normalize
 
 
@@ -91,6 +92,7 @@ def validate_spec(spec: dict, *, engine: bool = False) -> dict:
         raise SpecError("input: required")
     check_input(spec["input"], "input", engine)
     limits_for(spec, 1)  # resourceLimits' quantities: they become every datum's rlimits
+    priority_of(spec)  # the annotation that orders datums for free slots
     check_names(spec["input"], set(), "input")
     refuse_unsupported(spec, pachd_only=not engine)  # after pachd's rules: pachd's reason comes first
     spec["input"] = _fill_defaults(name, spec["input"])

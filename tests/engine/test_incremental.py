@@ -143,7 +143,7 @@ def test_parallelism_spec_runs_datums_side_by_side(tmp_path):
     e.create_pipeline(sh_spec("wide", pfs("in", "/*"), 'sleep 0.6; cp "$in" /pfs/out/',
                               parallelismSpec={"constant": 3}))
     put(e, "in", {f"/f{i}": b"x" for i in range(3)}, tmp_path / "s")
-    [job] = e.run(show_progress=False)
+    [job] = e.run(show_progress=False, slots=3)  # the run's slots cap every job (default: the cores)
     spans = sorted((d.started, d.finished) for d in e.jobs.datums("wide", job.id))
     assert all(spans[i + 1][0] < spans[i][1] for i in range(2)), spans  # each started before the last ended
     assert job.finished - job.started < 1.7
