@@ -165,25 +165,28 @@ class Scheduler:
             raise
         finally:
             threads.shutdown(wait=True)
-        return done
+        return sorted(done, key=lambda j: order.index(j.pipeline))  # as `run` lists them: DAG order
 
     def _dispatch(self, cs, order, specs, upstream, force, settled, forced_out, running, executor, pool,
                   threads, show_progress) -> None:
         """Start every job whose upstream pipelines are settled (in the main thread: jobs
-        and their output commits are created here, in DAG order)."""
+        and their output commits are created here, in DAG order). All of them join the pool
+        before any starts, so each datum's nice sees every job it runs beside."""
         busy = {p for p, _ in running.values()}
+        ready = []
         for n, pipeline in enumerate(order):
             if pipeline in settled or pipeline in busy or not upstream[pipeline] <= settled:
                 continue
-            if pool.serial and running:
-                return
+            if pool.serial and (running or ready):
+                break
             job = self._job_for(pipeline, cs)
             if job is None or job.state not in ("JOB_CREATED", "JOB_RUNNING"):
                 settled.add(pipeline)
                 continue
+            ready.append((pipeline, job, pool.enter(pipeline, priority_of(specs[pipeline]), n)))
+        for pipeline, job, claim in ready:
             seen = frozenset().union(*(forced_out.get(u, ()) for u in upstream[pipeline]))
             forced_out[pipeline] = set()
-            claim = pool.enter(pipeline, priority_of(specs[pipeline]), n)
             fut = threads.submit(executor.execute, pipeline, job.id, forced=set(force.get(pipeline, [])),
                                  forced_files=seen, forced_out=forced_out[pipeline], show_progress=show_progress,
                                  claim=claim)

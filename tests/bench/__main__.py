@@ -18,7 +18,8 @@ from pipelines.services.clamd_daemon import ClamdService
 from tests.fixtures.media import make_video
 
 from .common import PY, ROOT, Row, median, median_of, report, run, timed
-from .media import bench_firstplay, bench_labels, bench_transcode
+from .dag import bench_dag, bench_firstplay
+from .media import bench_labels, bench_transcode
 
 
 def bench_incremental(work: Path, quick: bool) -> list[Row]:
@@ -238,8 +239,8 @@ def bench_s3_load(work: Path, quick: bool) -> list[Row]:
 
 FAILURES: list[str] = []  # figures that break a promise (e.g. a 5xx under load): make bench exits 1
 
-BENCHES = {"transcode": bench_transcode, "firstplay": bench_firstplay, "incremental": bench_incremental,
-           "scan": bench_scan, "labels": bench_labels, "memory": bench_memory, "engine": bench_engine,
+BENCHES = {"transcode": bench_transcode, "firstplay": bench_firstplay, "dag": bench_dag,
+           "incremental": bench_incremental, "scan": bench_scan, "labels": bench_labels, "memory": bench_memory, "engine": bench_engine,
            "s3load": bench_s3_load}
 
 
