@@ -10,9 +10,11 @@ import sys
 import pytest
 
 from pipelines import SPECS_DIR
-from pipelines.cluster.deploy import connect, for_project, plan
-from pipelines.errors import ServiceError
+from pipelines.cluster.deploy import connect, deploy, for_project, plan
+from pipelines.errors import ServiceError, SpecError
+from pipelines.pps.fields import FIELDS
 from pipelines.pps.spec import load_specs, validate_spec
+from tests.fixtures.pachd import serving
 
 pytestmark = pytest.mark.media
 
@@ -46,6 +48,53 @@ def test_pachd_writing_numbers_as_strings_is_not_a_change():
     echoed["datumTries"] = str(echoed["datumTries"])
     echoed["parallelismSpec"]["constant"] = "1"
     assert [c.action for c in plan({"scan": SPECS["scan"]}, {"scan": json.dumps(echoed)})] == ["unchanged"]
+
+
+def cluster_scan(folder, transform: dict | None = None, **fields) -> "os.PathLike":
+    """A specs folder holding scan's spec with `fields` added (and `transform` merged into its transform)."""
+    spec = json.loads((SPECS_DIR / "scan.json").read_text()) | fields
+    spec["transform"] |= transform or {}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "scan.json").write_text(json.dumps(spec))
+    return folder
+
+
+def test_deploy_validates_as_pachd_and_notes_each_field_the_engine_refuses(tmp_path):
+    """A spec meant for a cluster (egress, Kubernetes secrets) deploys: the cluster decides, and
+    each field the embedded engine would refuse gets a note naming its key path."""
+    specs = cluster_scan(tmp_path / "specs", egress={"URL": "s3://bucket/dir"},
+                         transform={"secrets": [{"name": "clamd-key", "envVar": "KEY", "key": "k"}]})
+    lines: list[str] = []
+    changes = deploy(None, specs_dir=specs, dry_run=True, say=lines.append)
+    assert [(c.kind, c.name, c.action) for c in changes if c.kind == "pipeline"] == [("pipeline", "scan", "created")]
+    at = lines.index("would be created pipeline scan")
+    why = {k: FIELDS[m][k.split(".")[-1]].note for m, k in (("Transform", "transform.secrets"),
+                                                             ("CreatePipelineRequest", "egress"))}
+    assert lines[at + 1:] == [f"note: pipeline scan: {k}: the embedded engine refuses it ({why[k]}); pachd accepts it"
+                              for k in ("transform.secrets", "egress")]  # in the spec's order
+    assert not any(ln.startswith("note:") for ln in lines[:at])
+
+
+@pytest.mark.parametrize("fields,message", [
+    pytest.param({"tfJob": {"tfJob": "{}"}}, "tfJob: pachd itself refuses it", id="pachd-refuses-tfJob"),
+    pytest.param({"datumTimeout": "1h"}, "datumTimeout", id="duration-not-protojson"),
+    pytest.param({"transfrom": {}}, "transfrom: unknown key", id="unknown-key"),
+])
+def test_deploy_still_refuses_what_pachd_refuses(tmp_path, fields, message):
+    with pytest.raises(SpecError, match=message):
+        deploy(None, specs_dir=cluster_scan(tmp_path / "specs", **fields), dry_run=True, say=lambda line: None)
+
+
+def test_the_pachd_decides_a_dry_run_of_an_update(tmp_path):
+    """Against a pachd (the local one: the embedded engine behind pachd's API), a spec with a
+    field it refuses reaches it and is refused by it, named as pachd's answer."""
+    with serving(tmp_path / "pachd-home", "--empty") as server:
+        deploy(server.address, specs_dir=cluster_scan(tmp_path / "plain"), say=lambda line: None)
+        lines: list[str] = []
+        with pytest.raises(SpecError, match=r"^pachd refused pipeline scan: .*egress"):
+            deploy(server.address, specs_dir=cluster_scan(tmp_path / "egress", egress={"URL": "s3://bucket/dir"}),
+                   dry_run=True, say=lines.append)
+        assert not any("pipeline" in ln for ln in lines)  # refused before it was reported as would-be updated
 
 
 def _closed_port() -> int:

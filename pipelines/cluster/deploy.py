@@ -1,6 +1,11 @@
 """Deploy to a real Pachyderm with pachyderm-sdk: project, input repos, default settings,
 and every pipeline in DAG order, from the same specs the embedded engine runs, strictly
-validated first. Idempotent: a pipeline whose spec is unchanged is left alone."""
+validated first. Idempotent: a pipeline whose spec is unchanged is left alone.
+
+Specs are validated as pachd validates them (the schema, pachd's own rules), not at the
+embedded engine's strength: the cluster decides what it runs. A field the embedded engine
+refuses (pps/fields.py) gets a note under its pipeline's line instead, so the user knows
+that spec deploys but would not run on this machine."""
 from __future__ import annotations
 
 import json
@@ -12,6 +17,7 @@ from pipelines import SPECS_DIR
 from pipelines.app import INPUT_REPOS, SETTINGS_FILES
 from pipelines.errors import ServiceError, SpecError
 from pipelines.cluster.images import with_images
+from pipelines.pps.fields import engine_refusals
 from pipelines.pps.spec import dag_order, load_specs, map_pfs
 
 
@@ -53,6 +59,12 @@ def plan(specs: dict[str, dict], deployed: dict[str, str | None], reprocess: boo
         else:
             out.append(Change("pipeline", name, "unchanged"))
     return out
+
+
+def engine_notes(specs: dict[str, dict]) -> dict[str, list[str]]:
+    """Pure: per pipeline, one line per field the embedded engine refuses (pachd accepts it)."""
+    return {name: [f"note: pipeline {name}: {where}: the embedded engine refuses it ({why}); pachd accepts it"
+                   for where, why in engine_refusals(spec)] for name, spec in specs.items()}
 
 
 def _wait_for_channel(channel, timeout: float) -> str:
@@ -104,19 +116,23 @@ def deploy(address: str | None, project: str = "default", specs_dir: Path = SPEC
            dry_run: bool = False, image_prefix: str | None = None,
            say: Callable[[str], None] = print) -> list[Change]:
     """Make the cluster match the specs, saying each change as it is made (so a failure
-    half-way still shows what was done). `dry_run` changes nothing: against a cluster,
-    pachd itself checks each updated pipeline (CreatePipelineV2 dry_run); with no address
-    it plans against an empty cluster."""
-    specs = {n: for_project(with_images(s, image_prefix), project) for n, s in load_specs(specs_dir).items()}
+    half-way still shows what was done), with a note per field the embedded engine would
+    refuse. `dry_run` changes nothing: against a cluster, pachd itself checks each updated
+    pipeline (CreatePipelineV2 dry_run); with no address it plans against an empty cluster."""
+    specs = {n: for_project(with_images(s, image_prefix), project)
+             for n, s in load_specs(specs_dir, engine=False).items()}  # as pachd validates: the cluster decides
+    notes = engine_notes(specs)
     changes: list[Change] = []
 
     def change(ch: Change) -> None:
         changes.append(ch)
         say(("would be " if dry_run else "") + str(ch))
+        for line in notes.get(ch.name, []) if ch.kind == "pipeline" else []:
+            say(line)
     if address is None:
         if not dry_run:
             raise ServiceError("no pachd address: give --pachd grpc://HOST:30650 (or set PACHD_ADDRESS)")
-        say("no pachd given: planning against an empty cluster (specs validated)")
+        say("no pachd given: planning against an empty cluster (specs validated as pachd validates them)")
         for ch in [Change("project", project, "created")] + [Change("repo", r, "created") for r in INPUT_REPOS] \
                 + [Change("settings", f"/{k}.json", "committed") for k in SETTINGS_FILES] + plan(specs, {}):
             change(ch)

@@ -45,9 +45,9 @@ class Pipelines:
         exists = self.e.jobs.pipelines() and any(p["name"] == name for p in self.e.jobs.pipelines())
         if exists and not update:
             raise status.pipeline_exists(name)
-        if dry_run:
+        if dry_run:  # what a create here would say: this pachd is the embedded engine, refusals included
             from pipelines.pps.spec import validate_spec
-            validate_spec(spec)
+            validate_spec(spec, engine=True)
         else:
             self.e.create_pipeline(spec, reprocess=reprocess)
             self.poke()

@@ -11,6 +11,7 @@ a test until it is decided here). docs/pachyderm-semantics.md is the same table 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 from ..errors import SpecError
 
@@ -156,24 +157,34 @@ PACHD_REFUSES = {("CreatePipelineRequest", "tfJob"), ("PFSInput", "commit")}
 def refuse_unsupported(spec: dict, *, pachd_only: bool = False) -> None:
     """Raise SpecError for the first refused field a spec sets, naming its key path
     (with pachd_only, only those pachd refuses too: a spec meant for a cluster)."""
-    _walk(spec, "CreatePipelineRequest", "", pachd_only)
+    for message, key, where, field in _refused(spec, "CreatePipelineRequest", ""):
+        if not pachd_only or (message, key) in PACHD_REFUSES:
+            raise SpecError(f"{where}: {field.note}")
 
 
-def _walk(node: dict, message: str, path: str, pachd_only: bool) -> None:
+def engine_refusals(spec: dict) -> list[tuple[str, str]]:
+    """(key path, why) of every field a spec sets that the embedded engine refuses and pachd
+    accepts: what a spec meant for a cluster cannot do on this machine."""
+    return [(where, field.note) for message, key, where, field in _refused(spec, "CreatePipelineRequest", "")
+            if (message, key) not in PACHD_REFUSES]
+
+
+def _refused(node: dict, message: str, path: str) -> Iterator[tuple[str, str, str, Field]]:
+    """(message, key, key path, field) of each refused field set, in the spec's order."""
     table = FIELDS[message]
     for key, value in node.items():
         where = f"{path}.{key}" if path else key
         field = table.get(key)
         if field is None or not is_set(value):
             continue
-        if field.status == REFUSED and (not pachd_only or (message, key) in PACHD_REFUSES):
-            raise SpecError(f"{where}: {field.note}")
+        if field.status == REFUSED:
+            yield message, key, where, field
         if message == "Input" and key in ("join", "group", "cross", "union"):
             for i, child in enumerate(value):
                 if isinstance(child, dict):
-                    _walk(child, "Input", f"{where}[{i}]", pachd_only)
+                    yield from _refused(child, "Input", f"{where}[{i}]")
         elif (message, key) in _CHILD and isinstance(value, dict):
-            _walk(value, _CHILD[(message, key)], where, pachd_only)
+            yield from _refused(value, _CHILD[(message, key)], where)
 
 
 def cluster_notes(spec: dict) -> list[str]:
