@@ -10,8 +10,10 @@ A server runs on its own event loop in a daemon thread (`Served`).
 """
 from __future__ import annotations
 
+import os
 import socket
 import threading
+from pathlib import Path
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -48,6 +50,21 @@ def listen(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.listen(128)
     sock.set_inheritable(True)
+    return sock
+
+
+def listen_unix(path: Path, mode: int = 0o666) -> socket.socket:
+    """A listening Unix socket at path (any length: bound through its folder's descriptor,
+    as sun_path holds 107 bytes). `mode`: who may connect, within the folder's own mode."""
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        short = f"/proc/self/fd/{folder}/{path.name}"
+        sock.bind(short)
+        os.chmod(short, mode)
+    finally:
+        os.close(folder)
+    sock.listen(128)
     return sock
 
 

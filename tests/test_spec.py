@@ -65,7 +65,7 @@ DELETE = object()
                  id="reprocess-spec"),
     pytest.param("input.cross.1.pfs.commit", "abc", "input.cross[1].pfs.commit: pachd refuses it", id="pinned-commit"),
     pytest.param("input.cross.1.pfs.s3", True, "input.cross[1].pfs.glob: inputs that set 's3' to 'true' must also "
-                 "set 'glob' to \"/\"", id="s3-glob"),
+                 "set 'glob', to \"/\"", id="s3-glob"),
     pytest.param("podPatch", "{not json", "podPatch: malformed PodPatch", id="pod-patch"),
     pytest.param("pipeline.project.name", "video", "pipeline.project.name: 'video': the embedded engine has one "
                  "project", id="project"),
@@ -168,14 +168,31 @@ def test_a_spout_is_refused_for_being_a_spout_not_for_lacking_an_input():
                  id="s3-glob-is-pachds-reason"),
     pytest.param({"repo": "in", "glob": "/", "s3": True, "lazy": True}, "input.pfs.lazy: input cannot specify both "
                  "'s3' and 'lazy'", id="s3-lazy"),
-    pytest.param({"repo": "in", "glob": "/", "s3": True}, "input.pfs.s3: reading an input through a per-job S3",
-                 id="s3-refused-here"),
     pytest.param({"repo": "out", "glob": "/"}, 'input.pfs.name: required for a repo named "out"', id="repo-out"),
     pytest.param({"repo": "in", "name": "out", "glob": "/"}, "input: input cannot be named out", id="name-out"),
 ])
 def test_pachds_input_rules_come_first(pfs, message):
     with pytest.raises(SpecError, match=re.escape(message)):
         validate_spec({"pipeline": {"name": "p"}, "transform": {"cmd": ["true"]}, "input": {"pfs": pfs}}, engine=True)
+
+
+S3_IN = {"pfs": {"repo": "in", "glob": "/", "s3": True}}
+PLAIN = {"pfs": {"repo": "other", "glob": "/*"}}
+
+
+@pytest.mark.parametrize("kind", ["join", "group", "union"])
+def test_s3_inputs_in_join_group_union_are_refused_as_pachd_refuses_them(kind):
+    # pachd's validateInput: ContainsS3Inputs on a join, group or union node, however deep
+    for node in ({kind: [S3_IN, PLAIN]}, {kind: [PLAIN, {"cross": [S3_IN, PLAIN]}]}):
+        with pytest.raises(SpecError, match=rf"^input\.{kind}: S3 inputs in {kind} expressions are not supported"):
+            validate_spec({"pipeline": {"name": "p"}, "transform": {"cmd": ["true"]}, "input": node}, engine=True)
+
+
+def test_an_s3_input_alone_or_in_a_cross_is_valid_and_s3_out_too():
+    for node in (S3_IN, {"cross": [S3_IN, PLAIN]}):
+        spec = validate_spec({"pipeline": {"name": "p"}, "transform": {"cmd": ["true"]}, "input": node, "s3Out": True},
+                             engine=True)
+        assert spec["s3Out"] is True
 
 
 @pytest.mark.parametrize("cron,message", [

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from pipelines.errors import UsageError
-from pipelines.pps.runner import launch, sandbox_mode
+from pipelines.pps.runner import launch, output_dir, sandbox_mode
 from pipelines.cli.base import Command
 from pipelines.cli.fmt import engine, job_ref
 
@@ -36,19 +36,29 @@ def debug_datum(args) -> int:
         (sandbox / MARKER).write_text(f"datum {d.id} of {pipeline}@{job_id}\n")
         for dest, _ in run.mounts:
             os.chmod(dirs.pfs / dest, 0o444)
-        how = launch(run, dirs, job_id, sandbox_mode())
-        print(f"# datum {d.id} of {pipeline}@{job_id}, laid out in {sandbox}")
-        print("# inputs (read-only): " + ", ".join(dest for dest, _ in run.mounts))
-        if how.mode == "bwrap":
-            print(f"# in the datum sandbox (bwrap): /pfs is {dirs.pfs}, no network, only this environment")
-        print(f"cd {shlex.quote(str(how.cwd))}")
-        print("env -i " + " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(how.env.items())) + " \\")
-        print("  " + shlex.join(how.wrapper) + " \\")
-        print("  " + shlex.join(how.cmd) + (f" <<'EOF'\n{how.stdin}\nEOF" if how.stdin else ""))
-        if not args.run:
-            return 0
-        rc = subprocess.run(how.argv, cwd=how.cwd, env=how.env, input=how.stdin, text=True).returncode
-        out = dirs.pfs / "out"
+        out = output_dir(run, dirs)
+        # the gateway a job's try has, for the run only (its keys are made for it)
+        s3 = run.s3.serve(sandbox / "s3", out, run.limits.file_size) if run.s3 and args.run else None
+        try:
+            how = launch(run, dirs, job_id, sandbox_mode(), s3=s3)
+            print(f"# datum {d.id} of {pipeline}@{job_id}, laid out in {sandbox}")
+            print("# inputs (read-only): " + ", ".join(dest for dest, _ in run.mounts))
+            if run.s3:
+                buckets = [name for name, _, _ in run.s3.inputs] + (["out"] if run.s3.out else [])
+                print(f"# S3 buckets {', '.join(buckets)} at S3_ENDPOINT: "
+                      + ("this run's gateway, set by its relay" if s3 else "served with --run only"))
+            if how.mode == "bwrap":
+                print(f"# in the datum sandbox (bwrap): /pfs is {dirs.pfs}, no network, only this environment")
+            print(f"cd {shlex.quote(str(how.cwd))}")
+            print("env -i " + " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(how.env.items())) + " \\")
+            print("  " + shlex.join(how.wrapper) + " \\")
+            print("  " + shlex.join(how.cmd) + (f" <<'EOF'\n{how.stdin}\nEOF" if how.stdin else ""))
+            if not args.run:
+                return 0
+            rc = subprocess.run(how.argv, cwd=how.cwd, env=how.env, input=how.stdin, text=True).returncode
+        finally:
+            if s3:
+                s3.stop()
         outputs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
         print(f"# exit status {rc}; {len(outputs)} output file(s) in {out}")
         return rc

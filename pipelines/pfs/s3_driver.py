@@ -1,18 +1,23 @@
 """The S3 storage driver: `StoreBackend` implements the gateway's `S3Backend` on the
-versioned store (a PutObject is a commit; the scheduler's `Background` runs the DAG on it)."""
+versioned store (a PutObject is a commit; the scheduler's `Background` runs the DAG on it).
+`StoreReader` is its read side (objects of a commit), shared with a datum's gateway
+(`pfs/s3_worker.py`)."""
 from __future__ import annotations
 
 import json
 import threading
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
-from pipelines.engine import Engine
 from pipelines.errors import InvalidName, NotFound, UsageError
 from pipelines.pps.spec import pfs_nodes
 from pipelines.s3.backend import (BucketExists, BucketNotEmpty, BucketNotFound, CommitNotFound, CommitRef, InvalidBucket,
                          InvalidKey, ObjectInfo, ReadOnlyRepo, RepoRef, check_key)
+
+if TYPE_CHECKING:
+    from pipelines.engine import Engine
+    from pipelines.pfs.store import Store
 
 PROJECT = "default"
 _PAGE = 1000
@@ -22,10 +27,55 @@ def _dt(t: float) -> datetime:
     return datetime.fromtimestamp(t, timezone.utc)
 
 
-class StoreBackend:
-    def __init__(self, engine: Engine, on_write=None) -> None:
+class StoreReader:
+    """The objects of a commit, read from the store (files only, keys in byte order)."""
+
+    def __init__(self, store: "Store") -> None:
+        self.s = store
+
+    def _info(self, ref: CommitRef, row) -> ObjectInfo:
+        etag = row["etag"] or self.s.object_md5(row["hash"])
+        # files from a home older than per-file times: the commit read is the best known
+        modified = _dt(row["changed_at"]) if row["changed_at"] else ref.finished
+        meta = tuple(json.loads(row["meta"]).items()) if row["meta"] else ()
+        return ObjectInfo(row["path"][1:], row["size"], etag, modified, sha256=row["hash"], meta=meta)
+
+    def list_objects(self, ref: CommitRef, prefix: str, start_after: str) -> Iterator[ObjectInfo]:
+        if not ref.id:
+            return
+        # keys sort by UTF-8 bytes; SQLite's BINARY collation on paths is the same order
+        if start_after >= prefix:
+            after, inclusive = "/" + start_after, False
+        else:
+            after, inclusive = "/" + prefix, True
+        lo = "/" + prefix
+        while True:
+            rows = self.s.object_rows(ref.repo, ref.id, after=after, inclusive=inclusive, limit=_PAGE)
+            for r in rows:
+                if not r["path"].startswith(lo):
+                    return
+                yield self._info(ref, r)
+            if len(rows) < _PAGE:
+                return
+            after, inclusive = rows[-1]["path"], False
+
+    def stat(self, ref: CommitRef, key: str) -> ObjectInfo | None:
+        if not ref.id:
+            return None
+        rows = self.s.object_rows(ref.repo, ref.id, path="/" + key)
+        return self._info(ref, rows[0]) if rows else None
+
+    def open(self, ref: CommitRef, key: str) -> BinaryIO:
+        f = self.s.file(ref.repo, ref.id, "/" + key) if ref.id else None
+        if f is None:
+            raise KeyError(key)
+        return self.s.objects.open(f.hash)
+
+
+class StoreBackend(StoreReader):
+    def __init__(self, engine: "Engine", on_write=None) -> None:
+        super().__init__(engine.store)
         self.e = engine
-        self.s = engine.store
         self.on_write = on_write or (lambda: None)
         self._branch_locks: dict[tuple[str, str], threading.RLock] = {}
         self._locks_lock = threading.Lock()
@@ -72,44 +122,6 @@ class StoreBackend:
             return CommitRef(project, repo, branch, "", _dt(r["created"]))
         c = self.s.commit(repo, head)
         return CommitRef(project, repo, branch, c.id, _dt(c.finished))
-
-    def _info(self, ref: CommitRef, row) -> ObjectInfo:
-        etag = row["etag"] or self.s.object_md5(row["hash"])
-        # files from a home older than per-file times: the commit read is the best known
-        modified = _dt(row["changed_at"]) if row["changed_at"] else ref.finished
-        meta = tuple(json.loads(row["meta"]).items()) if row["meta"] else ()
-        return ObjectInfo(row["path"][1:], row["size"], etag, modified, sha256=row["hash"], meta=meta)
-
-    def list_objects(self, ref: CommitRef, prefix: str, start_after: str) -> Iterator[ObjectInfo]:
-        if not ref.id:
-            return
-        # keys sort by UTF-8 bytes; SQLite's BINARY collation on paths is the same order
-        if start_after >= prefix:
-            after, inclusive = "/" + start_after, False
-        else:
-            after, inclusive = "/" + prefix, True
-        lo = "/" + prefix
-        while True:
-            rows = self.s.object_rows(ref.repo, ref.id, after=after, inclusive=inclusive, limit=_PAGE)
-            for r in rows:
-                if not r["path"].startswith(lo):
-                    return
-                yield self._info(ref, r)
-            if len(rows) < _PAGE:
-                return
-            after, inclusive = rows[-1]["path"], False
-
-    def stat(self, ref: CommitRef, key: str) -> ObjectInfo | None:
-        if not ref.id:
-            return None
-        rows = self.s.object_rows(ref.repo, ref.id, path="/" + key)
-        return self._info(ref, rows[0]) if rows else None
-
-    def open(self, ref: CommitRef, key: str) -> BinaryIO:
-        f = self.s.file(ref.repo, ref.id, "/" + key) if ref.id else None
-        if f is None:
-            raise KeyError(key)
-        return self.s.objects.open(f.hash)
 
     def _write(self, project: str, repo: str, branch: str, items, deletes) -> None:
         r = self._repo(project, repo)

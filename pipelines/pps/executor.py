@@ -26,6 +26,7 @@ from pipelines.pps.workspace import Workspace
 from pipelines.pps.sandbox import TryDirs, limits_for
 from pipelines.pps.process import kill_orphan
 from pipelines.pps.runner import DatumRun, parse_duration, prepare_sandbox, run_datum
+from pipelines.pps.s3_sidecar import s3_job
 from pipelines.pps.slots import Claim, Slots, priority_of
 
 if TYPE_CHECKING:
@@ -123,13 +124,14 @@ class JobExecutor:
                   extra_env: dict[str, str]) -> DatumRun:
         """How one datum runs: the same for a job and for `debug datum`."""
         modes = {i["name"]: i for i in pfs_inputs(spec["input"])}
+        files = [(dest, f) for dest, f in d.mounts() if not modes.get(dest.split("/", 1)[0], {}).get("s3")]
         mounts = [(dest, "" if modes.get(dest.split("/", 1)[0], {}).get("emptyFiles") else f.hash)
-                  for dest, f in d.mounts() if not modes.get(dest.split("/", 1)[0], {}).get("s3")]
+                  for dest, f in files]  # an s3 input is read through the gateway, never mounted
         return DatumRun(pipeline, job_id, d.id, spec["transform"], mounts,
                         d.env("/pfs"), sandbox, self.ws.log_path(pipeline, job_id, d.id),
                         tries=int(spec.get("datumTries") or 3), timeout=parse_duration(spec.get("datumTimeout")),
                         extra_env=extra_env, limits=limits_for(spec, os.cpu_count() or 1),
-                        sources={dest: (f.hash, f.size) for dest, f in d.mounts()})
+                        sources={dest: (f.hash, f.size) for dest, f in files}, s3=s3_job(self.s, spec, d.inputs))
 
     def lay_out(self, run: DatumRun) -> TryDirs:
         """A datum's /pfs laid out in its folder, as a try sees it (for `debug datum`)."""

@@ -46,7 +46,8 @@ FIELDS: dict[str, dict[str, Field]] = {
                     "S3 gateway instead"),
         "update": H("as pachctl: `create pipeline` with `update: true` updates"),
         "outputBranch": H("the branch of the output repo that jobs commit to"),
-        "s3Out": R("writing outputs through a per-job S3 gateway is not implemented here; write to /pfs/out"),
+        "s3Out": H("outputs are written to bucket `out` of the gateway at S3_ENDPOINT (no /pfs/out); every datum "
+                   "runs in every job"),
         "resourceRequests": C("Kubernetes resource requests of the worker pods"),
         "resourceLimits": H("memory, disk and cpu become every datum's rlimits (memory, file size, CPU time = "
                             "cores x datumTimeout), as pod limits on a cluster"),
@@ -113,7 +114,8 @@ FIELDS: dict[str, dict[str, Field]] = {
         "groupBy": H("group key from the glob's capture groups"),
         "lazy": H("files are read on demand on a cluster; here they are private copies with the same bytes"),
         "emptyFiles": H("files appear empty; a symlink to one in /pfs/out outputs the real file"),
-        "s3": R("reading an input through a per-job S3 gateway is not implemented here; read /pfs/<name>"),
+        "s3": H("the input's commit is bucket <name> of the gateway at S3_ENDPOINT, read-only; /pfs/<name> is "
+                "an empty folder"),
         "trigger": H("the input branch moves to the trigger branch's head when the condition holds"),
         "propagationSpec": H("`never`: commits to this input start no job; the next job reads its head"),
         "reference": H("left out of the datum hash: a change to it alone re-runs no datum"),

@@ -37,6 +37,7 @@ from pipelines import PROJECT_ROOT
 from pipelines.pfs.objects import ObjectStore
 from pipelines.pps import sandbox as sb
 from pipelines.pps.process import execute
+from pipelines.pps.s3_sidecar import RELAY, S3Job, Sidecar
 
 _PFS = re.compile(r"(?<![\w.-])/pfs(?=/|$|\s|\")")
 
@@ -66,6 +67,7 @@ class DatumRun:
     # dest -> (object id, size) of every input file, for outputs that are symlinks to one
     # (an `emptyFiles` input is mounted empty: its mount's object id is "")
     sources: dict[str, tuple[str, int]] = field(default_factory=dict)
+    s3: S3Job | None = None          # `s3` inputs / s3Out: each try gets its gateway at S3_ENDPOINT
 
 
 @dataclass
@@ -101,18 +103,31 @@ def rewrite_pfs(text: str, pfs: Path) -> str:
     return _PFS.sub(str(pfs).replace("\\", "\\\\"), text)
 
 
-def launch(run: DatumRun, dirs: sb.TryDirs, output_commit: str, mode: str, *, err: bool = False) -> Launch:
-    """transform.cmd/stdin (errCmd/errStdin with err) as it runs in this mode."""
+def relay_argv(script: str, socket: str, port: int) -> list[str]:
+    """What runs in front of a command that reaches a try's S3 gateway (pps/s3relay.py)."""
+    return [sys.executable, "-I", "-S", script, "--unix", socket, "--port", str(port), "--"]
+
+
+def launch(run: DatumRun, dirs: sb.TryDirs, output_commit: str, mode: str, *, err: bool = False,
+           s3: Sidecar | None = None) -> Launch:
+    """transform.cmd/stdin (errCmd/errStdin with err) as it runs in this mode; with `s3` (the
+    try's gateway) behind the relay, which adds S3_ENDPOINT, and with the gateway's keys."""
     t = run.transform
     cmd = list(t.get("errCmd" if err else "cmd") or ["bash"])
     stdin = "\n".join(t.get("errStdin" if err else "stdin") or []) or None
-    pach = {**run.env, "PACH_JOB_ID": run.job, "PACH_DATUM_ID": run.datum_id, "PACH_OUTPUT_COMMIT_ID": output_commit}
+    pach = {**run.env, "PACH_JOB_ID": run.job, "PACH_DATUM_ID": run.datum_id, "PACH_OUTPUT_COMMIT_ID": output_commit,
+            **(s3.env() if s3 else {})}
     spec_env = {str(k): str(v) for k, v in (t.get("env") or {}).items()}
     workdir = t.get("workingDir")
     if mode == "bwrap":
         services, sockets = sb.socket_binds(run.extra_env)
         env = sb.datum_env(sb.image_env(sb.python_bin(), sb.APP, sb.SCRATCH, sb.RUN), spec_env, pach, services)
-        wrapper = sb.bwrap_argv(_host(), dirs, [], cwd=workdir or sb.APP, sockets=sockets)
+        files, relay = [], []
+        if s3:  # in the datum's own network namespace: a fixed port, as a worker's sidecar has
+            sockets, files = sockets + [(str(s3.socket), sb.S3_SOCKET)], [(str(RELAY), sb.S3_RELAY)]
+            relay = relay_argv(sb.S3_RELAY, sb.S3_SOCKET, sb.S3_PORT)
+        wrapper = sb.bwrap_argv(_host(), dirs, [], cwd=workdir or sb.APP, sockets=sockets, files=files,
+                                out=not (run.s3 and run.s3.out)) + relay
         workdir = None
     else:
         def fix(text: str) -> str:
@@ -120,7 +135,8 @@ def launch(run: DatumRun, dirs: sb.TryDirs, output_commit: str, mode: str, *, er
         base = sb.image_env(sb.python_bin(), str(PROJECT_ROOT), str(dirs.scratch), str(dirs.run))
         env = sb.datum_env(base, {k: fix(v) for k, v in spec_env.items()}, {k: fix(v) for k, v in pach.items()},
                            run.extra_env)
-        cmd, stdin, wrapper = [fix(a) for a in cmd], fix(stdin) if stdin else None, []
+        cmd, stdin = [fix(a) for a in cmd], fix(stdin) if stdin else None
+        wrapper = relay_argv(str(RELAY), str(s3.socket), 0) if s3 else []  # the host's loopback: any free port
         workdir = fix(workdir) if workdir else None
     return Launch(cmd, run.limits.prlimit() + wrapper, env, stdin, dirs.root, mode,
                   Path(workdir) if workdir else None)
@@ -148,8 +164,15 @@ def sandbox_mode() -> str:
     return mode
 
 
+def output_dir(run: DatumRun, dirs: sb.TryDirs) -> Path:
+    """Where a try's outputs are taken from: pfs/out, or with s3Out the folder bucket `out`
+    writes into (pachd links no /pfs/out then: outputs go through S3 only)."""
+    return dirs.root / "s3out" if run.s3 and run.s3.out else dirs.pfs / "out"
+
+
 def prepare_sandbox(run: DatumRun, objects: ObjectStore) -> sb.TryDirs:
-    """Lay out a try's folder: pfs/ (inputs as private read-only copies, out empty), tmp/, run/."""
+    """Lay out a try's folder: pfs/ (inputs as private read-only copies, an `s3` input an
+    empty folder as pachd makes it, out empty), tmp/, run/."""
     if run.sandbox.exists():
         shutil.rmtree(run.sandbox)
     dirs = sb.TryDirs(run.sandbox)
@@ -159,7 +182,10 @@ def prepare_sandbox(run: DatumRun, objects: ObjectStore) -> sb.TryDirs:
         else:  # emptyFiles: the name, no content
             (dirs.pfs / dest).parent.mkdir(parents=True, exist_ok=True)
             (dirs.pfs / dest).touch(mode=0o444)
-    (dirs.pfs / "out").mkdir(parents=True, exist_ok=True)
+    for name, _, _ in run.s3.inputs if run.s3 else ():
+        (dirs.pfs / name).mkdir(parents=True, exist_ok=True)
+    output_dir(run, dirs).mkdir(parents=True, exist_ok=True)
+    dirs.pfs.mkdir(exist_ok=True)
     sb.lay_out(dirs)
     return dirs
 
@@ -215,37 +241,46 @@ def run_datum(run: DatumRun, objects: ObjectStore, output_commit: str,
         return DatumResult("FAILED", 0, str(e), [], started, time.time())
     reason, recovered = None, False
     tries = max(1, run.tries)
-    for attempt in range(1, tries + 1):
-        trial = replace(run, sandbox=run.sandbox / f"try{attempt}-{uuid.uuid4().hex[:8]}")
-        try:
-            dirs = prepare_sandbox(trial, objects)
-            how = launch(trial, dirs, output_commit, mode)
-        except OSError as e:
-            reason = f"cannot lay out the datum's /pfs: {e.strerror or e}"
-            shutil.rmtree(trial.sandbox, ignore_errors=True)
-            continue
-        except sb.SandboxError as e:
-            shutil.rmtree(run.sandbox, ignore_errors=True)
-            return DatumResult("FAILED", attempt, str(e), [], started, time.time())
-        _log_line(run.log, f"--- try {attempt}/{tries} ({mode}): {' '.join(how.cmd)}\n")
-        rc, reason = execute(how, trial, on_progress, on_start, cancel)
-        if accepted(rc, run.transform):
+    try:
+        for attempt in range(1, tries + 1):
+            trial = replace(run, sandbox=run.sandbox / f"try{attempt}-{uuid.uuid4().hex[:8]}")
+            s3: Sidecar | None = None
             try:
-                outputs = collect_outputs(dirs.pfs / "out", objects, run.sources)
-            except (ValueError, OSError) as e:
-                reason = str(e)
-            else:
-                shutil.rmtree(run.sandbox, ignore_errors=True)
-                return DatumResult("SUCCESS", attempt, None, outputs, started, time.time())
-        # Pachyderm's Datum.run: errCmd after each failed try, in the same /pfs; once it
-        # succeeds the datum ends RECOVERED if its last try fails too (handleFailed).
-        if run.transform.get("errCmd"):
-            err = launch(trial, dirs, output_commit, mode, err=True)
-            _log_line(run.log, f"--- errCmd after try {attempt}/{tries}: {' '.join(err.cmd)}\n")
-            err_rc, _ = execute(err, trial, None, on_start, cancel)
-            recovered = recovered or accepted(err_rc, run.transform)
-        shutil.rmtree(trial.sandbox, ignore_errors=True)
-    shutil.rmtree(run.sandbox, ignore_errors=True)
+                try:
+                    dirs = prepare_sandbox(trial, objects)
+                    if run.s3:
+                        s3 = run.s3.serve(trial.sandbox / "s3", output_dir(trial, dirs), run.limits.file_size)
+                    how = launch(trial, dirs, output_commit, mode, s3=s3)
+                except OSError as e:
+                    reason = f"cannot lay out the datum's /pfs: {e.strerror or e}"
+                    continue
+                except sb.SandboxError as e:
+                    return DatumResult("FAILED", attempt, str(e), [], started, time.time())
+                _log_line(run.log, f"--- try {attempt}/{tries} ({mode}): {' '.join(how.cmd)}\n")
+                rc, reason = execute(how, trial, on_progress, on_start, cancel)
+                if accepted(rc, run.transform):
+                    if s3:  # no write through it may land while (or after) the outputs are taken
+                        s3.stop()
+                        s3 = None
+                    try:
+                        outputs = collect_outputs(output_dir(trial, dirs), objects, run.sources)
+                    except (ValueError, OSError) as e:
+                        reason = str(e)
+                    else:
+                        return DatumResult("SUCCESS", attempt, None, outputs, started, time.time())
+                # Pachyderm's Datum.run: errCmd after each failed try, in the same /pfs; once it
+                # succeeds the datum ends RECOVERED if its last try fails too (handleFailed).
+                if run.transform.get("errCmd"):
+                    err = launch(trial, dirs, output_commit, mode, err=True, s3=s3)
+                    _log_line(run.log, f"--- errCmd after try {attempt}/{tries}: {' '.join(err.cmd)}\n")
+                    err_rc, _ = execute(err, trial, None, on_start, cancel)
+                    recovered = recovered or accepted(err_rc, run.transform)
+            finally:
+                if s3:
+                    s3.stop()
+                shutil.rmtree(trial.sandbox, ignore_errors=True)
+    finally:
+        shutil.rmtree(run.sandbox, ignore_errors=True)
     return DatumResult("RECOVERED" if recovered else "FAILED", tries, reason, [], started, time.time())
 
 

@@ -6,7 +6,8 @@ cgroup namespaces and sees only:
   /usr, /lib*, /bin, /sbin, a few /etc files       read-only (the image's system)
   the venv's python and the project's stages       read-only; stages at /app as in images/*
   /tmp              a private scratch folder of this try
-  /run/clamd/...    clamd's Unix socket, only when the spec asks for CLAMD_ADDRESS
+  /run/sockets/...  clamd's Unix socket, only when the spec asks for CLAMD_ADDRESS, and the
+                    try's S3 gateway's, only for `s3` inputs or s3Out (with its relay)
 No network (a fresh loopback only), no other file of the host or of $PACHMEDIA_HOME, no
 capabilities, no nested user namespaces, uid 10001 as the images' USER, and an allow-listed
 environment. rlimits (memory, CPU time, file size) are set on bwrap and inherited by
@@ -37,6 +38,9 @@ PFS = "/pfs"
 SCRATCH = "/tmp"
 RUN = "/run/pachmedia"                  # the progress file lives here
 SOCKETS = "/run/sockets"                # services' Unix sockets are bound under it
+S3_SOCKET = f"{SOCKETS}/s3.sock"        # the try's S3 gateway (pps/s3_sidecar.py)
+S3_RELAY = "/opt/pachmedia/s3relay.py"  # what carries 127.0.0.1:S3_PORT to it
+S3_PORT = 1600                          # pachd's S3GATEWAY_PORT (the worker sidecar's) default
 
 GiB = 1 << 30
 DEFAULT_MEMORY = 4 * GiB                # a 1080p ladder in one ffmpeg needs ~2 GiB of data segment
@@ -223,9 +227,11 @@ def passwd_lines(uid: int = SANDBOX_UID) -> tuple[str, str]:
 
 
 def bwrap_argv(host: HostLayout, dirs: TryDirs, cmd: list[str], *, cwd: str = APP,
-               sockets: list[tuple[str, str]] = (), bwrap: str = "bwrap") -> list[str]:
+               sockets: list[tuple[str, str]] = (), files: list[tuple[str, str]] = (), out: bool = True,
+               bwrap: str = "bwrap") -> list[str]:
     """The bwrap command line that runs cmd (as written in the spec) in a datum's sandbox.
-    The environment is the one bwrap is started with (already allow-listed)."""
+    The environment is the one bwrap is started with (already allow-listed). `files` are
+    bound read-only; without `out` (s3Out: outputs go through S3) there is no /pfs/out."""
     a = [bwrap, "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
          "--unshare-cgroup", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
          "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "datum"]
@@ -240,11 +246,14 @@ def bwrap_argv(host: HostLayout, dirs: TryDirs, cmd: list[str], *, cwd: str = AP
         a += ["--ro-bind", prefix, prefix]
     for src, inside in host.app:
         a += ["--ro-bind", src, inside]
-    a += ["--proc", "/proc", "--dev", "/dev",
-          "--ro-bind", str(dirs.pfs), PFS, "--bind", str(dirs.pfs / "out"), f"{PFS}/out",
-          "--bind", str(dirs.run), RUN]
+    a += ["--proc", "/proc", "--dev", "/dev", "--ro-bind", str(dirs.pfs), PFS]
+    if out:
+        a += ["--bind", str(dirs.pfs / "out"), f"{PFS}/out"]
+    a += ["--bind", str(dirs.run), RUN]
     for src, inside in sockets:
         a += ["--bind", src, inside]
+    for src, inside in files:
+        a += ["--ro-bind", src, inside]
     return a + ["--chdir", cwd, "--", *cmd]
 
 

@@ -142,12 +142,12 @@ def _check_pfs(pfs: dict, where: str, engine: bool) -> None:
         raise SpecError(f"{where}.glob: required (input must specify a glob)")
     if pfs.get("s3"):
         if clean(pfs.get("glob") or "/") != "/":
-            raise SpecError(f"{where}.glob: inputs that set 's3' to 'true' must also set 'glob' to \"/\", as the "
+            raise SpecError(f"{where}.glob: inputs that set 's3' to 'true' must also set 'glob', to \"/\", as the "
                             "S3 gateway is only able to expose data at the commit level")
         for key in ("lazy", "emptyFiles"):
             if pfs.get(key):
                 raise SpecError(f"{where}.{key}: input cannot specify both 's3' and '{key}', as 's3' requires input "
-                                "data to be accessed via the S3 gateway rather than the file system")
+                                "data to be accessed via Pachyderm's S3 gateway rather than the file system")
     try:
         rx = compile_glob(pfs.get("glob") or "/")
     except GlobError as e:

@@ -27,7 +27,7 @@ Contract (what the gateway relies on):
   or is refused is the backend's choice (the gateway passes either outcome on).
 - Unsafe keys (a '.' or '..' segment, control characters, backslash, a segment over
   255 bytes; `pipelines.pfs.names` decides) raise `InvalidKey`; writes to a read-only repo
-  raise `ReadOnlyRepo`.
+  raise `ReadOnlyRepo`; an object larger than the backend takes raises `TooLarge`.
 """
 from __future__ import annotations
 
@@ -69,6 +69,10 @@ class BucketExists(PachmediaError):
 
 class BucketNotEmpty(PachmediaError):
     """DeleteBucket of a branch that has files (or that a pipeline reads)."""
+
+
+class TooLarge(PachmediaError):
+    """An object over the size the backend takes (a datum's file size limit)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pipelines.s3.access import BucketAccess
 from pipelines.s3.access_ops import SETTINGS, AccessOps
 from pipelines.s3.auth import Signed, is_signed, verify
 from pipelines.s3.backend import (BucketNotEmpty, BucketNotFound, CommitNotFound, InvalidBucket, InvalidKey,
-                                  ReadOnlyRepo, S3Backend)
+                                  ReadOnlyRepo, S3Backend, TooLarge)
 from pipelines.s3.bucket_ops import BucketOps
 from pipelines.s3.keys import ANONYMOUS, Keys
 from pipelines.s3.list_ops import ListOps
@@ -119,6 +119,8 @@ def storage_error(e: Exception, req: Request) -> errors.S3Error | None:
         return errors.invalid_argument(str(e), req.key or "")
     if isinstance(e, ReadOnlyRepo):
         return errors.write_to_output_branch(req.bucket or "")
+    if isinstance(e, TooLarge):
+        return errors.entity_too_large(str(e))
     if isinstance(e, BucketNotEmpty):
         return errors.bucket_not_empty(req.bucket or "", str(e))
     if isinstance(e, BucketNotFound):

@@ -105,6 +105,10 @@ def invalid_part_order() -> S3Error:
     return S3Error(400, "InvalidPartOrder", "The list of parts was not in ascending order.")
 
 
+def entity_too_large(why: str) -> S3Error:
+    return S3Error(400, "EntityTooLarge", f"Your proposed upload exceeds the maximum allowed object size: {why}")
+
+
 def entity_too_small() -> S3Error:
     return S3Error(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed object size.")
 

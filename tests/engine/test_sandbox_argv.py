@@ -166,3 +166,27 @@ def test_a_venv_and_project_under_tmp_stay_visible():
     argv = sb.bwrap_argv(host, dirs, ["true"])
     tmp = argv.index(str(dirs.scratch))
     assert tmp < argv.index("/tmp/x/.venv") and tmp < argv.index("/tmp/x/stages")
+
+
+def test_a_try_with_an_s3_gateway_binds_its_socket_and_relay_and_with_s3_out_no_pfs_out(tmp_path):
+    from pipelines.pps.runner import DatumRun, launch, relay_argv
+    from pipelines.pps.s3_sidecar import RELAY, S3Job, Sidecar
+    dirs = sb.TryDirs(tmp_path / "try1-x")
+    gateway = Sidecar(None, tmp_path / "try1-x" / "s3" / "gateway.sock", "t0ken")
+    for out in (False, True):
+        run = DatumRun("p", "j", "d", {"cmd": ["python3", "x.py"], "env": {"AWS_ACCESS_KEY_ID": "spec's"}}, [],
+                       {"photos": "/pfs/photos"}, dirs.root, tmp_path / "log", s3=S3Job(None, (("photos", "r", "c"),), out))
+        how = launch(run, dirs, "j", "bwrap", s3=gateway)
+        bwrap = how.wrapper[how.wrapper.index("bwrap"):]
+        end = bwrap.index("--")
+        assert how.cmd == ["python3", "x.py"], "the command as written; the relay runs it"
+        assert bwrap[end + 1:] == relay_argv(sb.S3_RELAY, sb.S3_SOCKET, sb.S3_PORT)
+        rw, ro = _pairs(bwrap, "--bind"), _pairs(bwrap, "--ro-bind")
+        assert (str(gateway.socket), sb.S3_SOCKET) in rw and (str(RELAY), sb.S3_RELAY) in ro
+        assert ((str(dirs.pfs / "out"), "/pfs/out") in rw) is not out, "s3Out: no /pfs/out, as pachd links none"
+        assert how.env["AWS_ACCESS_KEY_ID"] == how.env["AWS_SECRET_ACCESS_KEY"] == "t0ken"
+        assert "S3_ENDPOINT" not in how.env, "the relay sets it, from the port it listens on"
+    folder = launch(run, dirs, "j", "folder", s3=gateway)
+    assert folder.wrapper[-len(relay_argv("", "", 0)):] == relay_argv(str(RELAY), str(gateway.socket), 0)
+    plain = launch(DatumRun("p", "j", "d", {"cmd": ["true"]}, [], {}, dirs.root, tmp_path / "log"), dirs, "j", "bwrap")
+    assert "AWS_ACCESS_KEY_ID" not in plain.env and sb.S3_SOCKET not in plain.wrapper
