@@ -194,7 +194,7 @@ class JobExecutor:
                     progress.pop(d.id, None)
             self.js.record_datum(pipeline, job.id, d.id, dec.hash, res.state, datum_inputs(d), job.id,
                                  started=res.started, finished=res.finished, reason=res.reason, why=dec.why,
-                                 tries=res.tries, bytes_in=sum(f.size for i in d.inputs for f in i.files),
+                                 tries=res.tries, bytes_in=sum(f.size for i in d.inputs if not i.s3 for f in i.files),
                                  outputs=res.outputs)
             if bar:
                 bar.advance(1, "" if res.state == "SUCCESS" else f"{res.state.lower()}: {res.reason or ''}"[:60])

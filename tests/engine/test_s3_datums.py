@@ -106,6 +106,8 @@ def test_an_s3_input_is_its_commit_read_only_and_the_datum_reaches_nothing_else(
     assert r["unsigned"] == 403
     assert r["host_gateway"] == "ConnectionRefusedError", "the host's gateway port is not reachable: no network"
     assert tree(e, "photos") == files
+    [d] = e.jobs.datums("dig", job.id)
+    assert d.bytes_in == 0, "nothing of an s3 input is downloaded (pachd's DownloadBytes)"
 
 
 SEEN = r'''
@@ -231,3 +233,24 @@ def test_debug_datum_run_serves_the_same_gateway(tmp_path, bwrap):
     assert "# S3 buckets photos at S3_ENDPOINT" in r.stdout
     report = json.loads((folder / "pfs" / "out" / "report.json").read_text())
     assert (report["digest"], report["buckets"], report["put_input"]) == (_digest(files), ["photos"], "NotImplemented")
+
+
+CROSSED = r'''
+import os, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
+keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="photos")["Contents"])
+name = os.path.basename(os.environ["in"])
+open(f"/pfs/out/{name}", "w").write(" ".join([open(os.environ["in"]).read()] + keys + sorted(os.listdir("/pfs/in"))))
+'''
+
+
+def test_in_a_cross_every_datum_reads_the_whole_s3_commit_beside_its_own_files(tmp_path, bwrap):
+    e = new_engine(tmp_path, "photos", "in")
+    put(e, "photos", {"/p1": b"1", "/p2": b"2"}, tmp_path / "s")
+    put(e, "in", {"/a": b"A", "/b": b"B"}, tmp_path / "s")
+    e.create_pipeline({"pipeline": {"name": "x"}, "datumTries": 1, "transform": {"cmd": ["python3", "-c", CROSSED]},
+                       "input": {"cross": [{"pfs": {"repo": "photos", "glob": "/", "s3": True}},
+                                           {"pfs": {"repo": "in", "glob": "/*"}}]}})
+    [job] = e.run(show_progress=False)
+    assert job.state == "JOB_SUCCESS", job.reason
+    assert tree(e, "x") == {"/a": b"A p1 p2 a", "/b": b"B p1 p2 b"}
