@@ -21,7 +21,7 @@ from pipelines.pps.workspace import Workspace
 from pipelines.scheduler import Scheduler
 from pipelines.services import Services
 from pipelines.pps.jobstore import JobInfo, JobStore
-from pipelines.app import FLAT_REPOS, INPUT_REPOS, SETTINGS_FILES
+from pipelines.app import DAG_VERSION, FLAT_REPOS, INPUT_REPOS, SETTINGS_FILES
 from pipelines.pfs.names import check_upload_name, normalize_path
 from pipelines.pfs.store import Commit, Store, new_id
 
@@ -40,9 +40,14 @@ class Engine:
         self.workspace = Workspace(self.home)
         self.services = Services(self.home)
         self.scheduler = Scheduler(self)
+        from pipelines import upgrade
+        upgrade.refuse_newer(self.jobs)
         self._recover_open_user_commits()
+        self.upgraded: list[str] = []  # what opening this home changed (one line each)
         if init and not self.store.repos():
             self.init()
+        elif init:
+            self.upgraded = self.upgrade()
 
     def close(self) -> None:
         self.services.stop()
@@ -73,7 +78,13 @@ class Engine:
         specs = self.load_specs()
         for name in dag_order(specs):  # a pipeline's input repos exist before it
             done.append(f"{self.create_pipeline(specs[name])[0]} pipeline {name}")
+        self.jobs.set_dag_version(DAG_VERSION)
         return done
+
+    def upgrade(self) -> list[str]:
+        """A home an earlier version made: what pachmedia's DAG gained since, added (pipelines/upgrade.py)."""
+        from pipelines.upgrade import upgrade
+        return upgrade(self)
 
     def load_specs(self) -> dict[str, dict]:
         from pipelines.pps.spec import load_specs

@@ -56,3 +56,25 @@ def test_the_preview_plays_first_and_the_page_switches_to_the_ladder(tmp_path):
             assert full[player] > full["switchedAt"][player] + 1, full
     finally:
         e.close()
+
+
+def test_a_home_without_a_preview_still_lists_and_plays_the_ladder(tmp_path):
+    """A home whose DAG has no preview (made before it, opened without the upgrade, as an
+    older pachmedia left it): the page lists the catalog and plays the ladder; the listing
+    of the absent master.preview bucket (a 404 the browser logs) is all it costs."""
+    from tests.fixtures.old_home import make_old_home, old_specs
+    from tests.fixtures.playback import browse
+    clip = make_video(tmp_path / "clip.mp4", seconds=4, size="640x360")
+    e = make_old_home(tmp_path / "home", old_specs(tmp_path / "old-specs"))
+    try:
+        e.put_files("media", "master", [("/clip.mp4", clip)])
+        assert all(j.state == "JOB_SUCCESS" for j in e.run(show_progress=False))
+        assert not e.store.has_repo("preview")
+        with serving(e, tmp_path) as url:
+            got = browse(url, "clip.mp4", tmp_path / "shot.png", "video")
+    finally:
+        e.close()
+    assert got["errors"] == [] and got["assets"] == 1, got
+    assert got["hls"]["currentTime"] > 1 and got["dash"]["currentTime"] > 1
+    assert got["hls"]["videoWidth"] == 640
+    assert all(m.startswith("Failed to load resource") and "404" in m for m in got["console"]), got["console"]

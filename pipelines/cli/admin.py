@@ -11,7 +11,7 @@ def init(args) -> int:
     home = Path(args.home) if args.home else default_home()
     fresh = not (home / "meta.db").exists()
     with Engine(home, init=False) as e:
-        done = e.init() if fresh or not e.list_repos() else []
+        done = e.init() if fresh or not e.list_repos() else e.upgrade()
         for line in done:
             print(line)
         print(f"pachmedia home: {home}" + ("" if done else " (already initialised)"))

@@ -59,6 +59,8 @@ def demo(args) -> int:
         print(f"  {name:15} {what}")
     t0 = time.time()
     with Engine(home / "state") as e:
+        for line in e.upgraded:  # a demo folder an earlier version made
+            print(f"demo: {line}")
         c = e.put_files("media", "master", [(f"/{n}", uploads / n) for n in made],
                         description="pachmedia demo uploads")
         print(f"demo: committed {len(made)} files as media@{c.id}; running the DAG "

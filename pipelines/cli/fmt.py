@@ -11,7 +11,10 @@ from pipelines.errors import NotFound, UsageError
 
 
 def engine(args) -> Engine:
-    return Engine(Path(args.home) if getattr(args, "home", None) else None)
+    e = Engine(Path(args.home) if getattr(args, "home", None) else None)
+    for line in e.upgraded:  # a home an earlier version made: say what opening it added
+        print(line, file=sys.stderr)
+    return e
 
 
 def add_raw(p, message: str | None = None) -> None:

@@ -23,6 +23,8 @@ def serve_cmd(args) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     e = Engine(Path(args.home) if args.home else None, init=not args.empty)
+    for line in e.upgraded:
+        print(line, file=sys.stderr)
     runner = Background(e, log=sys.stderr)
     started = []
     try:

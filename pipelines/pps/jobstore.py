@@ -100,6 +100,17 @@ class JobStore:
             if col not in cols:
                 self.s.db.execute(f"ALTER TABLE commit_sets ADD COLUMN {col} TEXT")
 
+    # -- the DAG's version (pipelines/upgrade.py) ------------------------------------------
+    def dag_version(self) -> int:
+        """The version of pachmedia's DAG this home was made or upgraded to (0: none recorded)."""
+        r = self.s.q1("SELECT value FROM counters WHERE name='dag_version'")
+        return int(r["value"]) if r else 0
+
+    def set_dag_version(self, version: int) -> None:
+        with self.s.tx():
+            self.s.db.execute("INSERT INTO counters(name, value) VALUES('dag_version', ?) "
+                              "ON CONFLICT(name) DO UPDATE SET value=excluded.value", (version,))
+
     # -- pipelines --------------------------------------------------------------------
     def put_pipeline(self, name: str, spec: dict, *, reprocess: bool = False) -> tuple[str, int]:
         """Create or update. The salt is the spec's `salt` (or a new one) at creation; an
