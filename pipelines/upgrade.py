@@ -49,9 +49,11 @@ def _add_preview(e: "Engine") -> str | None:
     """Version 1: the preview pipeline (one fast rendition ahead of the ladder), its settings
     file, and the catalog's join of it."""
     names = {p["name"] for p in e.jobs.pipelines()}
-    specs = e.load_specs()
     if not set(OWN_PIPELINES) <= names or "preview" in names or e.store.has_repo("preview") \
-            or "preview" not in specs or not e.store.has_repo("settings"):
+            or not e.store.has_repo("settings"):
+        return None
+    specs = e.load_specs()
+    if "preview" not in specs:
         return None
     added = []
     head = e.store.head("settings")
