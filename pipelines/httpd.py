@@ -57,14 +57,17 @@ def listen_unix(path: Path, mode: int = 0o666) -> socket.socket:
     """A listening Unix socket at path (any length: bound through its folder's descriptor,
     as sun_path holds 107 bytes). `mode`: who may connect, within the folder's own mode."""
     folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         short = f"/proc/self/fd/{folder}/{path.name}"
         sock.bind(short)
         os.chmod(short, mode)
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
     finally:
         os.close(folder)
-    sock.listen(128)
     return sock
 
 

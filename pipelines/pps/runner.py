@@ -248,12 +248,17 @@ def run_datum(run: DatumRun, objects: ObjectStore, output_commit: str,
             try:
                 try:
                     dirs = prepare_sandbox(trial, objects)
-                    if run.s3:
-                        s3 = run.s3.serve(trial.sandbox / "s3", output_dir(trial, dirs), run.limits.file_size)
-                    how = launch(trial, dirs, output_commit, mode, s3=s3)
                 except OSError as e:
                     reason = f"cannot lay out the datum's /pfs: {e.strerror or e}"
                     continue
+                try:
+                    if run.s3:
+                        s3 = run.s3.serve(trial.sandbox / "s3", output_dir(trial, dirs), run.limits.file_size)
+                except (OSError, RuntimeError) as e:
+                    reason = f"cannot start the datum's S3 gateway (S3_ENDPOINT): {getattr(e, 'strerror', None) or e}"
+                    continue
+                try:
+                    how = launch(trial, dirs, output_commit, mode, s3=s3)
                 except sb.SandboxError as e:
                     return DatumResult("FAILED", attempt, str(e), [], started, time.time())
                 _log_line(run.log, f"--- try {attempt}/{tries} ({mode}): {' '.join(how.cmd)}\n")
