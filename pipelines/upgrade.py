@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from pipelines.app import DAG_VERSION, SETTINGS_FILES
+from pipelines.app import DAG_VERSION
 from pipelines.errors import PachmediaError
 from pipelines.pps.spec import COMBINATORS, pfs_nodes, validate_spec
 
@@ -55,17 +55,14 @@ def _add_preview(e: "Engine") -> str | None:
     specs = e.load_specs()
     if "preview" not in specs:
         return None
-    added = []
+    added = ["pipeline preview"]
     head = e.store.head("settings")
-    have = {f.path for f in e.store.files("settings", head)} if head else set()
-    missing = [f"/{k}.json" for k in SETTINGS_FILES if f"/{k}.json" not in have]
-    if missing:
+    if head is None or e.store.file("settings", head, "/preview.json") is None:  # only this step's file
         from stages.common import DEFAULTS_DIR
-        e.put_files("settings", "master", [(p, DEFAULTS_DIR / p.lstrip("/")) for p in missing],
-                    description="default settings a newer pachmedia added")
-        added += [f"settings{p}" for p in missing]
+        e.put_files("settings", "master", [("/preview.json", DEFAULTS_DIR / "preview.json")],
+                    description="default settings of the preview pipeline (a newer pachmedia's)")
+        added.append("settings/preview.json")
     e.create_pipeline(specs["preview"])
-    added.insert(0, "pipeline preview")
     catalog = e.jobs.pipeline("catalog")["spec"]
     if "catalog" in specs and _same(catalog, _without_repo(specs["catalog"], "preview")):
         e.create_pipeline(specs["catalog"])
