@@ -166,6 +166,8 @@ def test_a_spout_is_refused_for_being_a_spout_not_for_lacking_an_input():
 @pytest.mark.parametrize("pfs,message", [
     pytest.param({"repo": "in", "glob": "/*", "s3": True}, "input.pfs.glob: inputs that set 's3' to 'true' must",
                  id="s3-glob-is-pachds-reason"),
+    pytest.param({"repo": "in", "s3": True}, "input.pfs.glob: inputs that set 's3' to 'true' must also set 'glob', to",
+                 id="s3-glob-has-no-default"),
     pytest.param({"repo": "in", "glob": "/", "s3": True, "lazy": True}, "input.pfs.lazy: input cannot specify both "
                  "'s3' and 'lazy'", id="s3-lazy"),
     pytest.param({"repo": "out", "glob": "/"}, 'input.pfs.name: required for a repo named "out"', id="repo-out"),

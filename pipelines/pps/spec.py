@@ -141,7 +141,7 @@ def _check_pfs(pfs: dict, where: str, engine: bool) -> None:
     if not pfs.get("glob") and not pfs.get("s3"):
         raise SpecError(f"{where}.glob: required (input must specify a glob)")
     if pfs.get("s3"):
-        if clean(pfs.get("glob") or "/") != "/":
+        if not pfs.get("glob") or clean(pfs["glob"]) != "/":  # pachd: no default glob, even for s3
             raise SpecError(f"{where}.glob: inputs that set 's3' to 'true' must also set 'glob', to \"/\", as the "
                             "S3 gateway is only able to expose data at the commit level")
         for key in ("lazy", "emptyFiles"):
