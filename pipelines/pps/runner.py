@@ -11,7 +11,9 @@ variables `<input>`, `<input>_COMMIT`, `PACH_JOB_ID`, `PACH_DATUM_ID`, `PACH_OUT
 `PACH_DATUM_<input>_JOIN_ON/GROUP_BY`, the spec's `env`, the services it asks for) and rlimits
 apply. `datumTries` retries, `datumTimeout` kills; `errCmd` runs after each failed try and
 may recover the datum; `acceptReturnCode` and `workingDir` as Pachyderm's worker. What the
-datum wrote under out/ goes into the object store.
+datum wrote under out/ goes into the object store. A pipeline with `s3` inputs or s3Out gets,
+for each try, its own S3 gateway (pps/s3_sidecar.py), reached through pps/s3relay.py in front
+of the command; with s3Out the outputs are what it wrote to bucket `out` (the try's s3out/).
 
 Each command runs as a process (pps/process.py): stdout to the datum's log, stderr there
 too and to `<log>.stderr`; a failed datum's reason is the last lines of its stderr (or the
