@@ -15,6 +15,8 @@ from pipelines.cli.fmt import add_raw, ago, duration, engine, job_counts, job_re
 
 
 def run(args) -> int:
+    if args.slots is not None and args.slots < 1:
+        raise UsageError(f"--slots {args.slots}: give 1 or more (1 runs one job at a time)")
     with engine(args) as e:
         if args.reprocess:
             if not (args.path or args.datum or args.failed):
@@ -30,7 +32,7 @@ def run(args) -> int:
             return 0
         print(f"{len(pending)} commit set(s) to process", file=sys.stderr)
         try:
-            jobs = e.run(show_progress=not args.quiet, wait=not args.background,
+            jobs = e.run(show_progress=not args.quiet, wait=not args.background, slots=args.slots,
                          on_wait=lambda: print("another pachmedia is running jobs in this home: waiting for it, "
                                                "then processing what is left", file=sys.stderr))
         except RunLocked:  # --background: the run in progress drains what is pending
@@ -183,6 +185,8 @@ def _run_args(p) -> None:
     p.add_argument("--path", action="append", metavar="REPO:/PATH", help="datums reading this input file")
     p.add_argument("--datum", action="append", metavar="ID", help="this datum (id or prefix)")
     p.add_argument("--failed", action="store_true", help="every datum that failed in the last job")
+    p.add_argument("--slots", type=int, metavar="N", help="datums at once over all jobs (default: PACHMEDIA_SLOTS, "
+                   "else the cores; 1 runs one job at a time, in DAG order)")
 
 
 def _list_args(p) -> None:

@@ -200,13 +200,13 @@ class JobExecutor:
                 bar.advance(1, "" if res.state == "SUCCESS" else f"{res.state.lower()}: {res.reason or ''}"[:60])
 
         def worker() -> None:
-            while not claim.stop.is_set():
-                with lock:
-                    if not queue:
-                        return
-                    dec = queue.popleft()
-                with claim.slot() as ok:
-                    if not ok:  # stopped while waiting: the datum stays queued
+            with claim.slot() as held:
+                while held:
+                    with lock:
+                        if not queue:
+                            return
+                        dec = queue.popleft()
+                    if not held.renew():  # stopped while waiting: the datum stays queued
                         with lock:
                             queue.appendleft(dec)
                         return

@@ -41,7 +41,8 @@ FIELDS: dict[str, dict[str, Field]] = {
         "pipeline": H("the name (and project: only `default` exists here)"),
         "tfJob": R("pachd itself refuses it: embedding TFJobs in pipelines is not supported"),
         "transform": H("what each datum runs"),
-        "parallelismSpec": H("`constant`: how many datums run at once"),
+        "parallelismSpec": H("`constant`: how many of the job's datums run at once (within the run's slots: "
+                             "Scheduling)"),
         "egress": R("egress to object storage or SQL databases is not implemented here; copy from the "
                     "S3 gateway instead"),
         "update": H("as pachctl: `create pipeline` with `update: true` updates"),
@@ -67,7 +68,8 @@ FIELDS: dict[str, dict[str, Field]] = {
         "podSpec": C("Kubernetes pod spec override (must be valid JSON, as pachd checks)"),
         "podPatch": C("Kubernetes pod patch (must be valid JSON, as pachd checks)"),
         "specCommit": R("restoring a pipeline from an extracted cluster's spec commit is not supported"),
-        "metadata": C("annotations and labels of the worker pods"),
+        "metadata": C("annotations and labels of the worker pods (here the annotation `pachmedia.io/priority` "
+                      "orders datums for free slots: Scheduling)"),
         "reprocessSpec": H("until_success skips datums done before; every_job runs every datum each job"),
         "autoscaling": C("scales a cluster's workers to zero when idle"),
         "tolerations": C("Kubernetes tolerations of the worker pods"),

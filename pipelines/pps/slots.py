@@ -23,7 +23,7 @@ import os
 import threading
 from typing import Callable
 
-from pipelines.errors import SpecError
+from pipelines.errors import SpecError, UsageError
 from pipelines.pps.process import kill_group
 
 SLOTS_ENV = "PACHMEDIA_SLOTS"
@@ -36,7 +36,7 @@ def default_slots() -> int:
     text = os.environ.get(SLOTS_ENV, "").strip()
     if text:
         if not text.isdigit() or int(text) < 1:
-            raise SpecError(f"{SLOTS_ENV}={text!r}: expected a whole number of datum slots, 1 or more "
+            raise UsageError(f"{SLOTS_ENV}={text!r}: expected a whole number of datum slots, 1 or more "
                             "(1 runs jobs one at a time)")
         return int(text)
     try:
@@ -109,6 +109,11 @@ class Slots:
                 heapq.heapify(self._waiting)
                 self._cond.notify_all()
 
+    def _outranked(self, claim: "Claim") -> bool:
+        """Whether a datum of a job ahead of this one (priority, then DAG order) is waiting."""
+        with self._cond:
+            return any(t[:2] < (-claim.priority, claim.order) for t in self._waiting)
+
     def _release(self) -> None:
         with self._cond:
             self._free += 1
@@ -142,7 +147,7 @@ class Claim:
         self.not_started = 0        # datums left queued when the job was stopped
 
     def slot(self) -> "_Held":
-        """`with claim.slot() as ok:` a slot held for one datum (ok False: the job is stopping)."""
+        """`with claim.slot() as held:` a slot for this job's datums (falsy: the job is stopping)."""
         return _Held(self)
 
     def nice(self) -> int:
@@ -172,14 +177,35 @@ class Claim:
 
 
 class _Held:
+    """A slot held by one of a job's workers, datum after datum: kept while no job ahead of
+    this one waits (given back and queued for again otherwise). Handing it back after each
+    datum would let a waiting job of lower priority take it in the gap before the worker
+    queued again: with `preview` at parallelism 1 it then waited for a whole transcode."""
+
     def __init__(self, claim: Claim) -> None:
         self.claim, self.ok = claim, False
 
-    def __enter__(self) -> bool:
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __enter__(self) -> "_Held":
         self.ok = self.claim.pool._acquire(self.claim)
+        return self
+
+    def renew(self) -> bool:
+        """Before the next datum: still this worker's slot (False: the job is stopping)."""
+        pool = self.claim.pool
+        if self.claim.stop.is_set():
+            return False
+        if self.ok and not pool._outranked(self.claim):
+            return True
+        if self.ok:
+            pool._release()
+        self.ok = pool._acquire(self.claim)
         return self.ok
 
     def __exit__(self, *exc) -> bool:
         if self.ok:
             self.claim.pool._release()
+            self.ok = False
         return False

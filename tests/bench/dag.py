@@ -22,7 +22,7 @@ def _load() -> str:
 
 def whole_dag(home: Path, uploads: list[Path], slots: int) -> dict:
     """Put the uploads in one commit and run every job; seconds from the put to each
-    pipeline's job finishing, the sum of the jobs' own durations, wall and CPU."""
+    pipeline's job finishing, the sum of the jobs' own durations, and the wall time."""
     with Engine(home) as e:
         done: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -35,8 +35,8 @@ def whole_dag(home: Path, uploads: list[Path], slots: int) -> dict:
         def go():
             e.put_files("media", "master", [(f"/{p.name}", p) for p in uploads])
             return e.run(show_progress=False, on_job=finished, slots=slots)
-        wall, cpu, jobs = timed(go)
-        return {"wall": wall, "cpu": cpu, "at": done, "jobs": sum(j.finished - j.started for j in jobs)}
+        wall, _, jobs = timed(go)  # (CPU not reported: datums in a pid namespace are not all reaped into ours)
+        return {"wall": wall, "at": done, "jobs": sum(j.finished - j.started for j in jobs)}
 
 
 def bench_dag(work: Path, quick: bool) -> list[Row]:
@@ -63,7 +63,6 @@ def bench_dag(work: Path, quick: bool) -> list[Row]:
     return [
         Row(f"{what}: concurrent (slots={slots}, the cores) vs the sum of its jobs run serially (slots=1), wall "
             f"({runs})", med(conc, "wall"), med(serial, "jobs"), "s", f"serial run's own wall {med(serial, 'wall'):.1f} s"),
-        Row(f"{what}: same, CPU time (engine and datums)", med(conc, "cpu"), med(serial, "cpu"), "s"),
         Row(f"{what}: first playable (put to the preview's commit), concurrent vs serial", med(conc, "at", "preview"),
             med(serial, "at", "preview"), "s"),
         Row(f"{what}: full ladder (put to transcode's commit), concurrent vs serial", med(conc, "at", "transcode"),

@@ -163,3 +163,39 @@ def test_interrupting_concurrent_jobs_leaves_all_resumable(tmp_path, sig):
         assert tree(e, "left") == {f"/f{i}.left": "abcd"[i].encode() for i in range(4)}
         assert tree(e, "both") == {"/all": b"abcdabcd"}
         assert fsck(e).ok
+
+
+def test_one_jobs_timeout_kills_that_job_alone(tmp_path):
+    e = new_engine(tmp_path, "in")
+    e.create_pipeline(sh_spec("stuck", pfs("in", "/*"), 'sleep 30; cp "$in" /pfs/out/', jobTimeout="1s"))
+    e.create_pipeline(sh_spec("fine", pfs("in", "/*"), 'sleep 0.8; cp "$in" /pfs/out/'))
+    put(e, "in", {"/a": b"A", "/b": b"B"}, tmp_path / "s")
+    jobs = {j.pipeline: j for j in e.run(show_progress=False, slots=2)}
+    assert jobs["stuck"].state == "JOB_KILLED" and "jobTimeout" in jobs["stuck"].reason
+    assert jobs["fine"].state == "JOB_SUCCESS" and tree(e, "fine") == {"/a": b"A", "/b": b"B"}
+    assert min(s for s, _ in spans(e, "fine", jobs["fine"].id)) < jobs["stuck"].finished  # side by side
+    assert [d.state for d in e.jobs.datums("stuck", jobs["stuck"].id)] == ["STARTING"]  # one started, one never
+    e.close()
+
+
+def test_kill_9_during_concurrent_jobs_then_resume_gives_the_same_outputs(tmp_path):
+    e = new_engine(tmp_path, "in")
+    dag(e, work="sleep 1")
+    put(e, "in", {f"/f{i}": f"{i}".encode() for i in range(4)}, tmp_path / "s")
+    home = e.home
+    e.close()
+    proc = start_cli(home, "run", "-q", env=os.environ | {"PACHMEDIA_SLOTS": "2"})
+    _wait_for(lambda: logged(home, "left", "RAN") and logged(home, "right", "RAN"), what="left and right to run")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    with Engine(home, init=False) as e:
+        for side in ("left", "right"):
+            [job] = e.jobs.jobs(pipeline=side)
+            assert job.state == "JOB_RUNNING" and e.store.head(side) != job.id and tree(e, side) == {}
+        assert fsck(e).ok
+    out, err = start_cli(home, "run", "-q").communicate(timeout=120)
+    assert out.count("JOB_SUCCESS") == 3, out + err
+    with Engine(home, init=False) as e:
+        assert tree(e, "right") == {f"/f{i}.right": "abcd"[i].encode() for i in range(4)}
+        assert tree(e, "both") == {"/all": b"abcdabcd"}
+        assert fsck(e).ok
