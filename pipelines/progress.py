@@ -43,9 +43,14 @@ class Bar:
 
     def close(self) -> None:
         if self._bar:
-            self._bar.close()
+            # the summary first (above every bar), then the bar's line cleared; tqdm leaves the
+            # cursor at the end of a cleared line below the first, so go back to its start
             tqdm.write(f"{self.desc}: {self.n}/{self.total} {self.unit}s in {time.monotonic() - self._t0:.1f}s",
                        file=self.stream)
+            with tqdm.get_lock():
+                self._bar.close()
+                self.stream.write("\r")
+                self.stream.flush()
 
     def _say(self, line: str) -> None:
         with _lines:
