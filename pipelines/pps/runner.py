@@ -129,7 +129,7 @@ def launch(run: DatumRun, dirs: sb.TryDirs, output_commit: str, mode: str, *, er
             sockets, files = sockets + [(str(s3.socket), sb.S3_SOCKET)], [(str(RELAY), sb.S3_RELAY)]
             relay = relay_argv(sb.S3_RELAY, sb.S3_SOCKET, sb.S3_PORT)
         wrapper = sb.bwrap_argv(_host(), dirs, [], cwd=workdir or sb.APP, sockets=sockets, files=files,
-                                out=not (run.s3 and run.s3.out)) + relay
+                                out=not (run.s3 and run.s3.out)) + sb.background_argv(run.limits.nice) + relay
         workdir = None
     else:
         def fix(text: str) -> str:
@@ -138,7 +138,8 @@ def launch(run: DatumRun, dirs: sb.TryDirs, output_commit: str, mode: str, *, er
         env = sb.datum_env(base, {k: fix(v) for k, v in spec_env.items()}, {k: fix(v) for k, v in pach.items()},
                            run.extra_env)
         cmd, stdin = [fix(a) for a in cmd], fix(stdin) if stdin else None
-        wrapper = relay_argv(str(RELAY), str(s3.socket), 0) if s3 else []  # the host's loopback: any free port
+        wrapper = sb.background_argv(run.limits.nice) + (
+            relay_argv(str(RELAY), str(s3.socket), 0) if s3 else [])  # the host's loopback: any free port
         workdir = fix(workdir) if workdir else None
     return Launch(cmd, run.limits.prlimit() + wrapper, env, stdin, dirs.root, mode,
                   Path(workdir) if workdir else None)

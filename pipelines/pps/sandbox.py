@@ -99,6 +99,16 @@ class Limits:
                 f"--fsize={self.file_size}", "--core=0", "--"]
 
 
+def background_argv(nice: int) -> list[str]:
+    """In front of the command, inside its session: the session's autogroup at `nice` too.
+    With autogroups (Linux's default) CPU time is shared between sessions first, and each
+    datum is a session of its own (setsid, then bwrap --new-session), so a nice value alone
+    would only weigh against the datum's own processes. Raising it needs no privilege."""
+    if not nice:
+        return []
+    return ["/bin/sh", "-c", f'echo {int(nice)} > /proc/self/autogroup 2>/dev/null; exec "$@"', "sh"]
+
+
 def limits_for(spec: dict, cpu_count: int) -> Limits:
     """From `resourceLimits` (memory, disk, cpu cores) and `datumTimeout` where the spec
     gives them; defaults otherwise. CPU time = cores x the datum's wall-clock budget."""

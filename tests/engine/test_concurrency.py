@@ -110,7 +110,7 @@ def test_reprocess_forces_every_downstream_reader_of_what_it_rewrote(tmp_path):
 
 def test_a_datum_of_lower_priority_runs_niced_while_a_higher_job_runs(tmp_path):
     e = new_engine(tmp_path, "in")
-    show = 'echo "NICE $(nice)"; cp "$in" /pfs/out/'
+    show = 'echo "NICE $(nice)"; echo "GROUP $(cut -d" " -f3 /proc/self/autogroup)"; cp "$in" /pfs/out/'
     e.create_pipeline(sh_spec("hi", pfs("in", "/*"), show, metadata={"annotations": {"pachmedia.io/priority": "1"}}))
     e.create_pipeline(sh_spec("lo", pfs("in", "/*"), show))
     put(e, "in", {"/a": b"A"}, tmp_path / "s")
@@ -118,6 +118,9 @@ def test_a_datum_of_lower_priority_runs_niced_while_a_higher_job_runs(tmp_path):
     base = os.nice(0)  # the engine's own (tests may run niced): datums inherit it
     assert logged(e.home, "hi", "NICE") == [f"NICE {base}"]
     assert logged(e.home, "lo", "NICE") == [f"NICE {min(19, base + 10)}"]
+    # each datum is a session of its own: with autogroups the session's nice is what counts
+    if os.path.exists("/proc/self/autogroup"):
+        assert (logged(e.home, "hi", "GROUP"), logged(e.home, "lo", "GROUP")) == (["GROUP 0"], ["GROUP 10"])
     e.close()
 
 
