@@ -1,4 +1,2 @@
-"""Shared fixtures: generated media and a real clamd (see tests/fixtures/)."""
-from tests.fixtures.media import *  # noqa: F401,F403
-from tests.fixtures.clamd import *  # noqa: F401,F403
-from tests.fixtures.s3 import gateway  # noqa: F401  (the S3 tests' module gateway)
+"""Shared fixtures: generated media, a real clamd, the S3 tests' module gateway (see tests/fixtures/)."""
+pytest_plugins = ["tests.fixtures.media", "tests.fixtures.clamd", "tests.fixtures.s3"]

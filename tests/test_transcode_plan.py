@@ -117,7 +117,7 @@ def test_hdr_is_tone_mapped_once_at_the_top_rung(transfer, kind):
     c = conform.plan(video(color_transfer=transfer, color_primaries="bt2020", color_space="bt2020nc",
                            pix_fmt="yuv420p10le", width=3840, height=2160), top=(1920, 1080))
     assert c.hdr == kind
-    assert f"zscale=w=1920:h=1080" in c.pre and f"tin={transfer}" in c.pre and "pin=bt2020" in c.pre
+    assert "zscale=w=1920:h=1080" in c.pre and f"tin={transfer}" in c.pre and "pin=bt2020" in c.pre
     assert "tonemap=tonemap=mobius" in c.pre and c.pre.endswith("format=yuv420p")
     assert c.in_matrix == "bt709"  # what the rungs then scale from
     assert c.describe()["tone_mapped"] == kind

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
-from pipelines.pps.ohmyglob import GlobError, capture, compile_regex, replace, template_groups
+from pipelines.pps.ohmyglob import GlobError, compile_regex, replace, template_groups
 
 __all__ = ["GlobError", "Glob", "clean", "compile_glob", "glob_paths", "template_groups"]
 

@@ -17,13 +17,13 @@ from typing import Any, Iterator
 
 from PIL import ExifTags, Image, ImageOps
 
-from stages.io import heif  # noqa: F401  (registers pillow-heif's opener: HEIC stills open like the rest)
+from stages.io import heif  # importing it registers pillow-heif's opener: HEIC stills open like the rest
 from stages.common import ContentRejected, StageError
 
 # The Pillow plugin for each demuxer a still can come from (heif: stages/io/heif.py; mov:
 # an AVIF, which FFmpeg reads as ISO-BMFF and probe_metadata calls a still by its brand)
 PILLOW_FORMATS = {"jpeg_pipe": "JPEG", "png_pipe": "PNG", "webp_pipe": "WEBP", "gif": "GIF", "tiff_pipe": "TIFF",
-                  "bmp_pipe": "BMP", "heif": "HEIF", "mov": "AVIF"}
+                  "bmp_pipe": "BMP", heif.DEMUXER: "HEIF", "mov": "AVIF"}
 WEBP_MAX_SIDE = 16383  # libwebp's limit per side
 
 GPS_IFD = 0x8825
