@@ -1,5 +1,6 @@
 """The store's SQLite layer: the schema, opening (pragmas, migrations of older homes), the
-re-entrant transaction, and the home's privacy. Only pfs/store.py and pps/jobstore.py use it."""
+re-entrant transaction, and the home's privacy. Only pfs/store.py (with its mixins) and
+pps/jobstore.py use it."""
 from __future__ import annotations
 
 import os
