@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from pipelines import httpd
+from pipelines.s3 import Keys, MemoryBackend, serve
 from pipelines.web import server as web
 from pipelines.web.server import STATIC, serve_player
 
@@ -43,7 +44,40 @@ def test_the_page_its_files_and_its_config(page):
     r, body = get(page, "GET", "/static/player.js?v=2")
     assert r.status == 200 and body == (STATIC / "player.js").read_bytes()
     r, body = get(page, "GET", "/config.json")
-    assert json.loads(body) == {"gateway": GATEWAY}
+    assert json.loads(body)["gateway"] == GATEWAY
+
+
+def test_the_config_lists_the_buckets_the_gateway_serves(tmp_path):
+    """The page is told which of its buckets exist (asked of the gateway by its server), so it
+    never lists an absent one: that 404 is an error in the browser's console."""
+    backend = MemoryBackend()
+    for repo in ("catalog", "transcode", "labels", "private"):  # no preview: a home made before it
+        backend.create_repo(repo, writable=False)
+    gw = serve(backend, "127.0.0.1", 0, Keys("AKTEST", "secret"), anonymous_buckets=web.PUBLIC_BUCKETS,
+               parts_dir=tmp_path)
+    srv = serve_player("127.0.0.1", 0, gw.url)
+    try:
+        _, body = get(srv, "GET", "/config.json")
+        assert json.loads(body) == {"gateway": gw.url, "buckets": ["master.catalog", "master.transcode",
+                                                                   "master.labels"]}
+        backend.create_repo("preview", writable=False)  # asked again on each load
+        _, body = get(srv, "GET", "/config.json")
+        assert json.loads(body)["buckets"] == list(web.PUBLIC_BUCKETS)
+    finally:
+        srv.stop()
+        gw.stop()
+
+
+def test_a_gateway_that_does_not_answer_leaves_the_buckets_unknown():
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    srv = serve_player("127.0.0.1", 0, closed)
+    try:
+        r, body = get(srv, "GET", "/config.json")
+        assert r.status == 200 and json.loads(body) == {"gateway": closed}  # the page tries each bucket
+    finally:
+        srv.stop()
 
 
 def test_head_is_get_without_the_body(page):

@@ -1,6 +1,9 @@
 """Serves the playback page and the player libraries (installed from npm by `make setup`) on the
 project's HTTP stack (`pipelines.httpd`: uvicorn/h11, the header deadline, the connection cap).
-The page reads everything else from the S3 gateway (anonymous read + CORS).
+The page reads everything else from the S3 gateway (anonymous read + CORS); which of its
+buckets the gateway serves it learns from /config.json, this server having asked the gateway
+(a bucket the home lacks, as `master.preview` on a home made before the preview, would be a
+404 the browser logs).
 
 A tiny static ASGI app: GET and HEAD of the page's own files only (a fixed map of paths to
 files, no directory listing, no path from the request ever joined to a folder), no request
@@ -9,8 +12,10 @@ body, the Host checked as the gateway checks it.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pipelines import PROJECT_ROOT
 from pipelines.httpd import Served, default_hosts, listen, request_host
@@ -24,6 +29,27 @@ TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=u
          ".json": "application/json"}
 PUBLIC_BUCKETS = ("master.catalog", "master.preview", "master.transcode", "master.labels")
 METHODS = ("GET", "HEAD")
+PROBE_TIMEOUT = 2.0  # seconds per bucket asked about: the gateway is on this machine
+
+
+def served_buckets(gateway_url: str, buckets=PUBLIC_BUCKETS) -> list[str] | None:
+    """The buckets (of `buckets`) the gateway lets anyone read: a HEAD of each, unsigned, as the
+    page reads them. None when the gateway cannot be asked (the page then tries each bucket)."""
+    u = urlsplit(gateway_url)
+    conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=PROBE_TIMEOUT)
+    found = []
+    try:
+        for b in buckets:
+            conn.request("HEAD", f"{u.path.rstrip('/')}/{b}")
+            r = conn.getresponse()
+            r.read()
+            if r.status == 200:
+                found.append(b)
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+    return found
 
 
 def routes() -> dict[str, Path]:
@@ -38,9 +64,15 @@ class PageApp:
     """The ASGI application: (status, content type, body) for each request, from `routes()`."""
 
     def __init__(self, gateway_url: str, allowed_hosts: frozenset[str] | None) -> None:
-        self.config = json.dumps({"gateway": gateway_url.rstrip("/")}).encode()
+        self.gateway = gateway_url.rstrip("/")
         self.files = routes()
         self.allowed_hosts = allowed_hosts  # None: any (bound to every interface)
+
+    def config(self) -> bytes:
+        """The gateway's URL and which of the page's buckets it serves now (asked each time: the
+        page is loaded once and a home gains buckets as pipelines are created)."""
+        buckets = served_buckets(self.gateway)
+        return json.dumps({"gateway": self.gateway} | ({} if buckets is None else {"buckets": buckets})).encode()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -65,7 +97,7 @@ class PageApp:
         if path == "/favicon.ico":
             return 204, "image/x-icon", b"", {}
         if path == "/config.json":
-            return 200, "application/json", self.config, {}
+            return 200, "application/json", await asyncio.to_thread(self.config), {}
         f = self.files.get(path)
         if f is None:
             return 404, "text/plain", b"not found", {}

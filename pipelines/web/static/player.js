@@ -34,6 +34,7 @@ async function fetchJson(u) {
 // the labels) is listed from the preview alone, so it plays within seconds of its upload.
 async function previewOnly(known) {
   const recs = [];
+  if (!served("master.preview")) return recs;  // a home without the preview pipeline
   for (const name of await listFolders("master.preview")) {
     if (known.has(name)) continue;
     const pkg = await fetchJson(url("master.preview", `${name}/package.json`));
@@ -46,9 +47,14 @@ async function previewOnly(known) {
   return recs;
 }
 
+// Whether the gateway serves this bucket (its server asked; not known: try it).
+const served = (bucket) => !state.buckets || state.buckets.has(bucket);
+
 async function loadCatalog() {
-  state.gateway = (await (await fetch("/config.json")).json()).gateway;
-  const keys = await listKeys("master.catalog");
+  const config = await (await fetch("/config.json")).json();
+  state.gateway = config.gateway;
+  state.buckets = config.buckets ? new Set(config.buckets) : null;
+  const keys = served("master.catalog") ? await listKeys("master.catalog") : [];
   const recs = await Promise.all(keys.map(async (k) => (await fetch(url("master.catalog", k))).json()));
   recs.push(...await previewOnly(new Set(recs.map((r) => r.name))));
   const nav = document.getElementById("assets");
