@@ -1,6 +1,9 @@
 """The one place processing is scheduled: pending commit sets, in order, each giving a job
 to every pipeline downstream of what changed (Pachyderm's global ids: the job's output
-commit shares the set's id).
+commit shares the set's id). In a set, a pipeline's job starts once the pipelines it reads
+are settled there; independent ones run side by side, each job in a thread of its own, their
+datums sharing the run's one pool of slots (pps/slots.py). The main thread only schedules:
+it creates jobs, calls `on_job`, and turns Ctrl-C/SIGTERM into one cancel of that pool.
 
 Commit sets are kept per branch as pachd keeps them: a set records the branches it changed
 (a user commit's, a trigger's move) and the input repos' heads when it was made. A
