@@ -47,7 +47,7 @@ def dag(tmp_path_factory):
     (up / "playlist.mp4").write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3,\n{up / 'clip.mp4'}\n#EXT-X-ENDLIST\n")
     e = Engine(d / "home")
     c = e.put_files("media", "master", [(f"/{p.name}", p) for p in sorted(up.iterdir())])
-    jobs = e.run(show_progress=False)
+    jobs = e.run(show_progress=False, slots=2)  # side by side whatever the machine's cores
     yield e, c.id, jobs, up
     e.close()
 
@@ -61,6 +61,22 @@ def test_every_pipeline_ran_once_and_succeeded(dag):
     by = {j.pipeline: counts(j) for j in jobs}
     assert by == {"scan": (7, 0, 0), "probe": (6, 0, 0), "preview": (3, 0, 0), "labels": (3, 0, 0),
                   "transcode": (3, 0, 0), "catalog": (7, 0, 0)}
+
+
+def test_the_real_stages_ran_side_by_side_each_after_what_it_reads(dag):
+    """From the times the job store recorded: preview, transcode and labels each started
+    after probe finished, catalog after all three, and the three overlapped (2 slots)."""
+    e, cid, jobs, _ = dag
+    by = {j.pipeline: j for j in jobs}
+    spans = {p: [(d.started, d.finished) for d in e.jobs.datums(p, cid) if d.state == "SUCCESS"] for p in by}
+    for p, reads in (("probe", ["scan"]), ("preview", ["probe"]), ("transcode", ["probe"]), ("labels", ["probe"]),
+                     ("catalog", ["scan", "probe", "preview", "transcode", "labels"])):
+        for up in reads:
+            assert by[up].finished <= by[p].started <= min(s for s, _ in spans[p]), (p, up)
+    side = ["preview", "transcode", "labels"]
+    overlaps = {(a, b) for a in side for b in side if a < b
+                for a0, a1 in spans[a] for b0, b1 in spans[b] if a0 < b1 and b0 < a1}
+    assert overlaps, spans
 
 
 def test_catalog_records_say_what_happened_to_each_upload(dag):
