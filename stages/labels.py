@@ -2,15 +2,16 @@
 
 `python -m stages.labels --media PATH --probe valid.json --settings labels.json --out DIR`
 -> DIR/<name>/labels.json, DIR/<name>/scenes/NNN.jpg, DIR/<name>/contact-sheet.jpg.
-Frames come from one ffmpeg decoder on the safe input flags (sampled, then downscaled),
-read ahead of the analysis by a thread, with the audio analysis running beside it;
-neither OpenCV nor PySceneDetect ever opens the upload.
+Frames come from one ffmpeg decoder on the safe input flags (deinterlaced and turned as
+transcode does, sampled, then downscaled), read ahead of the analysis by a thread, with the
+audio analysis running beside it; neither OpenCV nor PySceneDetect ever opens the upload.
 """
 from __future__ import annotations
 
 import shutil
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,12 @@ import numpy as np
 
 from stages.core import frame_features as ff
 from stages.io import media_io
+from stages.io.encode import idet_if_unstated
 from stages.io.frames import FrameReader
 from stages.core import records
 from stages.core.audio_features import analyse_audio
 from stages.common import Progress, content_or_record, media_stage_args, run_main, staged
-from stages.core.conform import display_dims
+from stages.core.conform import coded_filters, display_dims
 from stages.core.ladder import even
 from stages.core.scenes import Scene, ShotTracker
 from stages.core.source import source_info
@@ -42,14 +44,34 @@ def analysis_size(v: dict, width: int) -> tuple[int, int]:
     return w, even(w * dh / dw)
 
 
-def decoder_args(media: Path, demuxer: str, v: dict, fps: float, w: int, h: int, max_pixels: int) -> list[str]:
-    """The analysis decode of video stream `v` (the probed one): allow-listed input,
-    sampled to `fps` before scaling to (w, h), raw BGR on stdout. (Nothing of the decode
-    itself is skipped: skipping H.264's deblocking drifted brightness and colours by
-    several levels on grainy footage, -lowres changed which frame was sharpest.)"""
-    return [*media_io.ffmpeg_base(), *media_io.ffmpeg_input_args(media, demuxer, max_pixels=max_pixels),
-            "-map", f"0:{v['index']}", "-vf", f"fps={fps},scale={w}:{h}:flags=area", "-f", "rawvideo",
-            "-pix_fmt", "bgr24", "pipe:1"]
+@dataclass(frozen=True)
+class Decode:
+    """The analysis decode of the upload's video: ffmpeg's arguments, the frame size, and the
+    field deinterlaced first ("tff"/"bff", None: progressive)."""
+    args: list[str]
+    width: int
+    height: int
+    deinterlaced: str | None
+
+
+def analysis_decode(media: Path, src: dict, settings: dict) -> Decode:
+    """The decode every picture of labels comes from: the frames as coded (the decoder's
+    autorotate off), deinterlaced and turned as transcode does (conform.coded_filters, idet
+    asked when the stream does not say), then sampled to the analysis rate and scaled to the
+    analysis size, raw BGR on stdout. Sampled or scaled first, fields would be mixed into
+    every keyframe, face and colour: combing. (Nothing of the decode itself is skipped:
+    skipping H.264's deblocking drifted brightness and colours by several levels on grainy
+    footage, -lowres changed which frame was sharpest.)"""
+    v = src["video"]
+    w, h = analysis_size(v, settings["analysis_width"])
+    detected = idet_if_unstated(media, src["demuxer"], v, max_pixels=src["max_pixels"])
+    parity, coded = coded_filters(v, detected)
+    args = [*media_io.ffmpeg_base(),
+            *media_io.ffmpeg_input_args(media, src["demuxer"], max_pixels=src["max_pixels"], autorotate=False),
+            "-map", f"0:{v['index']}", "-vf", ",".join([*coded, f"fps={settings['analysis_fps']}",
+                                                       f"scale={w}:{h}:flags=area"]),
+            "-f", "rawvideo", "-pix_fmt", "bgr24", "pipe:1"]
+    return Decode(args, w, h, parity)
 
 
 def check_decode(name: str, reader: FrameReader, errors: dict, max_pixels: int) -> None:
@@ -163,14 +185,13 @@ def analyse_video(media: Path, src: dict, staging: Path, name: str, settings: di
                   progress: Progress) -> tuple[list[dict], dict]:
     """Shots and per-scene features from one downscaled, sampled decode, read ahead of
     the analysis (stages/io/frames.py)."""
-    v = src["video"]
     fps = settings["analysis_fps"]
-    w, h = analysis_size(v, settings["analysis_width"])
+    decode = analysis_decode(media, src, settings)
+    w, h = decode.width, decode.height
     writer = SceneWriter(staging, name, fps, settings)
     n = 0
     errors: dict = {}
-    with FrameReader(decoder_args(media, src["demuxer"], v, fps, w, h, src["max_pixels"]), w, h,
-                     timeout=media_io.budget(src["duration"], 2)) as decoded:
+    with FrameReader(decode.args, w, h, timeout=media_io.budget(src["duration"], 2)) as decoded:
         # made once the decoder runs: importing PySceneDetect takes a while
         tracker = ShotTracker(fps, settings["adaptive_threshold"], settings["min_scene_s"],
                               settings["min_content_val"])
@@ -186,8 +207,8 @@ def analyse_video(media: Path, src: dict, staging: Path, name: str, settings: di
     for s in tracker.finish():
         if s.keyframe is not None:
             writer.close(s)
-    return writer.records, {"width": w, "height": h, "space": SPACE, "fps": fps, "frames": n} | (
-        {"decoder_errors": errors} if errors else {})
+    return writer.records, {"width": w, "height": h, "space": SPACE, "fps": fps, "frames": n,
+                            "deinterlaced": decode.deinterlaced} | ({"decoder_errors": errors} if errors else {})
 
 
 def label(media: Path, probe: dict | None, settings: dict, out: Path, progress: Progress) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from stages.common import ContentRejected, Progress, StageError, add_input, cont
 from stages.core import conform
 from stages.core.ladder import ladder_for
 from stages.core.renditions import audio_tracks, sidecars_for, text_tracks
-from stages.io.encode import Plan, build_command, detect_field_order, run_ffmpeg
+from stages.io.encode import Plan, build_command, idet_if_unstated, run_ffmpeg
 from stages.io.packaging import write_manifests
 from stages.io.package_check import PackageInvalid, check_package
 from stages.core.source import source_info
@@ -51,9 +51,7 @@ def plan_for(media: Path, src: dict, settings: dict, sidecars: dict[str, tuple[P
     plan.sidecars = sidecars
     v = src["video"]
     if v:
-        detected = None
-        if v.get("field_order") in (None, "unknown"):  # the stream does not say: idet looks
-            detected = detect_field_order(media, src["demuxer"], v["index"], max_pixels=src["max_pixels"])
+        detected = idet_if_unstated(media, src["demuxer"], v, max_pixels=src["max_pixels"])
         dw, dh = conform.display_dims(v)
         plan.video_index = v["index"]
         plan.ladder = ladder_for(dw, dh, settings["rungs"])

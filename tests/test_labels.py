@@ -1,8 +1,10 @@
 """labels on real media: known cuts found within one analysis frame, faces in real
-footage (opencv-doc's Megamind clip), loudness and an inserted silence in audio."""
+footage (opencv-doc's Megamind clip), interlaced sources analysed deinterlaced, loudness
+and an inserted silence in audio."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,11 @@ from pathlib import Path
 import cv2
 import pytest
 
+from stages import labels
+from stages.common import default_settings
 from stages.core import records
+from stages.core.source import source_info
+from tests.fixtures import ladder_media as lm
 from tests.fixtures.media import OPENCV_DOC, ffmpeg
 
 pytestmark = pytest.mark.media
@@ -52,6 +58,7 @@ def cuts_video(tmp_path_factory):
 
 def test_known_cuts_are_found_within_one_frame(cuts_video, tmp_path):
     rec = run_labels(cuts_video, tmp_path / "out")
+    assert rec["analysis"]["deinterlaced"] is None  # progressive H.264 (it says so): no idet, no bwdif
     fps = rec["analysis"]["fps"]
     starts = [s["start"] for s in rec["scenes"]]
     assert len(starts) == len(CUTS) + 1 == rec["summary"]["scene_count"], starts  # each cut once, the fade none
@@ -119,3 +126,48 @@ def test_audio_loudness_and_an_inserted_silence(tmp_path):
     assert rec["audio"]["loudness"]["integrated_lufs"] < -10
     [gap] = rec["audio"]["silences"]
     assert abs(gap["start"] - 2.0) < 0.1 and abs(gap["end"] - 3.5) < 0.1
+
+
+INTERLACED = {  # 50 fields/s woven top field first (seeded gradients), 320x240 as coded
+    "stated.ts": lambda p: lm.make_interlaced(p, stated=True),
+    "unflagged.avi": lambda p: lm.make_interlaced(p, stated=False),
+    "sideways-stated.mp4": lambda p: lm.make_rotated_interlaced(p, stated=True),
+    "sideways-unflagged.mp4": lambda p: lm.make_rotated_interlaced(p, stated=False),
+}
+
+
+def idet_of_analysis_frames(media: Path) -> tuple[int, int, str | None]:
+    """(interlaced, progressive) frames as idet's multi-frame detection counts them, on the
+    frames labels analyses (its own decode: every keyframe, face and colour comes from them),
+    turned back to the coded orientation (a sideways source's fields are rows only there), and
+    the field the decode deinterlaced first."""
+    decode = labels.analysis_decode(media, source_info(media, None), default_settings("labels"))
+    turn = "transpose=cclock," if decode.width < decode.height else ""
+    decoder = subprocess.Popen(decode.args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        r = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-f", "rawvideo", "-pix_fmt", "bgr24",
+                            "-s", f"{decode.width}x{decode.height}", "-i", "-",
+                            "-vf", f"{turn}format=yuv420p,idet", "-f", "null", "-"],
+                           stdin=decoder.stdout, capture_output=True, text=True, timeout=120)
+    finally:
+        decoder.stdout.close()
+        decoder.wait(timeout=60)
+    t, b, p = (int(x) for x in re.findall(r"Multi frame detection: TFF:\s*(\d+) BFF:\s*(\d+) Progressive:\s*(\d+)",
+                                          r.stderr)[-1])
+    return t + b, p, decode.deinterlaced
+
+
+@pytest.mark.parametrize("name", list(INTERLACED))
+def test_interlaced_sources_are_analysed_deinterlaced(tmp_path, name):
+    """Labels deinterlaces as transcode does (stated field order, else idet's verdict; bwdif on
+    the coded fields before the turn, the sampling and the scaling): its analysis frames are
+    progressive to idet (woven, all 20 were combed), the record says which field came first,
+    and keyframes keep the display orientation."""
+    src = INTERLACED[name](tmp_path / name)
+    interlaced, progressive, parity = idet_of_analysis_frames(src)
+    assert parity == "tff" and interlaced <= 2 and progressive >= 15, (parity, interlaced, progressive)
+    rec = run_labels(src, tmp_path / "out")
+    assert rec["analysis"]["deinterlaced"] == "tff", rec["analysis"]
+    shape = (320, 240) if name.startswith("sideways") else (240, 320)
+    assert (rec["analysis"]["height"], rec["analysis"]["width"]) == shape
+    assert cv2.imread(str(tmp_path / "out" / rec["scenes"][0]["keyframe"])).shape[:2] == shape

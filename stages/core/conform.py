@@ -6,7 +6,8 @@ rendition, poster and storyboard (after it).
 
 `pre` gets the frames as coded (the decoder's autorotate off) and applies the display
 rotation itself, after deinterlacing: the fields are rows of the coded frame, and a
-transpose first would turn them into columns that no deinterlacer can separate.
+transpose first would turn them into columns that no deinterlacer can separate. Labels'
+analysis decode starts with the same filters (`coded_filters`), so both see one picture.
 
 Debian's FFmpeg 5.1 is built with libzimg, so HDR goes through zscale + tonemap (the
 `colorspace` filter has no PQ/HLG transfer, `libplacebo` needs a Vulkan device).
@@ -122,6 +123,17 @@ def parity_of(field_order: str | None, detected: str | None) -> str | None:
     return detected if detected in ("tff", "bff") else None
 
 
+def coded_filters(stream: dict, detected_field_order: str | None = None) -> tuple[str | None, list[str]]:
+    """What every decode of the frames as coded (the decoder's autorotate off) applies first,
+    transcode's and labels' alike: bwdif when the source is interlaced, then the display
+    rotation (after it: see the module's note). Returns (the field shown first or None, filters)."""
+    parity = parity_of(stream.get("field_order"), detected_field_order)
+    # one frame out per frame in (the rate stays); deint=all: the flags of a stream that
+    # never said it was interlaced cannot be trusted
+    first = [f"bwdif=mode=send_frame:parity={parity}:deint=all"] if parity else []
+    return parity, first + rotation_filters(stream.get("rotation"))
+
+
 IDET_LINE = re.compile(r"Multi frame detection:\s*TFF:\s*(\d+)\s*BFF:\s*(\d+)\s*Progressive:\s*(\d+)"
                        r"\s*Undetermined:\s*(\d+)")
 
@@ -159,13 +171,7 @@ def plan(stream: dict, top: tuple[int, int] | None = None, detected_field_order:
     verdict when the stream states no field order."""
     dw, dh = display_dims(stream)
     fps = constant_rate(stream.get("fps"))
-    parity = parity_of(stream.get("field_order"), detected_field_order)
-    pre = []
-    if parity:
-        # one frame out per frame in (the rate stays); deint=all: the flags of a stream
-        # that never said it was interlaced cannot be trusted
-        pre.append(f"bwdif=mode=send_frame:parity={parity}:deint=all")
-    pre += rotation_filters(stream.get("rotation"))  # after bwdif: see the module's note
+    parity, pre = coded_filters(stream, detected_field_order)
     pre.append(f"fps={fps.numerator}/{fps.denominator}")
     hdr = HDR_TRANSFERS.get(stream.get("color_transfer") or "")
     if hdr:

@@ -147,3 +147,12 @@ def detect_field_order(media: Path, demuxer: str, index: int, *, max_pixels: int
     args += ["-map", f"0:{index}", "-frames:v", str(IDET_FRAMES), "-vf", "idet", "-f", "null", "-"]
     rc, _, err = media_io.run_tool(args, timeout)
     return read_idet(err) if rc == 0 else None
+
+
+def idet_if_unstated(media: Path, demuxer: str, stream: dict, *, max_pixels: int) -> str | None:
+    """idet's verdict (detect_field_order) on a video stream that does not say whether it is
+    interlaced; None when it does (its own field order is then taken: conform.parity_of).
+    Transcode and labels both ask here, so both deinterlace the same sources."""
+    if stream.get("field_order") not in (None, "unknown"):
+        return None
+    return detect_field_order(media, demuxer, stream["index"], max_pixels=max_pixels)
