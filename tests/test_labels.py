@@ -128,7 +128,7 @@ def test_audio_loudness_and_an_inserted_silence(tmp_path):
     assert abs(gap["start"] - 2.0) < 0.1 and abs(gap["end"] - 3.5) < 0.1
 
 
-INTERLACED = {  # 50 fields/s woven top field first (seeded gradients), 320x240 as coded
+INTERLACED = {  # 50 fields/s woven top field first (tests.fixtures.ladder_media.MOVING_GRADIENT), 320x240 as coded
     "stated.ts": lambda p: lm.make_interlaced(p, stated=True),
     "unflagged.avi": lambda p: lm.make_interlaced(p, stated=False),
     "sideways-stated.mp4": lambda p: lm.make_rotated_interlaced(p, stated=True),
