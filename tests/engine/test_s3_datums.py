@@ -28,11 +28,11 @@ def bwrap(monkeypatch):
     assert why is None, f"no datum sandbox on this machine: {why}"
 
 
-# What a datum tries through its gateway, as a report in /pfs/out/report.json. Every refusal is
-# recorded by its S3 error code, so the test says which answer came, not only that one failed.
-PROBE = r'''
-import hashlib, json, os, socket, urllib.request, urllib.error
-import boto3, botocore
+# The start of every script a datum runs here: a boto3 client of the try's gateway, and code(f),
+# which records a refusal by its S3 error code, so a test says which answer came, not only that
+# one failed.
+CLIENT = r'''
+import os, boto3, botocore
 s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
 def code(f):
     try:
@@ -40,6 +40,11 @@ def code(f):
         return "OK"
     except botocore.exceptions.ClientError as e:
         return e.response["Error"]["Code"]
+'''
+
+# What a datum tries through its gateway, as a report in /pfs/out/report.json.
+PROBE = CLIENT + r'''
+import hashlib, json, socket, urllib.request, urllib.error
 keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="photos")["Contents"])
 digest = hashlib.sha256()
 for k in keys:
@@ -136,15 +141,8 @@ def test_each_job_reads_the_commit_it_was_made_for_though_the_branch_moved_on(tm
     assert behind >= 1, "a job ran while the branch head was a later commit, and read its own"
 
 
-UPLOAD = r'''
-import json, os, boto3, botocore
-s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
-def code(f):
-    try:
-        f()
-        return "OK"
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"]
+UPLOAD = CLIENT + r'''
+import json
 name = os.path.basename(os.environ["in"])
 s3.put_object(Bucket="out", Key=f"up/{name}", Body=open(os.environ["in"], "rb").read().upper())
 s3.put_object(Bucket="out", Key="gone/" + name, Body=b"x")
