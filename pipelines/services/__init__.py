@@ -3,6 +3,7 @@ Services): started when a pipeline's transform first asks for one, stopped with 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 
@@ -11,6 +12,8 @@ class Services:
         self.home = Path(home)
         self._clamd = None
         self._clamd_addr: str | None = None
+        # jobs of different pipelines run side by side: two asking at once must share one clamd
+        self._lock = threading.Lock()
 
     def env_for(self, transform: dict) -> dict[str, str]:
         """The addresses a transform's env names (CLAMD_ADDRESS), its services started."""
@@ -20,14 +23,16 @@ class Services:
         return env
 
     def clamd(self) -> str:
-        if self._clamd is None:
-            from pipelines.services.clamd_daemon import ClamdService
-            svc = ClamdService(self.home / "clamd")
-            self._clamd_addr = svc.start()  # kept only once started: a failed start is tried again, never None
-            self._clamd = svc
-        return self._clamd_addr
+        with self._lock:
+            if self._clamd is None:
+                from pipelines.services.clamd_daemon import ClamdService
+                svc = ClamdService(self.home / "clamd")
+                self._clamd_addr = svc.start()  # kept only once started: a failed start is tried again, never None
+                self._clamd = svc
+            return self._clamd_addr
 
     def stop(self) -> None:
-        if self._clamd is not None:
-            self._clamd.stop()
-            self._clamd = None
+        with self._lock:
+            if self._clamd is not None:
+                self._clamd.stop()
+                self._clamd = None
