@@ -89,10 +89,20 @@ class Tx:
 
     def __enter__(self):
         self.s.lock.acquire()
-        depth = getattr(self.s, "_depth", 0)
-        if depth == 0:
-            self.s.db.execute("BEGIN IMMEDIATE")
-        self.s._depth = depth + 1
+        depth = 0
+        try:
+            depth = getattr(self.s, "_depth", 0)
+            if depth == 0:
+                self.s.db.execute("BEGIN IMMEDIATE")
+            self.s._depth = depth + 1
+        except BaseException:
+            # BEGIN may wait up to 30 s for another process's write; Ctrl-C (or SIGTERM, raised as
+            # an interrupt) lands when it returns, before __exit__ can run: undo it here, or the
+            # lock stays held and the interrupted run's other jobs never finish their commits
+            if depth == 0 and self.s.db.in_transaction:
+                self.s.db.execute("ROLLBACK")
+            self.s.lock.release()
+            raise
         return self.s.db
 
     def __exit__(self, exc_type, exc, tb):
