@@ -8,6 +8,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from pipelines.pps import lineage, sandbox as sb
 from pipelines.s3.keys import Keys
 from pipelines.s3.server import serve
 
-from .helpers import counts, new_engine, put, tree
+from .helpers import counts, logged, new_engine, put, tree
 
 pytestmark = pytest.mark.media
 
@@ -252,3 +253,41 @@ def test_in_a_cross_every_datum_reads_the_whole_s3_commit_beside_its_own_files(t
     [job] = e.run(show_progress=False)
     assert job.state == "JOB_SUCCESS", job.reason
     assert tree(e, "x") == {"/a": b"A p1 p2 a", "/b": b"B p1 p2 b"}
+
+
+# The tools pipelines of this kind run (pachd's own example uses the aws CLI), configured from
+# the environment a worker gives them, nothing else. `out` is write-only as in pachd, so rclone
+# must not read back what it wrote (--s3-no-head) nor copy server-side (--disable Copy: pachd's
+# gateway has no CopyObject); the aws CLI and s3cmd need nothing.
+TOOLS = r'''
+set -euo pipefail
+"$AWS" --endpoint-url "$S3_ENDPOINT" s3 cp s3://photos/ /tmp/got --recursive --only-show-errors
+"$AWS" --endpoint-url "$S3_ENDPOINT" s3 cp /tmp/got s3://out/aws --recursive --only-show-errors
+export RCLONE_CONFIG=/dev/null RCLONE_CONFIG_P_TYPE=s3 RCLONE_CONFIG_P_PROVIDER=Other RCLONE_CONFIG_P_ENV_AUTH=true \
+       RCLONE_CONFIG_P_ENDPOINT="$S3_ENDPOINT" RCLONE_CONFIG_P_FORCE_PATH_STYLE=true
+rclone copy p:photos p:out/rclone --s3-no-check-bucket --s3-no-head --disable Copy
+host="${S3_ENDPOINT#http://}"
+s3cmd --config=/dev/null --access_key="$AWS_ACCESS_KEY_ID" --secret_key="$AWS_SECRET_ACCESS_KEY" \
+      --host="$host" --host-bucket="$host" --no-ssl ls -r s3://photos > /tmp/listing
+s3cmd --config=/dev/null --access_key="$AWS_ACCESS_KEY_ID" --secret_key="$AWS_SECRET_ACCESS_KEY" \
+      --host="$host" --host-bucket="$host" --no-ssl --quiet put /tmp/listing s3://out/s3cmd-listing
+'''
+
+
+def test_the_aws_cli_rclone_and_s3cmd_work_from_the_environment_a_worker_gives(tmp_path, bwrap):
+    e = new_engine(tmp_path, "photos")
+    files = {"/a.txt": b"alpha", "/d/b.txt": b"bravo"}
+    commit = put(e, "photos", files, tmp_path / "s")
+    e.create_pipeline({"pipeline": {"name": "tools"}, "input": {"pfs": {"repo": "photos", "glob": "/", "s3": True}},
+                       "s3Out": True, "datumTries": 1,
+                       "transform": {"cmd": ["bash", "-c", TOOLS],
+                                     "env": {"AWS": str(Path(sys.executable).with_name("aws"))}}})
+    [job] = e.run(show_progress=False)
+    assert job.state == "JOB_SUCCESS", (job.reason, logged(tmp_path / "home", "tools", "")[-20:])
+    out = tree(e, "tools")
+    for tool in ("aws", "rclone"):
+        assert {p.removeprefix(f"/{tool}"): b for p, b in out.items() if p.startswith(f"/{tool}/")} == files, tool
+    listing = out["/s3cmd-listing"].decode()
+    assert "s3://photos/a.txt" in listing and "s3://photos/d/b.txt" in listing, listing
+    node = lineage.trace(e, "tools", job.id, "/rclone/d/b.txt")
+    assert {(s.repo, s.commit) for s in node.sources()} == {("photos", commit)}
