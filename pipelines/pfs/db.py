@@ -89,9 +89,8 @@ class Tx:
 
     def __enter__(self):
         self.s.lock.acquire()
-        depth = 0
+        depth = getattr(self.s, "_depth", 0)
         try:
-            depth = getattr(self.s, "_depth", 0)
             if depth == 0:
                 self.s.db.execute("BEGIN IMMEDIATE")
             self.s._depth = depth + 1

@@ -267,10 +267,10 @@ export RCLONE_CONFIG=/dev/null RCLONE_CONFIG_P_TYPE=s3 RCLONE_CONFIG_P_PROVIDER=
        RCLONE_CONFIG_P_ENDPOINT="$S3_ENDPOINT" RCLONE_CONFIG_P_FORCE_PATH_STYLE=true
 rclone copy p:photos p:out/rclone --s3-no-check-bucket --s3-no-head --disable Copy
 host="${S3_ENDPOINT#http://}"
-s3cmd --config=/dev/null --access_key="$AWS_ACCESS_KEY_ID" --secret_key="$AWS_SECRET_ACCESS_KEY" \
-      --host="$host" --host-bucket="$host" --no-ssl ls -r s3://photos > /tmp/listing
-s3cmd --config=/dev/null --access_key="$AWS_ACCESS_KEY_ID" --secret_key="$AWS_SECRET_ACCESS_KEY" \
-      --host="$host" --host-bucket="$host" --no-ssl --quiet put /tmp/listing s3://out/s3cmd-listing
+s3cmd=(s3cmd --config=/dev/null --access_key="$AWS_ACCESS_KEY_ID" --secret_key="$AWS_SECRET_ACCESS_KEY"
+       --host="$host" --host-bucket="$host" --no-ssl)
+"${s3cmd[@]}" ls -r s3://photos > /tmp/listing
+"${s3cmd[@]}" --quiet put /tmp/listing s3://out/s3cmd-listing
 '''
 
 
